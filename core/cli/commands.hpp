@@ -1,0 +1,24 @@
+#pragma once
+
+#include <enlight/abi.h>
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace enlight::cli {
+
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct Globals {
+  std::string plugin_path;  // from --plugin-path, searched first
+};
+
+int check(const Globals& g, const std::vector<std::string>& args);
+int cpuid(const Globals& g, const std::vector<std::string>& args);
+int plugins(const Globals& g, const std::vector<std::string>& args);
+int profiles(const Globals& g, const std::vector<std::string>& args);
+
+}  // namespace enlight::cli

@@ -1,0 +1,93 @@
+// enlight: the command line. A thin layer over the core: every command is
+// "build a profile, resolve it, maybe create a VM, print".
+#include "commands.hpp"
+
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <iostream>
+#include <string>
+#include <vector>
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: enlight [--plugin-path DIRS] COMMAND [ARGS]
+
+Hyper-V enlightenments for KVM virtual machines, as plugins.
+
+Commands:
+  check   [PROFILE | --cpu FLAGS]         resolve, load and create the plugin set;
+                                          print the order, or the error and its fix
+  cpuid   [PROFILE | --cpu FLAGS] [--json]
+                                          the hypervisor CPUID leaves a guest would see
+  plugins [--json]                        plugins found on the search path, their
+                                          versions, flags and claims
+  profiles                                the profiles built into this binary
+
+PROFILE is a path to a profile YAML file or the name of a built-in profile
+(default: the built-in 'recommended'). FLAGS are QEMU-style:
+  --cpu hv-relaxed,hv-vpindex,hv-spinlocks=0xfff,hv-vendor-id=KVMKVMKVM
+
+Options:
+  --plugin-path DIRS   colon-separated plugin directories, searched before
+                       $ENLIGHT_PLUGIN_PATH and the built-in defaults
+  --help               this text
+  --version            the version of enlight and of its plugin ABI
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  enlight::cli::Globals globals;
+  // Global options come before the command.
+  size_t i = 0;
+  for (; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (a == "--version") {
+      std::printf("enlight %s (plugin ABI %u.%u)\n", ENLIGHT_CLI_VERSION, ENLIGHT_ABI_MAJOR, ENLIGHT_ABI_MINOR);
+      return 0;
+    }
+    if (a == "--plugin-path") {
+      if (i + 1 >= args.size()) {
+        std::fputs("enlight: --plugin-path needs a value\n", stderr);
+        return 2;
+      }
+      globals.plugin_path = args[++i];
+      continue;
+    }
+    if (a.rfind("--plugin-path=", 0) == 0) {
+      globals.plugin_path = a.substr(std::strlen("--plugin-path="));
+      continue;
+    }
+    break;
+  }
+  if (i >= args.size()) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+  const std::string command = args[i];
+  std::vector<std::string> rest(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
+  try {
+    if (command == "check") return enlight::cli::check(globals, rest);
+    if (command == "cpuid") return enlight::cli::cpuid(globals, rest);
+    if (command == "plugins") return enlight::cli::plugins(globals, rest);
+    if (command == "profiles") return enlight::cli::profiles(globals, rest);
+    if (command == "help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    std::fprintf(stderr, "enlight: unknown command '%s'\n\n%s", command.c_str(), kUsage);
+    return 2;
+  } catch (const enlight::cli::UsageError& e) {
+    std::fprintf(stderr, "enlight %s: %s\n(see enlight --help)\n", command.c_str(), e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "enlight: error: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,98 @@
+// Finding manifests: built-in plugins first, then each search-path
+// directory in order, the earlier one winning like PATH.
+#include <enlight/core/catalog.hpp>
+#include <enlight/core/loader.hpp>
+
+#include "manifest/suggest.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+
+namespace fs = std::filesystem;
+
+namespace enlight {
+
+Catalog Catalog::discover(const std::vector<std::string>& search_path) {
+  Catalog c;
+  c.search_path_ = search_path;
+  for (const auto& name : static_manifest_names()) {
+    const char* text = find_static_manifest(name);
+    Manifest m = parse_manifest(text ? text : "", "<built-in>/" + name + ".yaml");
+    if (m.name != name)
+      throw ConfigError(m.where_of("name"), "built-in plugin registered as '" + name + "' has a manifest named '" + m.name + "'",
+                        "rebuild with the manifest that belongs to the plugin");
+    m.embedded = true;
+    c.add(std::move(m));
+  }
+  // One directory named twice (ENLIGHT_PLUGIN_PATH often repeats the build
+  // tree) is scanned once, or every manifest in it would clash with itself.
+  std::set<fs::path> seen;
+  for (const auto& dir : search_path) {
+    std::error_code ec;
+    if (dir.empty() || !fs::is_directory(dir, ec)) continue;
+    const fs::path canonical = fs::weakly_canonical(dir, ec);
+    if (!seen.insert(ec ? fs::path(dir) : canonical).second) continue;
+    std::vector<fs::path> files;
+    for (const auto& entry : fs::directory_iterator(dir, ec))
+      if (entry.path().extension() == ".yaml" && entry.is_regular_file(ec)) files.push_back(entry.path());
+    // Directory order is whatever the file system says; sort so that
+    // discovery (and its errors) are the same on every machine.
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) c.add(load_manifest_file(f.string()));
+  }
+  return c;
+}
+
+void Catalog::add(Manifest m) {
+  auto it = by_name_.find(m.name);
+  if (it == by_name_.end()) {
+    by_name_.emplace(m.name, std::move(m));
+    return;
+  }
+  const Manifest& old = it->second;
+  if (m.embedded)
+    throw ConfigError(m.where, "built-in plugin '" + m.name + "' is already known from " + old.path,
+                      "link only one plugin of that name into the binary");
+  if (!old.embedded && old.directory == m.directory)
+    throw ConfigError(m.where_of("name"), "plugin '" + m.name + "' is described by two manifests in " + m.directory +
+                                              ": " + old.path + " and " + m.path,
+                      "remove or rename one of them");
+  shadowed_.push_back({m.name, old.path, m.path});
+}
+
+const Manifest* Catalog::find(const std::string& name) const {
+  auto it = by_name_.find(name);
+  return it == by_name_.end() ? nullptr : &it->second;
+}
+
+std::string Catalog::closest(const std::string& name) const {
+  std::vector<std::string> names;
+  for (const auto& [n, m] : by_name_) names.push_back(n);
+  return detail::closest_name(name, names);
+}
+
+std::vector<std::string> default_search_path() {
+  std::vector<std::string> path;
+  if (const char* env = std::getenv("ENLIGHT_PLUGIN_PATH")) {
+    std::string s = env;
+    size_t start = 0;
+    while (start <= s.size()) {
+      const size_t colon = s.find(':', start);
+      const std::string dir = s.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+      if (!dir.empty()) path.push_back(dir);
+      if (colon == std::string::npos) break;
+      start = colon + 1;
+    }
+  }
+#ifdef ENLIGHT_BUILD_PLUGIN_DIR
+  path.push_back(ENLIGHT_BUILD_PLUGIN_DIR);
+#endif
+#ifdef ENLIGHT_INSTALL_PLUGIN_DIR
+  path.push_back(ENLIGHT_INSTALL_PLUGIN_DIR);
+#endif
+  return path;
+}
+
+}  // namespace enlight

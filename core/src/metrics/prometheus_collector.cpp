@@ -1,0 +1,175 @@
+// Scrape-time summing of a VM's per-vCPU counters into Prometheus families.
+#include <enlight/core/metrics.hpp>
+#include <enlight/core/vm.hpp>
+
+#include <prometheus/collectable.h>
+#include <prometheus/exposer.h>
+#include <prometheus/metric_family.h>
+#include <prometheus/text_serializer.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <stdexcept>
+
+namespace enlight {
+namespace {
+
+uint64_t load(const uint64_t& v) {
+  return std::atomic_ref<const uint64_t>(v).load(std::memory_order_relaxed);
+}
+
+class VmCollector : public prometheus::Collectable {
+ public:
+  VmCollector(const Vm& vm, std::string variant) : vm_(vm), variant_(std::move(variant)) {}
+
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    std::vector<prometheus::MetricFamily> out;
+    const MetricsStorage& s = vm_.metrics_storage();
+    const uint32_t vcpus = vm_.vcpu_count();
+    const uint16_t plugins = vm_.plugin_count();
+
+    prometheus::MetricFamily info{"enlight_plugin_info", "Plugins loaded into the VM (value 1)", prometheus::MetricType::Gauge, {}};
+    for (uint16_t slot = 0; slot < plugins; ++slot) {
+      prometheus::ClientMetric m = metric({{"plugin", vm_.plugin_name(slot)},
+                                           {"version", vm_.plugins()[slot].manifest->version.str()}});
+      m.gauge.value = 1;
+      info.metric.push_back(std::move(m));
+    }
+    out.push_back(std::move(info));
+
+    prometheus::MetricFamily vcpu_family{"enlight_vm_vcpus", "vCPUs of the VM", prometheus::MetricType::Gauge, {}};
+    vcpu_family.metric.push_back(metric({}));
+    vcpu_family.metric.back().gauge.value = vcpus;
+    out.push_back(std::move(vcpu_family));
+
+    if (s.exits) {
+      prometheus::MetricFamily exits{"enlight_bus_exits_total",
+                                     "Exits dispatched by the bus, by owning plugin ('none': unclaimed), kind and result",
+                                     prometheus::MetricType::Counter, {}};
+      constexpr size_t kinds = static_cast<size_t>(ExitKind::Count), results = static_cast<size_t>(Result::Count);
+      for (uint16_t slot = 0; slot <= plugins; ++slot)
+        for (size_t k = 0; k < kinds; ++k)
+          for (size_t r = 0; r < results; ++r) {
+            uint64_t sum = 0;
+            const size_t offset = (static_cast<size_t>(slot) * kinds + k) * results + r;
+            for (uint32_t v = 0; v < vcpus; ++v) sum += load(s.exits[s.exit_block * v + offset]);
+            if (sum == 0) continue;  // keep the exposition short; absent means zero
+            prometheus::ClientMetric m = metric({{"plugin", vm_.plugin_name(slot)},
+                                                 {"kind", to_string(static_cast<ExitKind>(k))},
+                                                 {"result", to_string(static_cast<Result>(r))}});
+            m.counter.value = static_cast<double>(sum);
+            exits.metric.push_back(std::move(m));
+          }
+      out.push_back(std::move(exits));
+    }
+
+    if (s.latency) {
+      prometheus::MetricFamily lat{"enlight_bus_handler_latency_seconds", "Time spent in plugin handlers",
+                                   prometheus::MetricType::Histogram, {}};
+      constexpr size_t kinds = static_cast<size_t>(ExitKind::Count);
+      for (uint16_t slot = 0; slot < plugins; ++slot)
+        for (size_t k = 0; k < kinds; ++k) {
+          uint64_t buckets[kLatencyBuckets + 1] = {}, sum_ns = 0, count = 0;
+          for (uint32_t v = 0; v < vcpus; ++v) {
+            const LatencyCell& c = s.latency[(static_cast<size_t>(plugins + 1) * kinds) * v + slot * kinds + k];
+            for (int b = 0; b <= kLatencyBuckets; ++b) buckets[b] += load(c.buckets[b]);
+            sum_ns += load(c.sum_ns);
+          }
+          for (uint64_t b : buckets) count += b;
+          if (count == 0) continue;
+          prometheus::ClientMetric m = metric({{"plugin", vm_.plugin_name(slot)}, {"kind", to_string(static_cast<ExitKind>(k))}});
+          m.histogram.sample_count = count;
+          m.histogram.sample_sum = static_cast<double>(sum_ns) * 1e-9;
+          uint64_t cumulative = 0;
+          for (int b = 0; b <= kLatencyBuckets; ++b) {
+            cumulative += buckets[b];
+            const double bound = b == kLatencyBuckets ? INFINITY : std::ldexp(1.0, b + 4) * 1e-9;
+            m.histogram.bucket.push_back({cumulative, bound});
+          }
+          lat.metric.push_back(std::move(m));
+        }
+      out.push_back(std::move(lat));
+    }
+
+    // Plugin counters: one family per name; a name two plugins share gets
+    // one series per plugin.
+    std::vector<prometheus::MetricFamily> families;
+    for (const MetricsStorage::CounterInfo& c : s.counters) {
+      auto it = std::find_if(families.begin(), families.end(), [&](const auto& f) { return f.name == c.name; });
+      if (it == families.end()) {
+        families.push_back({c.name, c.help, prometheus::MetricType::Counter, {}});
+        it = families.end() - 1;
+      }
+      uint64_t sum = 0;
+      for (uint32_t v = 0; v < vcpus; ++v) sum += load(s.plugin_counters[static_cast<size_t>(v) * MetricsStorage::kMaxPluginCounters + c.id]);
+      prometheus::ClientMetric m = metric({{"plugin", vm_.plugin_name(c.slot)}});
+      m.counter.value = static_cast<double>(sum);
+      it->metric.push_back(std::move(m));
+    }
+    for (auto& f : families) out.push_back(std::move(f));
+    return out;
+  }
+
+ private:
+  prometheus::ClientMetric metric(std::vector<prometheus::ClientMetric::Label> labels) const {
+    prometheus::ClientMetric m;
+    if (!variant_.empty()) labels.push_back({"variant", variant_});
+    m.label = std::move(labels);
+    return m;
+  }
+
+  const Vm& vm_;
+  std::string variant_;
+};
+
+}  // namespace
+
+std::shared_ptr<prometheus::Collectable> make_vm_collector(const Vm& vm, const std::string& variant) {
+  return std::make_shared<VmCollector>(vm, variant);
+}
+
+std::string metrics_text(const Vm& vm, const std::string& variant) {
+  VmCollector c(vm, variant);
+  return prometheus::TextSerializer().Serialize(c.Collect());
+}
+
+struct MetricsServer::Impl {
+  explicit Impl(const std::string& address) : exposer(address, 1) {}
+  prometheus::Exposer exposer;
+  std::string host;
+};
+
+MetricsServer::MetricsServer(const std::string& address) {
+  try {
+    impl_ = std::make_unique<Impl>(address);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("cannot serve metrics on '" + address + "': " + e.what() +
+                             " (give --metrics HOST:PORT with a free port, or :0 for any)");
+  }
+  const auto colon = address.rfind(':');
+  impl_->host = colon == std::string::npos || colon == 0 ? "127.0.0.1" : address.substr(0, colon);
+}
+
+MetricsServer::~MetricsServer() = default;
+
+std::unique_ptr<MetricsServer::Attachment> MetricsServer::attach(const Vm& vm, const std::string& variant) {
+  std::shared_ptr<prometheus::Collectable> collector = std::make_shared<VmCollector>(vm, variant);
+  impl_->exposer.RegisterCollectable(collector);
+  return std::unique_ptr<Attachment>(new Attachment(*this, collector));
+}
+
+MetricsServer::Attachment::~Attachment() {
+  server_.impl_->exposer.RemoveCollectable(collector_);
+}
+
+uint16_t MetricsServer::port() const {
+  const auto ports = impl_->exposer.GetListeningPorts();
+  return ports.empty() ? 0 : static_cast<uint16_t>(ports.front());
+}
+
+std::string MetricsServer::url() const {
+  return "http://" + impl_->host + ":" + std::to_string(port()) + "/metrics";
+}
+
+}  // namespace enlight

@@ -1,0 +1,176 @@
+// Hyper-V identity: the CPUID leaves 0x40000000-0x40000005 that make a guest
+// believe it runs on Hyper-V, and the two MSRs of the hypercall interface,
+// HV_X64_MSR_GUEST_OS_ID and HV_X64_MSR_HYPERCALL (TLFS "Feature Discovery"
+// and "Hypercall Interface"). Implicit: enabled whenever an enlightenment
+// that requires it is, as QEMU turns Hyper-V on for any hv-* feature.
+//
+// MSR semantics follow KVM's kvm_hv_set_msr_pw(), so a guest sees what it
+// sees under QEMU+KVM; where KVM and the TLFS differ, the comment says so.
+#include <enlight/plugin.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+
+namespace {
+
+// The hypercall page: one hypercall instruction and a near RET at offset 0,
+// which is what KVM writes (the TLFS leaves the content to the hypervisor).
+// The opcodes are the x86 ISA's, not TLFS numbers: VMCALL is Intel VMX
+// (SDM Vol. 3C), VMMCALL is AMD SVM (APM Vol. 3); both are three bytes.
+constexpr uint8_t kVmcall[3] = {0x0F, 0x01, 0xC1};
+constexpr uint8_t kVmmcall[3] = {0x0F, 0x01, 0xD9};
+constexpr uint8_t kNearRet = 0xC3;
+// The rest of the page is INT3 so that a guest jumping anywhere else in it
+// traps instead of sliding into whatever the page held (Xen viridian does
+// the same).
+constexpr uint8_t kInt3 = 0xCC;
+constexpr size_t kVendorBytes = 12;  // EBX, ECX, EDX of 0x40000000
+
+uint32_t le32(const char* p) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(p[i]);
+  return v;
+}
+
+struct Vm : enlight::VmBase {
+  explicit Vm(const enlight_vm_params& p) : VmBase(p) {
+    set_vendor(option_string("vendor-id"));
+    cpuid_field(HV_CPUID_INTERFACE, ENLIGHT_EAX, HV_CPUID_INTERFACE_SIGNATURE);
+
+    const auto u32 = [&](const char* name) { return static_cast<uint32_t>(option_u64(name)); };
+    cpuid_field(HV_CPUID_VERSION, ENLIGHT_EAX, u32("version-id-build"));
+    cpuid_field(HV_CPUID_VERSION, ENLIGHT_EBX,
+                (u32("version-id-major") << HV_VERSION_MAJOR_SHIFT) | (u32("version-id-minor") << HV_VERSION_MINOR_SHIFT));
+    cpuid_field(HV_CPUID_VERSION, ENLIGHT_ECX, u32("version-id-spack"));
+    cpuid_field(HV_CPUID_VERSION, ENLIGHT_EDX,
+                ((u32("version-id-sbranch") << HV_VERSION_SERVICE_BRANCH_SHIFT) & HV_VERSION_SERVICE_BRANCH_MASK) |
+                    ((u32("version-id-snumber") << HV_VERSION_SERVICE_NUMBER_SHIFT) & HV_VERSION_SERVICE_NUMBER_MASK));
+
+    // QEMU's hyperv_fill_cpuids() sets these two whenever Hyper-V is on: the
+    // hypercall MSRs exist, and "CPU dynamic partitioning" is what Windows
+    // needs for CPU hotplug.
+    cpuid_bits(HV_CPUID_FEATURES, ENLIGHT_EAX, HV_ACCESS_HYPERCALL_MSRS);
+    cpuid_bits(HV_CPUID_FEATURES, ENLIGHT_EDX, HV_FEATURE_CPU_DYNAMIC_PARTITIONING_AVAILABLE);
+
+    // A default, not a field: the spinlocks plugin owns the retry count when
+    // it is enabled; without it the guest is told never to notify.
+    cpuid_set_default(HV_CPUID_ENLIGHTENMENT_INFO, ENLIGHT_EBX, HV_SPINLOCK_NEVER_NOTIFY);
+
+    cpuid_field(HV_CPUID_IMPLEMENT_LIMITS, ENLIGHT_EAX, u32("max-vps"));
+    cpuid_field(HV_CPUID_IMPLEMENT_LIMITS, ENLIGHT_EBX, HV_DEFAULT_MAX_LOGICAL_PROCESSORS);
+
+    const std::string_view insn = option_string("instruction");
+    if (insn == "vmcall") hypercall_insn = kVmcall;
+    else if (insn == "vmmcall") hypercall_insn = kVmmcall;
+    else throw enlight::PluginError("option 'instruction' must be \"vmcall\" or \"vmmcall\", got \"" + std::string(insn) + "\"");
+  }
+
+  // QEMU copies the first 12 bytes, zero-padded, and warns when it drops
+  // the rest (target/i386/cpu.c, x86_cpu_hyperv_realize()).
+  void set_vendor(std::string_view vendor) {
+    char bytes[kVendorBytes] = {};
+    if (vendor.size() > kVendorBytes)
+      log(1, "vendor-id \"" + std::string(vendor) + "\" is longer than 12 bytes; truncated to \"" +
+                 std::string(vendor.substr(0, kVendorBytes)) + "\"");
+    std::copy_n(vendor.begin(), std::min(vendor.size(), kVendorBytes), bytes);
+    cpuid_field(HV_CPUID_VENDOR_AND_MAX_FUNCTIONS, ENLIGHT_EBX, le32(bytes));
+    cpuid_field(HV_CPUID_VENDOR_AND_MAX_FUNCTIONS, ENLIGHT_ECX, le32(bytes + 4));
+    cpuid_field(HV_CPUID_VENDOR_AND_MAX_FUNCTIONS, ENLIGHT_EDX, le32(bytes + 8));
+  }
+
+  void cpuid_set_default(uint32_t leaf, enlight_cpuid_reg reg, uint32_t value) {
+    if (host().cpuid_set(host().ctx, leaf, 0, reg, 0xFFFFFFFFu, value) != 0)
+      throw enlight::PluginError("CPUID default outside the plugin's claims");
+  }
+
+  // Partition-wide registers. Written rarely (boot, kexec, hibernation), by
+  // any vCPU; atomics keep the exit path lock-free. Concurrent writers of
+  // the same register from two vCPUs get last-writer-wins, which is all a
+  // guest that races itself can expect; the host is never at risk.
+  std::atomic<uint64_t> guest_os_id{0};
+  std::atomic<uint64_t> hypercall{0};
+  const uint8_t* hypercall_insn = kVmcall;
+};
+
+struct Vcpu : enlight::VcpuBase<Vm> {
+  using VcpuBase::VcpuBase;
+};
+
+enlight_access_result read_msr(Vcpu& v, uint32_t index, uint64_t& value, enlight_origin) {
+  value = index == HV_X64_MSR_GUEST_OS_ID ? v.vm().guest_os_id.load() : v.vm().hypercall.load();
+  return ENLIGHT_ACCESS_OK;
+}
+
+// TLFS Hypercall Interface, "Reporting the Guest OS Identity": writing 0
+// disables the hypercall page. KVM does this for host writes too, and so do
+// we, so a restored GUEST_OS_ID of 0 cannot leave hypercalls on.
+void write_guest_os_id(Vm& vm, uint64_t value) {
+  vm.guest_os_id.store(value);
+  if (value != 0) return;
+  vm.hypercall.fetch_and(~HV_X64_MSR_HYPERCALL_ENABLE);
+  vm.set_hypercalls_enabled(false);
+}
+
+// TLFS Hypercall Interface, "Establishing the Hypercall Interface".
+//  - GUEST_OS_ID == 0: the TLFS says the page cannot be enabled; KVM drops
+//    the whole write (nothing is stored, no fault). We do as KVM.
+//  - Locked (bit 1) is only defined when 0x40000003.EDX[18] advertises it;
+//    neither KVM nor we advertise it, so it is stored and has no effect.
+//  - RsvdP bits 11:2 are stored as written, as KVM does.
+//  - Enabling writes the page content at the GPA. A GPA outside guest RAM
+//    is #GP and leaves the register unchanged (KVM fails the write the same
+//    way when kvm_vcpu_write_guest() fails).
+enlight_access_result write_hypercall(Vm& vm, uint64_t value) {
+  if (vm.guest_os_id.load() == 0) return ENLIGHT_ACCESS_OK;
+  if (!(value & HV_X64_MSR_HYPERCALL_ENABLE)) {
+    vm.hypercall.store(value);
+    vm.set_hypercalls_enabled(false);
+    return ENLIGHT_ACCESS_OK;
+  }
+  uint8_t page[HV_PAGE_SIZE];
+  std::fill(std::begin(page), std::end(page), kInt3);
+  std::copy_n(vm.hypercall_insn, sizeof kVmcall, page);
+  page[sizeof kVmcall] = kNearRet;
+  if (!vm.write_guest(value & HV_X64_MSR_HYPERCALL_PAGE_MASK, page, sizeof page)) return ENLIGHT_ACCESS_GP;
+  vm.hypercall.store(value);
+  vm.set_hypercalls_enabled(true);
+  // A GUEST_OS_ID = 0 from another vCPU between our check and our store must
+  // still win, as it would under KVM's lock.
+  if (vm.guest_os_id.load() == 0) {
+    vm.hypercall.fetch_and(~HV_X64_MSR_HYPERCALL_ENABLE);
+    vm.set_hypercalls_enabled(false);
+  }
+  return ENLIGHT_ACCESS_OK;
+}
+
+enlight_access_result write_msr(Vcpu& v, uint32_t index, uint64_t value, enlight_origin) {
+  if (index == HV_X64_MSR_GUEST_OS_ID) {
+    write_guest_os_id(v.vm(), value);
+    return ENLIGHT_ACCESS_OK;
+  }
+  return write_hypercall(v.vm(), value);
+}
+
+constexpr std::array kMsrs{enlight::msr<read_msr, write_msr>(HV_X64_MSR_GUEST_OS_ID, HV_X64_MSR_HYPERCALL)};
+
+constexpr std::array kCpuid{
+    enlight::cpuid_field(HV_CPUID_VENDOR_AND_MAX_FUNCTIONS, ENLIGHT_EBX),
+    enlight::cpuid_field(HV_CPUID_VENDOR_AND_MAX_FUNCTIONS, ENLIGHT_ECX),
+    enlight::cpuid_field(HV_CPUID_VENDOR_AND_MAX_FUNCTIONS, ENLIGHT_EDX),
+    enlight::cpuid_field(HV_CPUID_INTERFACE, ENLIGHT_EAX),
+    enlight::cpuid_field(HV_CPUID_VERSION, ENLIGHT_EAX),
+    enlight::cpuid_field(HV_CPUID_VERSION, ENLIGHT_EBX),
+    enlight::cpuid_field(HV_CPUID_VERSION, ENLIGHT_ECX),
+    enlight::cpuid_field(HV_CPUID_VERSION, ENLIGHT_EDX),
+    enlight::cpuid_bits(HV_CPUID_FEATURES, ENLIGHT_EAX, HV_ACCESS_HYPERCALL_MSRS),
+    enlight::cpuid_bits(HV_CPUID_FEATURES, ENLIGHT_EDX, HV_FEATURE_CPU_DYNAMIC_PARTITIONING_AVAILABLE),
+    enlight::cpuid_default(HV_CPUID_ENLIGHTENMENT_INFO, ENLIGHT_EBX),
+    enlight::cpuid_field(HV_CPUID_IMPLEMENT_LIMITS, ENLIGHT_EAX),
+    enlight::cpuid_field(HV_CPUID_IMPLEMENT_LIMITS, ENLIGHT_EBX),
+};
+
+}  // namespace
+
+ENLIGHT_PLUGIN(identity, "identity", "1.0.0", Vm, Vcpu, kMsrs, enlight::none<enlight_hypercall_claim>,
+               enlight::none<enlight_io_claim>, kCpuid)

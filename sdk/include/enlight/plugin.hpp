@@ -1,0 +1,424 @@
+// The C++ side of the SDK: what a plugin author writes against.
+//
+// It turns typed C++ handlers into the plain-C descriptor of abi.h, and it is
+// the exception firewall: every thunk here is noexcept and converts an
+// exception into ENLIGHT_ACCESS_FAULT / ENLIGHT_HV_FAULT plus a reported
+// message, so no C++ exception ever reaches the core through the C ABI.
+//
+// A plugin is three things (see plugins/relaxed for the smallest, plugins/
+// identity for a full one):
+//   struct Vm   : enlight::VmBase          { ... partition state ... };
+//   struct Vcpu : enlight::VcpuBase<Vm>    { ... per-vCPU state ... };
+//   constexpr claim arrays built with enlight::msr<>, enlight::hypercall<>,
+//   enlight::io<>, enlight::cpuid_*(), and ENLIGHT_PLUGIN(name, version, ...).
+#pragma once
+
+#include <enlight/abi.h>
+#include <enlight/tlfs.h>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <exception>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+namespace enlight {
+
+// ---- Errors a plugin throws from lifecycle code ---------------------------
+
+// Thrown by the helpers below when the core refuses a request; caught by the
+// lifecycle thunks and returned as an enlight_error.
+class PluginError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// ---- Counters --------------------------------------------------------------
+
+// A per-vCPU counter slot. add() is a relaxed load and store on memory only
+// the calling vCPU's thread writes: no lock prefix, no contention.
+class Counter {
+ public:
+  Counter() = default;
+  explicit Counter(const enlight_counter& raw) : raw_(raw) {}
+  void add(uint32_t vcpu, uint64_t n = 1) const noexcept {
+    if (raw_.per_vcpu == nullptr) return;
+    std::atomic_ref<uint64_t> slot(raw_.per_vcpu[static_cast<uint64_t>(vcpu) * raw_.stride]);
+    slot.store(slot.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+
+ private:
+  enlight_counter raw_{};
+};
+
+// ---- Partition and vCPU bases ----------------------------------------------
+
+class VmBase {
+ public:
+  explicit VmBase(const enlight_vm_params& params) : params_(params), host_(*params.host) {}
+  VmBase(const VmBase&) = delete;
+  VmBase& operator=(const VmBase&) = delete;
+  virtual ~VmBase() = default;
+
+  uint32_t vcpu_count() const noexcept { return params_.vcpu_count; }
+  bool enforce_cpuid() const noexcept { return params_.enforce_cpuid != 0; }
+  const enlight_host& host() const noexcept { return host_; }
+
+  // Options: the core has checked names and types against the manifest and
+  // filled defaults, so a missing option here is a bug in the plugin.
+  uint64_t option_u64(std::string_view name) const { return find_option(name, ENLIGHT_OPT_U64).u64; }
+  bool option_bool(std::string_view name) const { return find_option(name, ENLIGHT_OPT_BOOL).u64 != 0; }
+  std::string_view option_string(std::string_view name) const {
+    const char* s = find_option(name, ENLIGHT_OPT_STRING).str;
+    return s ? std::string_view(s) : std::string_view();
+  }
+
+  // CPUID contributions, during construction only.
+  void cpuid_bits(uint32_t leaf, enlight_cpuid_reg reg, uint32_t bits) { cpuid_set(leaf, reg, bits, bits); }
+  void cpuid_field(uint32_t leaf, enlight_cpuid_reg reg, uint32_t value, uint32_t mask = 0xFFFFFFFFu) {
+    cpuid_set(leaf, reg, mask, value & mask);
+  }
+
+  // Guest memory; false when any byte is outside guest RAM.
+  bool read_guest(uint64_t gpa, void* dst, uint64_t len) const noexcept {
+    return host_.gpa_read(host_.ctx, gpa, dst, len) == 0;
+  }
+  bool write_guest(uint64_t gpa, const void* src, uint64_t len) const noexcept {
+    return host_.gpa_write(host_.ctx, gpa, src, len) == 0;
+  }
+
+  uint64_t reference_time() const noexcept { return host_.reference_time(host_.ctx); }
+  uint64_t tsc_frequency_hz() const noexcept { return host_.tsc_frequency_hz(host_.ctx); }
+  uint64_t apic_frequency_hz() const noexcept { return host_.apic_frequency_hz(host_.ctx); }
+  uint64_t vcpu_runtime(uint32_t vcpu) const noexcept { return host_.vcpu_runtime(host_.ctx, vcpu); }
+  void set_hypercalls_enabled(bool on) const noexcept { host_.set_hypercalls_enabled(host_.ctx, on ? 1 : 0); }
+  void request_stop(uint32_t reason, const char* message) const noexcept {
+    host_.request_stop(host_.ctx, reason, message);
+  }
+  void yield_vcpu(uint32_t vcpu) const noexcept { host_.yield_vcpu(host_.ctx, vcpu); }
+  void report_fault(const char* message) const noexcept { host_.report_fault(host_.ctx, message); }
+  void log(uint32_t level, const std::string& message) const { host_.log(host_.ctx, level, message.c_str()); }
+
+  Counter counter(const char* name, const char* help) const {
+    enlight_counter raw{};
+    if (host_.counter_register(host_.ctx, name, help, &raw) != 0)
+      throw PluginError(std::string("cannot register counter ") + name);
+    return Counter(raw);
+  }
+
+  template <class Iface>
+  void provide_service(const char* name, uint32_t major, uint32_t minor, const Iface* iface) const {
+    if (host_.service_register(host_.ctx, name, major, minor, iface) != 0)
+      throw PluginError(std::string("service already registered: ") + name);
+  }
+  template <class Iface>
+  const Iface* service(const char* name, uint32_t major, uint32_t min_minor) const noexcept {
+    return static_cast<const Iface*>(host_.service_lookup(host_.ctx, name, major, min_minor));
+  }
+
+ private:
+  const enlight_option& find_option(std::string_view name, enlight_option_type type) const {
+    for (uint32_t i = 0; i < params_.option_count; ++i) {
+      const enlight_option& o = params_.options[i];
+      if (name == o.name && o.type == static_cast<uint32_t>(type)) return o;
+    }
+    throw PluginError("option '" + std::string(name) + "' missing or of another type");
+  }
+  void cpuid_set(uint32_t leaf, enlight_cpuid_reg reg, uint32_t mask, uint32_t value) {
+    if (host_.cpuid_set(host_.ctx, leaf, 0, reg, mask, value) != 0)
+      throw PluginError("CPUID contribution outside the plugin's claims");
+  }
+
+  enlight_vm_params params_;
+  const enlight_host& host_;
+};
+
+template <class VmT>
+class VcpuBase {
+ public:
+  using Vm = VmT;
+  VcpuBase(Vm& vm, uint32_t index) : vm_(vm), index_(index) {}
+  VcpuBase(const VcpuBase&) = delete;
+  VcpuBase& operator=(const VcpuBase&) = delete;
+  virtual ~VcpuBase() = default;
+
+  Vm& vm() const noexcept { return vm_; }
+  // The vCPU's number, which is also its default VP index.
+  uint32_t index() const noexcept { return index_; }
+
+ private:
+  Vm& vm_;
+  uint32_t index_;
+};
+
+namespace detail {
+
+template <class T>
+struct handler_traits;
+template <class R, class Vcpu, class... Args>
+struct handler_traits<R (*)(Vcpu&, Args...)> {
+  using vcpu_type = Vcpu;
+};
+
+template <class Vcpu>
+void report(void* ctx, const char* what) noexcept {
+  static_cast<Vcpu*>(ctx)->vm().report_fault(what);
+}
+
+template <auto Fn>
+enlight_access_result msr_read_thunk(void* ctx, uint32_t index, uint64_t* value, enlight_origin origin) noexcept {
+  using Vcpu = typename handler_traits<decltype(Fn)>::vcpu_type;
+  try {
+    return Fn(*static_cast<Vcpu*>(ctx), index, *value, origin);
+  } catch (const std::exception& e) {
+    report<Vcpu>(ctx, e.what());
+  } catch (...) {
+    report<Vcpu>(ctx, "unknown exception in MSR read handler");
+  }
+  return ENLIGHT_ACCESS_FAULT;
+}
+
+template <auto Fn>
+enlight_access_result msr_write_thunk(void* ctx, uint32_t index, uint64_t value, enlight_origin origin) noexcept {
+  using Vcpu = typename handler_traits<decltype(Fn)>::vcpu_type;
+  try {
+    return Fn(*static_cast<Vcpu*>(ctx), index, value, origin);
+  } catch (const std::exception& e) {
+    report<Vcpu>(ctx, e.what());
+  } catch (...) {
+    report<Vcpu>(ctx, "unknown exception in MSR write handler");
+  }
+  return ENLIGHT_ACCESS_FAULT;
+}
+
+template <auto Fn>
+enlight_hypercall_result hypercall_thunk(void* ctx, const enlight_hypercall* call) noexcept {
+  using Vcpu = typename handler_traits<decltype(Fn)>::vcpu_type;
+  try {
+    return Fn(*static_cast<Vcpu*>(ctx), *call);
+  } catch (const std::exception& e) {
+    report<Vcpu>(ctx, e.what());
+  } catch (...) {
+    report<Vcpu>(ctx, "unknown exception in hypercall handler");
+  }
+  return {ENLIGHT_HV_FAULT, 0};
+}
+
+template <auto Fn>
+enlight_access_result io_in_thunk(void* ctx, uint16_t port, uint8_t size, uint32_t* value) noexcept {
+  using Vcpu = typename handler_traits<decltype(Fn)>::vcpu_type;
+  try {
+    return Fn(*static_cast<Vcpu*>(ctx), port, size, *value);
+  } catch (const std::exception& e) {
+    report<Vcpu>(ctx, e.what());
+  } catch (...) {
+    report<Vcpu>(ctx, "unknown exception in I/O handler");
+  }
+  return ENLIGHT_ACCESS_FAULT;
+}
+
+template <auto Fn>
+enlight_access_result io_out_thunk(void* ctx, uint16_t port, uint8_t size, uint32_t value) noexcept {
+  using Vcpu = typename handler_traits<decltype(Fn)>::vcpu_type;
+  try {
+    return Fn(*static_cast<Vcpu*>(ctx), port, size, value);
+  } catch (const std::exception& e) {
+    report<Vcpu>(ctx, e.what());
+  } catch (...) {
+    report<Vcpu>(ctx, "unknown exception in I/O handler");
+  }
+  return ENLIGHT_ACCESS_FAULT;
+}
+
+inline void copy_error(enlight_error* error, const char* text) noexcept {
+  if (error == nullptr || error->message == nullptr || error->capacity == 0) return;
+  std::strncpy(error->message, text, error->capacity - 1);
+  error->message[error->capacity - 1] = '\0';
+}
+
+template <class Vm>
+int vm_create_thunk(const enlight_vm_params* params, void** vm_ctx, enlight_error* error) noexcept {
+  try {
+    *vm_ctx = new Vm(*params);
+    return 0;
+  } catch (const std::exception& e) {
+    copy_error(error, e.what());
+  } catch (...) {
+    copy_error(error, "unknown exception while creating the VM state");
+  }
+  return -1;
+}
+
+template <class Vm>
+void vm_destroy_thunk(void* vm_ctx) noexcept {
+  delete static_cast<Vm*>(vm_ctx);
+}
+
+template <class Vcpu>
+int vcpu_create_thunk(void* vm_ctx, uint32_t index, void** vcpu_ctx, enlight_error* error) noexcept {
+  try {
+    *vcpu_ctx = new Vcpu(*static_cast<typename Vcpu::Vm*>(vm_ctx), index);
+    return 0;
+  } catch (const std::exception& e) {
+    copy_error(error, e.what());
+  } catch (...) {
+    copy_error(error, "unknown exception while creating a vCPU state");
+  }
+  return -1;
+}
+
+template <class Vcpu>
+void vcpu_destroy_thunk(void* vcpu_ctx) noexcept {
+  delete static_cast<Vcpu*>(vcpu_ctx);
+}
+
+}  // namespace detail
+
+// ---- Claims ---------------------------------------------------------------
+
+// An MSR range with its handlers. Pass nullptr for a handler to make that
+// direction #GP (write-only or read-only registers, TLFS semantics).
+template <auto Read, auto Write>
+constexpr enlight_msr_claim msr(uint32_t first, uint32_t last) {
+  enlight_msr_claim c{first, last, nullptr, nullptr};
+  if constexpr (!std::is_null_pointer_v<decltype(Read)>) c.read = &detail::msr_read_thunk<Read>;
+  if constexpr (!std::is_null_pointer_v<decltype(Write)>) c.write = &detail::msr_write_thunk<Write>;
+  return c;
+}
+template <auto Read, auto Write>
+constexpr enlight_msr_claim msr(uint32_t index) {
+  return msr<Read, Write>(index, index);
+}
+
+// A hypercall with its TLFS shape (ENLIGHT_HC_* flags and parameter sizes).
+template <auto Handler>
+constexpr enlight_hypercall_claim hypercall(uint16_t code, uint16_t flags, uint16_t input_header_size,
+                                            uint16_t input_rep_size = 0, uint16_t output_header_size = 0,
+                                            uint16_t output_rep_size = 0) {
+  return {code, flags, input_header_size, input_rep_size, output_header_size, output_rep_size,
+          &detail::hypercall_thunk<Handler>};
+}
+
+template <auto In, auto Out>
+constexpr enlight_io_claim io(uint16_t first, uint16_t last) {
+  enlight_io_claim c{first, last, nullptr, nullptr};
+  if constexpr (!std::is_null_pointer_v<decltype(In)>) c.in = &detail::io_in_thunk<In>;
+  if constexpr (!std::is_null_pointer_v<decltype(Out)>) c.out = &detail::io_out_thunk<Out>;
+  return c;
+}
+
+constexpr enlight_cpuid_claim cpuid_bits(uint32_t leaf, enlight_cpuid_reg reg, uint32_t mask) {
+  return {leaf, 0, static_cast<uint8_t>(reg), ENLIGHT_CPUID_BITS, 0, mask};
+}
+constexpr enlight_cpuid_claim cpuid_field(uint32_t leaf, enlight_cpuid_reg reg, uint32_t mask = 0xFFFFFFFFu) {
+  return {leaf, 0, static_cast<uint8_t>(reg), ENLIGHT_CPUID_FIELD, 0, mask};
+}
+constexpr enlight_cpuid_claim cpuid_default(uint32_t leaf, enlight_cpuid_reg reg, uint32_t mask = 0xFFFFFFFFu) {
+  return {leaf, 0, static_cast<uint8_t>(reg), ENLIGHT_CPUID_DEFAULT, 0, mask};
+}
+
+// Compile-time checks of a plugin's own claims (used by ENLIGHT_PLUGIN):
+// ranges well-formed and pairwise disjoint, so a plugin cannot even build
+// with an overlap the resolver would later reject.
+template <std::size_t N>
+constexpr bool msr_claims_valid(const std::array<enlight_msr_claim, N>& claims) {
+  for (std::size_t i = 0; i < N; ++i) {
+    if (claims[i].first > claims[i].last) return false;
+    if (claims[i].read == nullptr && claims[i].write == nullptr) return false;
+    for (std::size_t j = i + 1; j < N; ++j)
+      if (claims[i].first <= claims[j].last && claims[j].first <= claims[i].last) return false;
+  }
+  return true;
+}
+template <std::size_t N>
+constexpr bool hypercall_claims_valid(const std::array<enlight_hypercall_claim, N>& claims) {
+  for (std::size_t i = 0; i < N; ++i) {
+    const auto& c = claims[i];
+    if ((c.flags & ENLIGHT_HC_XMM_FAST) && !(c.flags & ENLIGHT_HC_FAST)) return false;
+    if (!(c.flags & ENLIGHT_HC_REP) && (c.input_rep_size || c.output_rep_size)) return false;
+    if (c.input_header_size > HV_PAGE_SIZE || c.output_header_size > HV_PAGE_SIZE) return false;
+    for (std::size_t j = i + 1; j < N; ++j)
+      if (claims[i].code == claims[j].code) return false;
+  }
+  return true;
+}
+template <std::size_t N>
+constexpr bool io_claims_valid(const std::array<enlight_io_claim, N>& claims) {
+  for (std::size_t i = 0; i < N; ++i) {
+    if (claims[i].first > claims[i].last) return false;
+    for (std::size_t j = i + 1; j < N; ++j)
+      if (claims[i].first <= claims[j].last && claims[j].first <= claims[i].last) return false;
+  }
+  return true;
+}
+
+template <class T, std::size_t N>
+constexpr const T* data_or_null(const std::array<T, N>& a) {
+  if constexpr (N == 0) return nullptr;
+  else return a.data();
+}
+
+template <class Vm, class Vcpu, std::size_t NM, std::size_t NH, std::size_t NI, std::size_t NC>
+constexpr enlight_plugin_descriptor make_descriptor(const char* name, const char* version,
+                                                    const std::array<enlight_msr_claim, NM>& msrs,
+                                                    const std::array<enlight_hypercall_claim, NH>& hypercalls,
+                                                    const std::array<enlight_io_claim, NI>& io_ports,
+                                                    const std::array<enlight_cpuid_claim, NC>& cpuid) {
+  enlight_plugin_descriptor d{};
+  d.abi_major = ENLIGHT_ABI_MAJOR;
+  d.abi_minor = ENLIGHT_ABI_MINOR;
+  d.size = sizeof(enlight_plugin_descriptor);
+  d.name = name;
+  d.version = version;
+  d.msrs = data_or_null(msrs);
+  d.msr_count = NM;
+  d.hypercalls = data_or_null(hypercalls);
+  d.hypercall_count = NH;
+  d.io_ports = data_or_null(io_ports);
+  d.io_port_count = NI;
+  d.cpuid = data_or_null(cpuid);
+  d.cpuid_count = NC;
+  d.vm_create = &detail::vm_create_thunk<Vm>;
+  d.vm_destroy = &detail::vm_destroy_thunk<Vm>;
+  d.vcpu_create = &detail::vcpu_create_thunk<Vcpu>;
+  d.vcpu_destroy = &detail::vcpu_destroy_thunk<Vcpu>;
+  return d;
+}
+
+template <class T>
+constexpr std::array<T, 0> none{};
+
+}  // namespace enlight
+
+#ifdef ENLIGHT_PLUGIN_STATIC
+// Statically linked build: the descriptor is registered with the core's
+// built-in registry under the plugin's name (it refuses a second one).
+extern "C" void enlight_static_plugin_register(const char* name, enlight_plugin_entry_fn entry);
+#define ENLIGHT_PLUGIN_EXPORT_(ident)                                                                  \
+  namespace {                                                                                          \
+  const enlight_plugin_descriptor* ident##_entry() { return &kDescriptor; }                            \
+  [[maybe_unused]] const int ident##_registered = (enlight_static_plugin_register(#ident, &ident##_entry), 0); \
+  }
+#else
+#define ENLIGHT_PLUGIN_EXPORT_(ident)                                                                  \
+  extern "C" ENLIGHT_EXPORT const enlight_plugin_descriptor* enlight_plugin_entry_v1(void) {          \
+    return &kDescriptor;                                                                               \
+  }
+#endif
+
+// Defines the plugin's descriptor and its one entry point. `ident` is the
+// plugin's name as a C identifier (used only for static registration).
+#define ENLIGHT_PLUGIN(ident, name, version, Vm, Vcpu, msrs, hypercalls, io_ports, cpuid)             \
+  static_assert(::enlight::msr_claims_valid(msrs), "MSR claims overlap or are malformed");           \
+  static_assert(::enlight::hypercall_claims_valid(hypercalls), "hypercall claims malformed");        \
+  static_assert(::enlight::io_claims_valid(io_ports), "I/O claims overlap or are malformed");        \
+  namespace {                                                                                          \
+  constexpr enlight_plugin_descriptor kDescriptor =                                                   \
+      ::enlight::make_descriptor<Vm, Vcpu>(name, version, msrs, hypercalls, io_ports, cpuid);        \
+  }                                                                                                    \
+  ENLIGHT_PLUGIN_EXPORT_(ident)

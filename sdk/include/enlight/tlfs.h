@@ -1,0 +1,1291 @@
+/*
+ * enlight/tlfs.h - every Hyper-V wire number, in one place.
+ *
+ * This header is the single home of each number that crosses the guest/VMM
+ * boundary for the Hyper-V enlightenments: CPUID leaves and bits, synthetic
+ * MSR indices and field layouts, hypercall codes, status codes and input
+ * layouts, SynIC message formats, synthetic debugger registers and the VMBus
+ * basics. Plugins include it instead of writing literals, so a number can
+ * only be wrong here, and can be checked here against its source.
+ *
+ * Names are spelled the way the Microsoft Hypervisor Top-Level Functional
+ * Specification (TLFS) spells them (HV_X64_MSR_*, HV_STATUS_*, HvCall*,
+ * HvExtCall*, HvMessageType*, privilege and feature names turned into
+ * HV_* macros), so any name can be searched for in the TLFS. The TLFS is the
+ * authority. It is cited by topic page of the online edition
+ * (learn.microsoft.com/virtualization/hyper-v-on-windows/tlfs/...), e.g.
+ * "TLFS Feature Discovery" or "TLFS datatypes/HV_MESSAGE_TYPE", because the
+ * online edition has no chapter numbers and the chapter numbers of the
+ * printed revisions differ from one revision to the next.
+ *
+ * Where a number is not in the TLFS, the comment says where it comes from:
+ * Linux (include/asm-generic/hyperv-tlfs.h,
+ * arch/x86/include/asm/hyperv-tlfs.h, include/linux/hyperv.h), KVM
+ * (arch/x86/kvm/hyperv.c), QEMU (target/i386/kvm, hw/hyperv) or Microsoft's
+ * own published headers (mu_msvm, hvgdk). "UNVERIFIED" marks the few numbers
+ * that could not be confirmed in a primary source. The TLFS does not define
+ * VMBus at all; the VMBus section uses Linux's names.
+ *
+ * Conventions:
+ *   - NAME_BIT is a bit number and NAME is the matching single-bit mask.
+ *     Every single-bit constant has both; HV_MESSAGE_TYPE_HYPERVISOR keeps
+ *     the TLFS's _MASK suffix on its mask. (Linux's HV_HYPERCALL_FAST_BIT is
+ *     a mask; here a _BIT suffix always means a bit number.)
+ *   - Multi-bit fields are NAME_SHIFT plus NAME_MASK, the mask already
+ *     shifted into place: field = (reg & NAME_MASK) >> NAME_SHIFT.
+ *   - CPUID registers and 32-bit structure fields use UINT32_C; MSRs, the
+ *     hypercall input/result values and other 64-bit registers use
+ *     UINT64_C. Indices, codes, counts, sizes and byte offsets are UINT32_C,
+ *     so compare them against unsigned variables.
+ *   - *_OFFSET is a byte offset inside a little-endian wire structure and
+ *     *_SIZE its size in bytes.
+ *
+ * This file must stay valid C99 and C++20: #define only, no enums, no
+ * namespaces, no other includes than <stdint.h>.
+ */
+
+#pragma once
+
+#include <stdint.h>
+
+/* ========================================================================= */
+/* CPUID leaves (TLFS Feature Discovery)                                     */
+/* ========================================================================= */
+/*
+ * Hypervisor CPUID leaves. 0x40000000..0x40000005 are what the TLFS
+ * guarantees to an "Hv#1" guest; 0x40000006..0x4000000A are only present
+ * when the maximum leaf reaches them (QEMU raises it to 0x4000000A when a
+ * nested enlightenment is on). 0x40000080..0x40000082 are the
+ * synthetic-debugger leaves used by KDNET: not in the TLFS, numbers from
+ * Linux/KVM (arch/x86/kvm/hyperv.h, where KVM calls them deprecated) and
+ * QEMU hv-syndbg.
+ */
+#define HV_CPUID_VENDOR_AND_MAX_FUNCTIONS        UINT32_C(0x40000000)
+#define HV_CPUID_INTERFACE                       UINT32_C(0x40000001)
+#define HV_CPUID_VERSION                         UINT32_C(0x40000002)
+#define HV_CPUID_FEATURES                        UINT32_C(0x40000003)
+#define HV_CPUID_ENLIGHTENMENT_INFO              UINT32_C(0x40000004)
+#define HV_CPUID_IMPLEMENT_LIMITS                UINT32_C(0x40000005)
+#define HV_CPUID_HARDWARE_FEATURES               UINT32_C(0x40000006)
+/* Linux name; TLFS leaves it undescribed */
+#define HV_CPUID_CPU_MANAGEMENT_FEATURES         UINT32_C(0x40000007)
+/* UNVERIFIED: not described in the TLFS */
+#define HV_CPUID_SVM_FEATURES                    UINT32_C(0x40000008)
+#define HV_CPUID_NESTED_FEATURES                 UINT32_C(0x40000009)
+#define HV_CPUID_NESTED_OPTIMIZATIONS            UINT32_C(0x4000000A)
+#define HV_CPUID_SYNDBG_VENDOR_AND_MAX_FUNCTIONS UINT32_C(0x40000080)
+#define HV_CPUID_SYNDBG_INTERFACE                UINT32_C(0x40000081)
+#define HV_CPUID_SYNDBG_PLATFORM_CAPABILITIES    UINT32_C(0x40000082)
+
+/*
+ * The TLFS requires 0x40000000.EAX >= 0x40000005 on a Microsoft hypervisor;
+ * guests check this before trusting the "Hv#1" interface.
+ */
+#define HV_CPUID_MIN_MAX_LEAF            UINT32_C(0x40000005)
+
+/*
+ * KVM's own paravirtual leaves move from 0x40000000 to here when Hyper-V
+ * identity is on (KVM/QEMU behaviour, not TLFS), so a guest can still find
+ * "KVMKVMKVM".
+ */
+#define HV_CPUID_KVM_LEAVES_BASE         UINT32_C(0x40000100)
+
+/*
+ * 0x40000000 EBX/ECX/EDX vendor string "Microsoft Hv" (TLFS Feature
+ * Discovery; informational only, guests must key on the interface
+ * signature).
+ */
+#define HV_CPUID_SIGNATURE_EBX           UINT32_C(0x7263694D)  /* "Micr" */
+#define HV_CPUID_SIGNATURE_ECX           UINT32_C(0x666F736F)  /* "osof" */
+#define HV_CPUID_SIGNATURE_EDX           UINT32_C(0x76482074)  /* "t Hv" */
+
+/*
+ * Vendor string "Linux KVM Hv" that KVM_GET_SUPPORTED_HV_CPUID reports and
+ * that QEMU's hv-passthrough copies into the guest (KVM, not TLFS).
+ */
+#define HV_CPUID_KVM_SIGNATURE_EBX       UINT32_C(0x756E694C)  /* "Linu" */
+#define HV_CPUID_KVM_SIGNATURE_ECX       UINT32_C(0x564B2078)  /* "x KV" */
+#define HV_CPUID_KVM_SIGNATURE_EDX       UINT32_C(0x7648204D)  /* "M Hv" */
+
+/*
+ * 0x40000001.EAX interface signature (TLFS Feature Discovery). "Hv#1"
+ * promises HV_X64_MSR_GUEST_OS_ID, HV_X64_MSR_HYPERCALL and
+ * HV_X64_MSR_VP_INDEX.
+ */
+#define HV_CPUID_INTERFACE_SIGNATURE     UINT32_C(0x31237648)  /* "Hv#1" */
+
+/*
+ * Synthetic-debugger leaves (QEMU hv-syndbg; not TLFS). QEMU reports vendor
+ * "Microsoft VS" in 0x40000080 and "VS#1" in 0x40000081.EAX; KVM reports its
+ * "Linux KVM Hv" vendor instead.
+ */
+#define HV_CPUID_SYNDBG_SIGNATURE_EBX        UINT32_C(0x7263694D)  /* "Micr" */
+#define HV_CPUID_SYNDBG_SIGNATURE_ECX        UINT32_C(0x666F736F)  /* "osof" */
+#define HV_CPUID_SYNDBG_SIGNATURE_EDX        UINT32_C(0x53562074)  /* "t VS" */
+#define HV_CPUID_SYNDBG_INTERFACE_SIGNATURE  UINT32_C(0x31235356)  /* "VS#1" */
+/* 0x40000082.EAX; KVM checks it on every SynDbg MSR access */
+#define HV_SYNDBG_ALLOW_KERNEL_DEBUGGING_BIT UINT32_C(1)
+#define HV_SYNDBG_ALLOW_KERNEL_DEBUGGING     (UINT32_C(1) << 1)
+
+/*
+ * 0x40000002 hypervisor version (TLFS Feature Discovery): EAX build number,
+ * EBX major:minor, ECX service pack, EDX service branch:service number.
+ */
+#define HV_VERSION_MAJOR_SHIFT           UINT32_C(16)
+#define HV_VERSION_MAJOR_MASK            (UINT32_C(0xFFFF) << 16)
+#define HV_VERSION_MINOR_SHIFT           UINT32_C(0)
+#define HV_VERSION_MINOR_MASK            UINT32_C(0xFFFF)
+#define HV_VERSION_SERVICE_BRANCH_SHIFT  UINT32_C(24)
+#define HV_VERSION_SERVICE_BRANCH_MASK   (UINT32_C(0xFF) << 24)
+#define HV_VERSION_SERVICE_NUMBER_SHIFT  UINT32_C(0)
+#define HV_VERSION_SERVICE_NUMBER_MASK   UINT32_C(0xFFFFFF)
+
+/*
+ * QEMU's defaults for 0x40000002 (hv-version-id-*): Windows Server 2016,
+ * build 14393, version 10.0. Machine types up to pc-*-6.1 report Windows
+ * Server 2008 R2 instead (QEMU pc_compat_6_1).
+ */
+#define HV_DEFAULT_BUILD_NUMBER          UINT32_C(0x3839)  /* 14393 */
+#define HV_DEFAULT_VERSION_MAJOR         UINT32_C(10)
+#define HV_DEFAULT_VERSION_MINOR         UINT32_C(0)
+#define HV_WS2008R2_BUILD_NUMBER         UINT32_C(0x1BBC)  /* 7100 */
+#define HV_WS2008R2_VERSION_MAJOR        UINT32_C(6)
+#define HV_WS2008R2_VERSION_MINOR        UINT32_C(1)
+
+/*
+ * 0x40000003.EAX: partition privilege mask bits 31:0 (TLFS
+ * datatypes/HV_PARTITION_PRIVILEGE_MASK). Each bit gates a group of
+ * synthetic MSRs; QEMU always sets HV_ACCESS_HYPERCALL_MSRS when Hyper-V is
+ * on.
+ */
+#define HV_ACCESS_VP_RUNTIME_REG_BIT              UINT32_C(0)
+#define HV_ACCESS_VP_RUNTIME_REG                  (UINT32_C(1) << 0)
+#define HV_ACCESS_PARTITION_REFERENCE_COUNTER_BIT UINT32_C(1)
+#define HV_ACCESS_PARTITION_REFERENCE_COUNTER     (UINT32_C(1) << 1)
+#define HV_ACCESS_SYNIC_REGS_BIT                  UINT32_C(2)
+#define HV_ACCESS_SYNIC_REGS                      (UINT32_C(1) << 2)
+#define HV_ACCESS_SYNTHETIC_TIMER_REGS_BIT        UINT32_C(3)
+#define HV_ACCESS_SYNTHETIC_TIMER_REGS            (UINT32_C(1) << 3)
+#define HV_ACCESS_INTR_CTRL_REGS_BIT              UINT32_C(4)
+#define HV_ACCESS_INTR_CTRL_REGS                  (UINT32_C(1) << 4)
+#define HV_ACCESS_HYPERCALL_MSRS_BIT              UINT32_C(5)
+#define HV_ACCESS_HYPERCALL_MSRS                  (UINT32_C(1) << 5)
+#define HV_ACCESS_VP_INDEX_BIT                    UINT32_C(6)
+#define HV_ACCESS_VP_INDEX                        (UINT32_C(1) << 6)
+#define HV_ACCESS_RESET_REG_BIT                   UINT32_C(7)
+#define HV_ACCESS_RESET_REG                       (UINT32_C(1) << 7)
+#define HV_ACCESS_STATS_REG_BIT                   UINT32_C(8)
+#define HV_ACCESS_STATS_REG                       (UINT32_C(1) << 8)
+#define HV_ACCESS_PARTITION_REFERENCE_TSC_BIT     UINT32_C(9)
+#define HV_ACCESS_PARTITION_REFERENCE_TSC         (UINT32_C(1) << 9)
+#define HV_ACCESS_GUEST_IDLE_REG_BIT              UINT32_C(10)
+#define HV_ACCESS_GUEST_IDLE_REG                  (UINT32_C(1) << 10)
+#define HV_ACCESS_FREQUENCY_REGS_BIT              UINT32_C(11)
+#define HV_ACCESS_FREQUENCY_REGS                  (UINT32_C(1) << 11)
+/* TLFS privilege struct; unused by Linux/KVM/QEMU */
+#define HV_ACCESS_DEBUG_REGS_BIT                  UINT32_C(12)
+#define HV_ACCESS_DEBUG_REGS                      (UINT32_C(1) << 12)
+#define HV_ACCESS_REENLIGHTENMENT_CONTROLS_BIT    UINT32_C(13)
+#define HV_ACCESS_REENLIGHTENMENT_CONTROLS        (UINT32_C(1) << 13)
+/* Linux/KVM only; reserved in the TLFS */
+#define HV_ACCESS_TSC_INVARIANT_CONTROLS_BIT      UINT32_C(15)
+#define HV_ACCESS_TSC_INVARIANT_CONTROLS          (UINT32_C(1) << 15)
+
+/*
+ * 0x40000003.EBX: partition privilege mask bits 63:32 (TLFS
+ * datatypes/HV_PARTITION_PRIVILEGE_MASK), numbered here from bit 0 of EBX.
+ * Each bit gates hypercalls; QEMU sets PostMessages/SignalEvents with
+ * hv-synic.
+ */
+#define HV_CREATE_PARTITIONS_BIT          UINT32_C(0)
+#define HV_CREATE_PARTITIONS              (UINT32_C(1) << 0)
+#define HV_ACCESS_PARTITION_ID_BIT        UINT32_C(1)
+#define HV_ACCESS_PARTITION_ID            (UINT32_C(1) << 1)
+#define HV_ACCESS_MEMORY_POOL_BIT         UINT32_C(2)
+#define HV_ACCESS_MEMORY_POOL             (UINT32_C(1) << 2)
+/* Linux name; reserved in the current TLFS */
+#define HV_ADJUST_MESSAGE_BUFFERS_BIT     UINT32_C(3)
+#define HV_ADJUST_MESSAGE_BUFFERS         (UINT32_C(1) << 3)
+#define HV_POST_MESSAGES_BIT              UINT32_C(4)
+#define HV_POST_MESSAGES                  (UINT32_C(1) << 4)
+#define HV_SIGNAL_EVENTS_BIT              UINT32_C(5)
+#define HV_SIGNAL_EVENTS                  (UINT32_C(1) << 5)
+#define HV_CREATE_PORT_BIT                UINT32_C(6)
+#define HV_CREATE_PORT                    (UINT32_C(1) << 6)
+#define HV_CONNECT_PORT_BIT               UINT32_C(7)
+#define HV_CONNECT_PORT                   (UINT32_C(1) << 7)
+#define HV_ACCESS_STATS_BIT               UINT32_C(8)
+#define HV_ACCESS_STATS                   (UINT32_C(1) << 8)
+#define HV_DEBUGGING_BIT                  UINT32_C(11)
+#define HV_DEBUGGING                      (UINT32_C(1) << 11)
+#define HV_CPU_MANAGEMENT_BIT             UINT32_C(12)
+#define HV_CPU_MANAGEMENT                 (UINT32_C(1) << 12)
+#define HV_ACCESS_VSM_BIT                 UINT32_C(16)
+#define HV_ACCESS_VSM                     (UINT32_C(1) << 16)
+#define HV_ACCESS_VP_REGISTERS_BIT        UINT32_C(17)
+#define HV_ACCESS_VP_REGISTERS            (UINT32_C(1) << 17)
+#define HV_ENABLE_EXTENDED_HYPERCALLS_BIT UINT32_C(20)
+#define HV_ENABLE_EXTENDED_HYPERCALLS     (UINT32_C(1) << 20)
+#define HV_START_VIRTUAL_PROCESSOR_BIT    UINT32_C(21)
+#define HV_START_VIRTUAL_PROCESSOR        (UINT32_C(1) << 21)
+#define HV_ISOLATION_BIT                  UINT32_C(22)  /* Linux name; reserved in the TLFS */
+#define HV_ISOLATION                      (UINT32_C(1) << 22)
+
+/*
+ * 0x40000003.EDX: miscellaneous features (TLFS Feature Discovery). Bit 0 is
+ * deprecated (was MWAIT). QEMU always sets CPU dynamic partitioning because
+ * Windows needs it for CPU hotplug.
+ */
+#define HV_FEATURE_GUEST_DEBUGGING_AVAILABLE_BIT               UINT32_C(1)
+#define HV_FEATURE_GUEST_DEBUGGING_AVAILABLE                   (UINT32_C(1) << 1)
+#define HV_FEATURE_PERFORMANCE_MONITOR_AVAILABLE_BIT           UINT32_C(2)
+#define HV_FEATURE_PERFORMANCE_MONITOR_AVAILABLE               (UINT32_C(1) << 2)
+#define HV_FEATURE_CPU_DYNAMIC_PARTITIONING_AVAILABLE_BIT      UINT32_C(3)
+#define HV_FEATURE_CPU_DYNAMIC_PARTITIONING_AVAILABLE          (UINT32_C(1) << 3)
+#define HV_FEATURE_XMM_HYPERCALL_INPUT_AVAILABLE_BIT           UINT32_C(4)
+#define HV_FEATURE_XMM_HYPERCALL_INPUT_AVAILABLE               (UINT32_C(1) << 4)
+#define HV_FEATURE_GUEST_IDLE_STATE_AVAILABLE_BIT              UINT32_C(5)
+#define HV_FEATURE_GUEST_IDLE_STATE_AVAILABLE                  (UINT32_C(1) << 5)
+#define HV_FEATURE_HYPERVISOR_SLEEP_STATE_AVAILABLE_BIT        UINT32_C(6)
+#define HV_FEATURE_HYPERVISOR_SLEEP_STATE_AVAILABLE            (UINT32_C(1) << 6)
+#define HV_FEATURE_NUMA_DISTANCE_QUERY_AVAILABLE_BIT           UINT32_C(7)
+#define HV_FEATURE_NUMA_DISTANCE_QUERY_AVAILABLE               (UINT32_C(1) << 7)
+#define HV_FEATURE_FREQUENCY_REGS_AVAILABLE_BIT                UINT32_C(8)
+#define HV_FEATURE_FREQUENCY_REGS_AVAILABLE                    (UINT32_C(1) << 8)
+#define HV_FEATURE_SYNTHETIC_MACHINE_CHECK_AVAILABLE_BIT       UINT32_C(9)
+#define HV_FEATURE_SYNTHETIC_MACHINE_CHECK_AVAILABLE           (UINT32_C(1) << 9)
+#define HV_FEATURE_GUEST_CRASH_MSR_AVAILABLE_BIT               UINT32_C(10)
+#define HV_FEATURE_GUEST_CRASH_MSR_AVAILABLE                   (UINT32_C(1) << 10)
+#define HV_FEATURE_DEBUG_MSRS_AVAILABLE_BIT                    UINT32_C(11)
+#define HV_FEATURE_DEBUG_MSRS_AVAILABLE                        (UINT32_C(1) << 11)
+#define HV_FEATURE_NPIEP_AVAILABLE_BIT                         UINT32_C(12)
+#define HV_FEATURE_NPIEP_AVAILABLE                             (UINT32_C(1) << 12)
+#define HV_FEATURE_DISABLE_HYPERVISOR_AVAILABLE_BIT            UINT32_C(13)
+#define HV_FEATURE_DISABLE_HYPERVISOR_AVAILABLE                (UINT32_C(1) << 13)
+#define HV_FEATURE_EXTENDED_GVA_RANGES_FLUSH_AVAILABLE_BIT     UINT32_C(14)
+#define HV_FEATURE_EXTENDED_GVA_RANGES_FLUSH_AVAILABLE         (UINT32_C(1) << 14)
+#define HV_FEATURE_XMM_HYPERCALL_OUTPUT_AVAILABLE_BIT          UINT32_C(15)
+#define HV_FEATURE_XMM_HYPERCALL_OUTPUT_AVAILABLE              (UINT32_C(1) << 15)
+#define HV_FEATURE_SINT_POLLING_MODE_AVAILABLE_BIT             UINT32_C(17)
+#define HV_FEATURE_SINT_POLLING_MODE_AVAILABLE                 (UINT32_C(1) << 17)
+#define HV_FEATURE_HYPERCALL_MSR_LOCK_AVAILABLE_BIT            UINT32_C(18)
+#define HV_FEATURE_HYPERCALL_MSR_LOCK_AVAILABLE                (UINT32_C(1) << 18)
+#define HV_FEATURE_DIRECT_SYNTHETIC_TIMERS_AVAILABLE_BIT       UINT32_C(19)
+#define HV_FEATURE_DIRECT_SYNTHETIC_TIMERS_AVAILABLE           (UINT32_C(1) << 19)
+#define HV_FEATURE_VSM_PAT_AVAILABLE_BIT                       UINT32_C(20)
+#define HV_FEATURE_VSM_PAT_AVAILABLE                           (UINT32_C(1) << 20)
+#define HV_FEATURE_VSM_BNDCFGS_AVAILABLE_BIT                   UINT32_C(21)
+#define HV_FEATURE_VSM_BNDCFGS_AVAILABLE                       (UINT32_C(1) << 21)
+#define HV_FEATURE_SYNTHETIC_TIME_UNHALTED_TIMER_AVAILABLE_BIT UINT32_C(23)
+#define HV_FEATURE_SYNTHETIC_TIME_UNHALTED_TIMER_AVAILABLE     (UINT32_C(1) << 23)
+#define HV_FEATURE_LBR_AVAILABLE_BIT                           UINT32_C(26)
+#define HV_FEATURE_LBR_AVAILABLE                               (UINT32_C(1) << 26)
+
+/*
+ * 0x40000004.EAX: implementation recommendations (TLFS Feature Discovery).
+ * QEMU sets MSR_APIC_ACCESS for hv-vapic unless hv-avic is on. Bit 8 is "use
+ * x2APIC MSRs" in the TLFS source table but "Reserved" in its rendered
+ * table.
+ */
+#define HV_RECOMMEND_ADDRESS_SPACE_SWITCH_HYPERCALL_BIT    UINT32_C(0)
+#define HV_RECOMMEND_ADDRESS_SPACE_SWITCH_HYPERCALL        (UINT32_C(1) << 0)
+#define HV_RECOMMEND_LOCAL_TLB_FLUSH_HYPERCALL_BIT         UINT32_C(1)
+#define HV_RECOMMEND_LOCAL_TLB_FLUSH_HYPERCALL             (UINT32_C(1) << 1)
+#define HV_RECOMMEND_REMOTE_TLB_FLUSH_HYPERCALL_BIT        UINT32_C(2)
+#define HV_RECOMMEND_REMOTE_TLB_FLUSH_HYPERCALL            (UINT32_C(1) << 2)
+#define HV_RECOMMEND_MSR_APIC_ACCESS_BIT                   UINT32_C(3)
+#define HV_RECOMMEND_MSR_APIC_ACCESS                       (UINT32_C(1) << 3)
+#define HV_RECOMMEND_MSR_RESET_BIT                         UINT32_C(4)
+#define HV_RECOMMEND_MSR_RESET                             (UINT32_C(1) << 4)
+#define HV_RECOMMEND_RELAXED_TIMING_BIT                    UINT32_C(5)
+#define HV_RECOMMEND_RELAXED_TIMING                        (UINT32_C(1) << 5)
+#define HV_RECOMMEND_DMA_REMAPPING_BIT                     UINT32_C(6)
+#define HV_RECOMMEND_DMA_REMAPPING                         (UINT32_C(1) << 6)
+#define HV_RECOMMEND_INTERRUPT_REMAPPING_BIT               UINT32_C(7)
+#define HV_RECOMMEND_INTERRUPT_REMAPPING                   (UINT32_C(1) << 7)
+#define HV_RECOMMEND_X2APIC_MSRS_BIT                       UINT32_C(8)
+#define HV_RECOMMEND_X2APIC_MSRS                           (UINT32_C(1) << 8)
+#define HV_RECOMMEND_DEPRECATE_AUTO_EOI_BIT                UINT32_C(9)
+#define HV_RECOMMEND_DEPRECATE_AUTO_EOI                    (UINT32_C(1) << 9)
+#define HV_RECOMMEND_SYNTHETIC_CLUSTER_IPI_BIT             UINT32_C(10)
+#define HV_RECOMMEND_SYNTHETIC_CLUSTER_IPI                 (UINT32_C(1) << 10)
+#define HV_RECOMMEND_EX_PROCESSOR_MASKS_BIT                UINT32_C(11)
+#define HV_RECOMMEND_EX_PROCESSOR_MASKS                    (UINT32_C(1) << 11)
+#define HV_RECOMMEND_NESTED_BIT                            UINT32_C(12)
+#define HV_RECOMMEND_NESTED                                (UINT32_C(1) << 12)
+#define HV_RECOMMEND_INT_FOR_MBEC_SYSCALLS_BIT             UINT32_C(13)
+#define HV_RECOMMEND_INT_FOR_MBEC_SYSCALLS                 (UINT32_C(1) << 13)
+#define HV_RECOMMEND_ENLIGHTENED_VMCS_BIT                  UINT32_C(14)
+#define HV_RECOMMEND_ENLIGHTENED_VMCS                      (UINT32_C(1) << 14)
+#define HV_RECOMMEND_SYNCED_TIMELINE_BIT                   UINT32_C(15)
+#define HV_RECOMMEND_SYNCED_TIMELINE                       (UINT32_C(1) << 15)
+#define HV_RECOMMEND_DIRECT_LOCAL_FLUSH_ENTIRE_BIT         UINT32_C(17)
+#define HV_RECOMMEND_DIRECT_LOCAL_FLUSH_ENTIRE             (UINT32_C(1) << 17)
+#define HV_RECOMMEND_NO_NON_ARCHITECTURAL_CORE_SHARING_BIT UINT32_C(18)
+#define HV_RECOMMEND_NO_NON_ARCHITECTURAL_CORE_SHARING     (UINT32_C(1) << 18)
+
+/*
+ * 0x40000004.EBX: spinlock retries before HvCallNotifyLongSpinWait. The TLFS
+ * Feature Discovery page says 0xFFFFFFFF means never notify (TLFS VP
+ * Properties says 0 instead); QEMU defaults to it. 0x40000004.ECX 6:0 is the
+ * implemented physical address width, 0 meaning not reported.
+ */
+#define HV_SPINLOCK_NEVER_NOTIFY                   UINT32_C(0xFFFFFFFF)
+#define HV_IMPLEMENTED_PHYSICAL_ADDRESS_BITS_SHIFT UINT32_C(0)
+#define HV_IMPLEMENTED_PHYSICAL_ADDRESS_BITS_MASK  UINT32_C(0x7F)
+
+/*
+ * 0x40000005 implementation limits: QEMU's defaults. EAX 0xFFFFFFFF means no
+ * specific limit (x-hv-max-vps=-1); EBX is fixed at 64.
+ */
+#define HV_DEFAULT_MAX_VIRTUAL_PROCESSORS UINT32_C(0xFFFFFFFF)
+#define HV_DEFAULT_MAX_LOGICAL_PROCESSORS UINT32_C(64)
+
+/*
+ * 0x4000000A nested optimizations (TLFS Feature Discovery). QEMU's hv-evmcs
+ * puts eVMCS version range 1..1 (0x0101) in EAX 15:0. Bits 21, 22 and EBX
+ * bit 0 are not in the TLFS revision read; they come from Linux/KVM.
+ */
+#define HV_NESTED_EVMCS_VERSION_LOW_SHIFT         UINT32_C(0)
+#define HV_NESTED_EVMCS_VERSION_LOW_MASK          UINT32_C(0xFF)
+#define HV_NESTED_EVMCS_VERSION_HIGH_SHIFT        UINT32_C(8)
+#define HV_NESTED_EVMCS_VERSION_HIGH_MASK         (UINT32_C(0xFF) << 8)
+#define HV_NESTED_DIRECT_FLUSH_BIT                UINT32_C(17)
+#define HV_NESTED_DIRECT_FLUSH                    (UINT32_C(1) << 17)
+#define HV_NESTED_GPA_FLUSH_BIT                   UINT32_C(18)
+#define HV_NESTED_GPA_FLUSH                       (UINT32_C(1) << 18)
+#define HV_NESTED_MSR_BITMAP_BIT                  UINT32_C(19)
+#define HV_NESTED_MSR_BITMAP                      (UINT32_C(1) << 19)
+#define HV_NESTED_VIRT_EXCEPTIONS_IN_PF_CLASS_BIT UINT32_C(20)
+#define HV_NESTED_VIRT_EXCEPTIONS_IN_PF_CLASS     (UINT32_C(1) << 20)
+#define HV_NESTED_NONZERO_GUEST_DEBUGCTL_BIT      UINT32_C(21)  /* Linux/KVM */
+#define HV_NESTED_NONZERO_GUEST_DEBUGCTL          (UINT32_C(1) << 21)
+#define HV_NESTED_ENLIGHTENED_TLB_BIT             UINT32_C(22)  /* Linux/KVM; AMD only */
+#define HV_NESTED_ENLIGHTENED_TLB                 (UINT32_C(1) << 22)
+#define HV_NESTED_EVMCS_PERF_GLOBAL_CTRL_BIT      UINT32_C(0)  /* 0x4000000A.EBX; Linux/KVM */
+#define HV_NESTED_EVMCS_PERF_GLOBAL_CTRL          (UINT32_C(1) << 0)
+
+/* ========================================================================= */
+/* Synthetic MSR indices                                                     */
+/* ========================================================================= */
+/*
+ * Indices as given by the TLFS topic pages that define the registers
+ * (Hypercall Interface, VP Properties, Partition Properties, Timers, Virtual
+ * Interrupt Control, Inter-Partition Communication). Where a TLFS page names
+ * a register without giving its index (e.g. VP_RUNTIME, GUEST_IDLE), the
+ * index is Linux's (arch/x86/include/asm/hyperv-tlfs.h), which KVM and QEMU
+ * share. The SynDbg, reenlightenment and TSC-invariant MSRs are not in the
+ * TLFS at all; they are marked where they appear.
+ */
+
+/*
+ * Range a VMM dispatches with a direct array. The range is this project's
+ * choice, not an architectural one: it is the smallest power-of-two-aligned
+ * window covering every synthetic MSR below.
+ */
+#define HV_X64_MSR_SYNTHETIC_FIRST       UINT32_C(0x40000000)
+#define HV_X64_MSR_SYNTHETIC_LAST        UINT32_C(0x400001FF)
+
+/*
+ * Hypercall interface, VP identity and reset.
+ */
+#define HV_X64_MSR_GUEST_OS_ID           UINT32_C(0x40000000)
+#define HV_X64_MSR_HYPERCALL             UINT32_C(0x40000001)
+#define HV_X64_MSR_VP_INDEX              UINT32_C(0x40000002)
+#define HV_X64_MSR_RESET                 UINT32_C(0x40000003)
+#define HV_X64_MSR_VP_RUNTIME            UINT32_C(0x40000010)
+
+/*
+ * Partition reference time and frequencies.
+ */
+#define HV_X64_MSR_TIME_REF_COUNT        UINT32_C(0x40000020)
+#define HV_X64_MSR_REFERENCE_TSC         UINT32_C(0x40000021)
+#define HV_X64_MSR_TSC_FREQUENCY         UINT32_C(0x40000022)
+#define HV_X64_MSR_APIC_FREQUENCY        UINT32_C(0x40000023)
+
+/*
+ * Virtual APIC access and the VP assist page.
+ */
+#define HV_X64_MSR_EOI                   UINT32_C(0x40000070)
+#define HV_X64_MSR_ICR                   UINT32_C(0x40000071)
+#define HV_X64_MSR_TPR                   UINT32_C(0x40000072)
+#define HV_X64_MSR_VP_ASSIST_PAGE        UINT32_C(0x40000073)
+
+/*
+ * SynIC control registers and the 16 synthetic interrupt sources.
+ */
+#define HV_X64_MSR_SCONTROL              UINT32_C(0x40000080)
+#define HV_X64_MSR_SVERSION              UINT32_C(0x40000081)
+#define HV_X64_MSR_SIEFP                 UINT32_C(0x40000082)
+#define HV_X64_MSR_SIMP                  UINT32_C(0x40000083)
+#define HV_X64_MSR_EOM                   UINT32_C(0x40000084)
+#define HV_X64_MSR_SINT0                 UINT32_C(0x40000090)
+#define HV_X64_MSR_SINT1                 UINT32_C(0x40000091)
+#define HV_X64_MSR_SINT2                 UINT32_C(0x40000092)
+#define HV_X64_MSR_SINT3                 UINT32_C(0x40000093)
+#define HV_X64_MSR_SINT4                 UINT32_C(0x40000094)
+#define HV_X64_MSR_SINT5                 UINT32_C(0x40000095)
+#define HV_X64_MSR_SINT6                 UINT32_C(0x40000096)
+#define HV_X64_MSR_SINT7                 UINT32_C(0x40000097)
+#define HV_X64_MSR_SINT8                 UINT32_C(0x40000098)
+#define HV_X64_MSR_SINT9                 UINT32_C(0x40000099)
+#define HV_X64_MSR_SINT10                UINT32_C(0x4000009A)
+#define HV_X64_MSR_SINT11                UINT32_C(0x4000009B)
+#define HV_X64_MSR_SINT12                UINT32_C(0x4000009C)
+#define HV_X64_MSR_SINT13                UINT32_C(0x4000009D)
+#define HV_X64_MSR_SINT14                UINT32_C(0x4000009E)
+#define HV_X64_MSR_SINT15                UINT32_C(0x4000009F)
+
+/*
+ * Synthetic timers: CONFIGn = 0x400000B0 + 2n, COUNTn = 0x400000B1 + 2n.
+ */
+#define HV_X64_MSR_STIMER0_CONFIG        UINT32_C(0x400000B0)
+#define HV_X64_MSR_STIMER0_COUNT         UINT32_C(0x400000B1)
+#define HV_X64_MSR_STIMER1_CONFIG        UINT32_C(0x400000B2)
+#define HV_X64_MSR_STIMER1_COUNT         UINT32_C(0x400000B3)
+#define HV_X64_MSR_STIMER2_CONFIG        UINT32_C(0x400000B4)
+#define HV_X64_MSR_STIMER2_COUNT         UINT32_C(0x400000B5)
+#define HV_X64_MSR_STIMER3_CONFIG        UINT32_C(0x400000B6)
+#define HV_X64_MSR_STIMER3_COUNT         UINT32_C(0x400000B7)
+
+/*
+ * Guest idle (TLFS); not implemented by KVM.
+ */
+#define HV_X64_MSR_GUEST_IDLE            UINT32_C(0x400000F0)
+
+/*
+ * Synthetic debugger transport used by KDNET. Not in the TLFS: numbers from
+ * Linux/KVM and QEMU hv-syndbg.
+ */
+#define HV_X64_MSR_SYNDBG_CONTROL        UINT32_C(0x400000F1)
+#define HV_X64_MSR_SYNDBG_STATUS         UINT32_C(0x400000F2)
+#define HV_X64_MSR_SYNDBG_SEND_BUFFER    UINT32_C(0x400000F3)
+#define HV_X64_MSR_SYNDBG_RECV_BUFFER    UINT32_C(0x400000F4)
+#define HV_X64_MSR_SYNDBG_PENDING_BUFFER UINT32_C(0x400000F5)
+#define HV_X64_MSR_SYNDBG_OPTIONS        UINT32_C(0x400000FF)
+
+/*
+ * Guest crash reporting (TLFS Partition Properties).
+ */
+#define HV_X64_MSR_CRASH_P0              UINT32_C(0x40000100)
+#define HV_X64_MSR_CRASH_P1              UINT32_C(0x40000101)
+#define HV_X64_MSR_CRASH_P2              UINT32_C(0x40000102)
+#define HV_X64_MSR_CRASH_P3              UINT32_C(0x40000103)
+#define HV_X64_MSR_CRASH_P4              UINT32_C(0x40000104)
+#define HV_X64_MSR_CRASH_CTL             UINT32_C(0x40000105)
+#define HV_X64_MSR_CRASH_PARAMS          UINT32_C(5)  /* count of CRASH_P0..P4 */
+
+/*
+ * TSC reenlightenment after migration. The TLFS only names the privilege
+ * bit; indices and layouts come from Linux
+ * (arch/x86/include/asm/hyperv-tlfs.h) and KVM.
+ */
+#define HV_X64_MSR_REENLIGHTENMENT_CONTROL UINT32_C(0x40000106)
+#define HV_X64_MSR_TSC_EMULATION_CONTROL   UINT32_C(0x40000107)
+#define HV_X64_MSR_TSC_EMULATION_STATUS    UINT32_C(0x40000108)
+
+/*
+ * Synthetic time-unhalted timer (TLFS Timers); not in QEMU or KVM.
+ */
+#define HV_X64_MSR_STIME_UNHALTED_TIMER_CONFIG UINT32_C(0x40000114)
+#define HV_X64_MSR_STIME_UNHALTED_TIMER_COUNT  UINT32_C(0x40000115)
+
+/*
+ * Invariant-TSC opt-in. Not in the TLFS; Linux/KVM, gated by
+ * HV_ACCESS_TSC_INVARIANT_CONTROLS.
+ */
+#define HV_X64_MSR_TSC_INVARIANT_CONTROL UINT32_C(0x40000118)
+
+/* ========================================================================= */
+/* Synthetic MSR layouts                                                     */
+/* ========================================================================= */
+/*
+ * Field layouts of the MSRs above. Page-address MSRs share one shape: bit 0
+ * enable, RsvdP bits preserved on write, GPA page number in 63:12.
+ */
+
+/*
+ * HV_X64_MSR_GUEST_OS_ID (TLFS Hypercall Interface, "Reporting the Guest OS
+ * Identity"). Bit 63 selects the encoding. Proprietary form: build, service
+ * version, minor, major, OS id (vendor specific), vendor id. Open-source
+ * form: build, upstream version, OS id, OS type.
+ */
+#define HV_GUEST_OS_ID_OPEN_SOURCE_BIT       UINT32_C(63)
+#define HV_GUEST_OS_ID_OPEN_SOURCE           (UINT64_C(1) << 63)
+#define HV_GUEST_OS_ID_BUILD_SHIFT           UINT32_C(0)
+#define HV_GUEST_OS_ID_BUILD_MASK            UINT64_C(0xFFFF)
+#define HV_GUEST_OS_ID_SERVICE_VERSION_SHIFT UINT32_C(16)
+#define HV_GUEST_OS_ID_SERVICE_VERSION_MASK  (UINT64_C(0xFF) << 16)
+#define HV_GUEST_OS_ID_MINOR_VERSION_SHIFT   UINT32_C(24)
+#define HV_GUEST_OS_ID_MINOR_VERSION_MASK    (UINT64_C(0xFF) << 24)
+#define HV_GUEST_OS_ID_MAJOR_VERSION_SHIFT   UINT32_C(32)
+#define HV_GUEST_OS_ID_MAJOR_VERSION_MASK    (UINT64_C(0xFF) << 32)
+#define HV_GUEST_OS_ID_OS_ID_SHIFT           UINT32_C(40)
+#define HV_GUEST_OS_ID_OS_ID_MASK            (UINT64_C(0xFF) << 40)
+#define HV_GUEST_OS_ID_VENDOR_ID_SHIFT       UINT32_C(48)
+#define HV_GUEST_OS_ID_VENDOR_ID_MASK        (UINT64_C(0x7FFF) << 48)
+#define HV_GUEST_OS_ID_OSS_BUILD_SHIFT       UINT32_C(0)
+#define HV_GUEST_OS_ID_OSS_BUILD_MASK        UINT64_C(0xFFFF)
+#define HV_GUEST_OS_ID_OSS_VERSION_SHIFT     UINT32_C(16)
+#define HV_GUEST_OS_ID_OSS_VERSION_MASK      (UINT64_C(0xFFFFFFFF) << 16)
+#define HV_GUEST_OS_ID_OSS_OS_ID_SHIFT       UINT32_C(48)
+#define HV_GUEST_OS_ID_OSS_OS_ID_MASK        (UINT64_C(0xFF) << 48)
+#define HV_GUEST_OS_ID_OSS_OS_TYPE_SHIFT     UINT32_C(56)
+#define HV_GUEST_OS_ID_OSS_OS_TYPE_MASK      (UINT64_C(0x7F) << 56)
+
+/*
+ * Values allocated by Microsoft for the GUEST_OS_ID fields (TLFS Hypercall
+ * Interface tables). Vendor id 0 is reserved.
+ */
+#define HV_GUEST_OS_VENDOR_MICROSOFT     UINT32_C(0x0001)
+#define HV_GUEST_OS_VENDOR_HPE           UINT32_C(0x0002)
+#define HV_GUEST_OS_VENDOR_LANCOM        UINT32_C(0x0200)
+#define HV_GUEST_OS_MICROSOFT_UNDEFINED  UINT32_C(0)
+#define HV_GUEST_OS_MICROSOFT_MSDOS      UINT32_C(1)
+#define HV_GUEST_OS_MICROSOFT_WINDOWS3X  UINT32_C(2)
+#define HV_GUEST_OS_MICROSOFT_WINDOWS9X  UINT32_C(3)
+#define HV_GUEST_OS_MICROSOFT_WINDOWSNT  UINT32_C(4)
+#define HV_GUEST_OS_MICROSOFT_WINDOWSCE  UINT32_C(5)
+#define HV_GUEST_OS_TYPE_LINUX           UINT32_C(0x1)
+#define HV_GUEST_OS_TYPE_FREEBSD         UINT32_C(0x2)
+#define HV_GUEST_OS_TYPE_XEN             UINT32_C(0x3)
+#define HV_GUEST_OS_TYPE_ILLUMOS         UINT32_C(0x4)
+
+/*
+ * HV_X64_MSR_HYPERCALL (TLFS Hypercall Interface, "Establishing the
+ * Hypercall Interface"). Locked is only meaningful with
+ * HV_FEATURE_HYPERCALL_MSR_LOCK_AVAILABLE; KVM ignores it.
+ */
+#define HV_X64_MSR_HYPERCALL_ENABLE_BIT  UINT32_C(0)
+#define HV_X64_MSR_HYPERCALL_ENABLE      (UINT64_C(1) << 0)
+#define HV_X64_MSR_HYPERCALL_LOCKED_BIT  UINT32_C(1)
+#define HV_X64_MSR_HYPERCALL_LOCKED      (UINT64_C(1) << 1)
+#define HV_X64_MSR_HYPERCALL_RSVDP_MASK  UINT64_C(0x0000000000000FFC)  /* bits 11:2 */
+#define HV_X64_MSR_HYPERCALL_PAGE_SHIFT  UINT32_C(12)
+#define HV_X64_MSR_HYPERCALL_PAGE_MASK   UINT64_C(0xFFFFFFFFFFFFF000)
+
+/*
+ * HV_X64_MSR_VP_INDEX special values used in hypercall inputs (TLFS
+ * datatypes/HV_VP_INDEX).
+ */
+#define HV_VP_INDEX_SELF                 UINT32_C(0xFFFFFFFE)
+#define HV_ANY_VP                        UINT32_C(0xFFFFFFFF)
+
+/*
+ * HV_X64_MSR_RESET: bit 0 requests a system reset. The TLFS pages read only
+ * describe the AccessResetReg privilege; the bit is Linux's, and KVM resets
+ * only on the value 1 and reads back 0.
+ */
+#define HV_X64_MSR_RESET_SYSTEM_BIT      UINT32_C(0)
+#define HV_X64_MSR_RESET_SYSTEM          (UINT64_C(1) << 0)
+
+/*
+ * HV_X64_MSR_REFERENCE_TSC (TLFS Timers, "Partition Reference Time
+ * Enlightenment").
+ */
+#define HV_X64_MSR_REFERENCE_TSC_ENABLE_BIT UINT32_C(0)
+#define HV_X64_MSR_REFERENCE_TSC_ENABLE     (UINT64_C(1) << 0)
+#define HV_X64_MSR_REFERENCE_TSC_RSVDP_MASK UINT64_C(0x0000000000000FFE)  /* bits 11:1 */
+#define HV_X64_MSR_REFERENCE_TSC_PAGE_SHIFT UINT32_C(12)
+#define HV_X64_MSR_REFERENCE_TSC_PAGE_MASK  UINT64_C(0xFFFFFFFFFFFFF000)
+
+/*
+ * HV_REFERENCE_TSC_PAGE (TLFS Timers): TscSequence u32, reserved u32,
+ * TscScale u64, TscOffset s64, then reserved to the end of the 4 KiB page.
+ * ReferenceTime = ((tsc * TscScale) >> 64) + TscOffset, in 100 ns units. A
+ * sequence of 0 means "use HV_X64_MSR_TIME_REF_COUNT"; revisions before the
+ * current TLFS used 0xFFFFFFFF, so a writer avoids both (KVM does).
+ */
+#define HV_REFERENCE_TSC_PAGE_SEQUENCE_OFFSET    UINT32_C(0)
+#define HV_REFERENCE_TSC_PAGE_SCALE_OFFSET       UINT32_C(8)
+#define HV_REFERENCE_TSC_PAGE_OFFSET_OFFSET      UINT32_C(16)
+#define HV_REFERENCE_TSC_SEQUENCE_INVALID        UINT32_C(0)
+#define HV_REFERENCE_TSC_SEQUENCE_INVALID_LEGACY UINT32_C(0xFFFFFFFF)
+#define HV_REFERENCE_TIME_UNITS_PER_SECOND       UINT64_C(10000000)  /* 100 ns ticks */
+
+/*
+ * HV_X64_MSR_VP_ASSIST_PAGE (TLFS VP Properties) and the HV_VP_ASSIST_PAGE
+ * layout (TLFS datatypes/HV_VP_ASSIST_PAGE): ApicAssist u32, reserved u32,
+ * VtlControl (24 bytes), NestedEnlightenmentsControl (8 bytes),
+ * EnlightenVmEntry u8, reserved[7], CurrentNestedVmcs u64,
+ * SyntheticTimeUnhaltedTimerExpired u8. Bit 0 of ApicAssist tells the guest
+ * that no EOI is needed; KVM wires it to PV-EOI.
+ */
+#define HV_X64_MSR_VP_ASSIST_PAGE_ENABLE_BIT            UINT32_C(0)
+#define HV_X64_MSR_VP_ASSIST_PAGE_ENABLE                (UINT64_C(1) << 0)
+/* bits 11:1 */
+#define HV_X64_MSR_VP_ASSIST_PAGE_RSVDP_MASK            UINT64_C(0x0000000000000FFE)
+#define HV_X64_MSR_VP_ASSIST_PAGE_PAGE_SHIFT            UINT32_C(12)
+#define HV_X64_MSR_VP_ASSIST_PAGE_PAGE_MASK             UINT64_C(0xFFFFFFFFFFFFF000)
+#define HV_VP_ASSIST_PAGE_APIC_ASSIST_OFFSET            UINT32_C(0)
+#define HV_VP_ASSIST_PAGE_VTL_CONTROL_OFFSET            UINT32_C(8)
+#define HV_VP_ASSIST_PAGE_NESTED_CONTROL_OFFSET         UINT32_C(32)
+#define HV_VP_ASSIST_PAGE_ENLIGHTEN_VM_ENTRY_OFFSET     UINT32_C(40)
+#define HV_VP_ASSIST_PAGE_CURRENT_NESTED_VMCS_OFFSET    UINT32_C(48)
+#define HV_VP_ASSIST_PAGE_STIME_UNHALTED_EXPIRED_OFFSET UINT32_C(56)
+#define HV_APIC_ASSIST_NO_EOI_REQUIRED_BIT              UINT32_C(0)
+#define HV_APIC_ASSIST_NO_EOI_REQUIRED                  (UINT32_C(1) << 0)
+
+/*
+ * SynIC registers (TLFS Inter-Partition Communication). SCONTROL and the
+ * SINTs are per VP. SVERSION always reads 1. A SINT resets to masked, and an
+ * unmasked SINT needs a vector >= 16. Polling needs
+ * HV_FEATURE_SINT_POLLING_MODE_AVAILABLE.
+ */
+#define HV_SYNIC_SCONTROL_ENABLE_BIT     UINT32_C(0)
+#define HV_SYNIC_SCONTROL_ENABLE         (UINT64_C(1) << 0)
+#define HV_SYNIC_VERSION_1               UINT64_C(0x1)
+#define HV_SYNIC_SIEFP_ENABLE_BIT        UINT32_C(0)
+#define HV_SYNIC_SIEFP_ENABLE            (UINT64_C(1) << 0)
+#define HV_SYNIC_SIMP_ENABLE_BIT         UINT32_C(0)
+#define HV_SYNIC_SIMP_ENABLE             (UINT64_C(1) << 0)
+#define HV_SYNIC_PAGE_RSVDP_MASK         UINT64_C(0x0000000000000FFE)  /* SIEFP/SIMP bits 11:1 */
+#define HV_SYNIC_PAGE_SHIFT              UINT32_C(12)
+#define HV_SYNIC_PAGE_MASK               UINT64_C(0xFFFFFFFFFFFFF000)
+#define HV_SYNIC_SINT_VECTOR_SHIFT       UINT32_C(0)
+#define HV_SYNIC_SINT_VECTOR_MASK        UINT64_C(0xFF)
+#define HV_SYNIC_SINT_MASKED_BIT         UINT32_C(16)
+#define HV_SYNIC_SINT_MASKED             (UINT64_C(1) << 16)
+#define HV_SYNIC_SINT_AUTO_EOI_BIT       UINT32_C(17)
+#define HV_SYNIC_SINT_AUTO_EOI           (UINT64_C(1) << 17)
+#define HV_SYNIC_SINT_POLLING_BIT        UINT32_C(18)
+#define HV_SYNIC_SINT_POLLING            (UINT64_C(1) << 18)
+#define HV_SYNIC_SINT_RSVDP_MASK         UINT64_C(0xFFFFFFFFFFF8FF00)  /* bits 15:8 and 63:19 */
+#define HV_SYNIC_SINT_RESET_VALUE        UINT64_C(0x0000000000010000)
+#define HV_SYNIC_FIRST_VALID_VECTOR      UINT32_C(16)
+#define HV_SYNIC_SINT_COUNT              UINT32_C(16)
+#define HV_SYNIC_STIMER_COUNT            UINT32_C(4)
+
+/*
+ * HV_X64_MSR_STIMERn_CONFIG (TLFS Timers). ApicVector is used only in direct
+ * mode, which needs HV_FEATURE_DIRECT_SYNTHETIC_TIMERS_AVAILABLE. Enabling a
+ * message-mode timer with SINTx = 0 clears Enable. COUNT is in 100 ns units
+ * and writing 0 stops the timer.
+ */
+#define HV_STIMER_CONFIG_ENABLE_BIT        UINT32_C(0)
+#define HV_STIMER_CONFIG_ENABLE            (UINT64_C(1) << 0)
+#define HV_STIMER_CONFIG_PERIODIC_BIT      UINT32_C(1)
+#define HV_STIMER_CONFIG_PERIODIC          (UINT64_C(1) << 1)
+#define HV_STIMER_CONFIG_LAZY_BIT          UINT32_C(2)
+#define HV_STIMER_CONFIG_LAZY              (UINT64_C(1) << 2)
+#define HV_STIMER_CONFIG_AUTO_ENABLE_BIT   UINT32_C(3)
+#define HV_STIMER_CONFIG_AUTO_ENABLE       (UINT64_C(1) << 3)
+#define HV_STIMER_CONFIG_APIC_VECTOR_SHIFT UINT32_C(4)
+#define HV_STIMER_CONFIG_APIC_VECTOR_MASK  (UINT64_C(0xFF) << 4)
+#define HV_STIMER_CONFIG_DIRECT_MODE_BIT   UINT32_C(12)
+#define HV_STIMER_CONFIG_DIRECT_MODE       (UINT64_C(1) << 12)
+#define HV_STIMER_CONFIG_SINTX_SHIFT       UINT32_C(16)
+#define HV_STIMER_CONFIG_SINTX_MASK        (UINT64_C(0xF) << 16)
+#define HV_STIMER_CONFIG_RSVDZ_MASK        UINT64_C(0xFFFFFFFFFFF0E000)  /* bits 15:13 and 63:20 */
+
+/*
+ * HV_X64_MSR_STIME_UNHALTED_TIMER_CONFIG (TLFS Timers). The vector must be 2
+ * (NMI) or >= 16.
+ */
+#define HV_STIME_UNHALTED_TIMER_VECTOR_SHIFT UINT32_C(0)
+#define HV_STIME_UNHALTED_TIMER_VECTOR_MASK  UINT64_C(0xFF)
+#define HV_STIME_UNHALTED_TIMER_ENABLE_BIT   UINT32_C(8)
+#define HV_STIME_UNHALTED_TIMER_ENABLE       (UINT64_C(1) << 8)
+#define HV_STIME_UNHALTED_TIMER_RSVDZ_MASK   UINT64_C(0xFFFFFFFFFFFFFE00)  /* bits 63:9 */
+
+/*
+ * HV_X64_MSR_CRASH_CTL (TLFS datatypes/HV_CRASH_CTL_REG_CONTENTS). The TLFS
+ * calls bit 62 CrashMessage (P3 = message GPA, P4 = length); the _MSG name
+ * is Linux's. NoCrashDump and PreOSId are in the current TLFS and
+ * Microsoft's mu_msvm headers but not in the 2020 TLFS revision. The guest
+ * reads CRASH_CTL to learn which bits the host supports.
+ */
+#define HV_CRASH_CTL_CRASH_NOTIFY_BIT     UINT32_C(63)
+#define HV_CRASH_CTL_CRASH_NOTIFY         (UINT64_C(1) << 63)
+#define HV_CRASH_CTL_CRASH_NOTIFY_MSG_BIT UINT32_C(62)
+#define HV_CRASH_CTL_CRASH_NOTIFY_MSG     (UINT64_C(1) << 62)
+#define HV_CRASH_CTL_NO_CRASH_DUMP_BIT    UINT32_C(61)
+#define HV_CRASH_CTL_NO_CRASH_DUMP        (UINT64_C(1) << 61)
+#define HV_CRASH_CTL_PREOS_ID_SHIFT       UINT32_C(58)
+#define HV_CRASH_CTL_PREOS_ID_MASK        (UINT64_C(0x7) << 58)
+#define HV_CRASH_MAXIMUM_MESSAGE_SIZE     UINT32_C(4096)  /* Microsoft headers (mu_msvm) */
+
+/*
+ * HV_X64_MSR_REENLIGHTENMENT_CONTROL, TSC_EMULATION_CONTROL/STATUS and
+ * TSC_INVARIANT_CONTROL layouts. Not in the TLFS: Linux
+ * (arch/x86/include/asm/hyperv-tlfs.h) and KVM. The guest may only write 0
+ * to TSC_EMULATION_STATUS (KVM #GPs otherwise).
+ */
+#define HV_REENLIGHTENMENT_CONTROL_VECTOR_SHIFT    UINT32_C(0)
+#define HV_REENLIGHTENMENT_CONTROL_VECTOR_MASK     UINT64_C(0xFF)
+#define HV_REENLIGHTENMENT_CONTROL_ENABLE_BIT      UINT32_C(16)
+#define HV_REENLIGHTENMENT_CONTROL_ENABLE          (UINT64_C(1) << 16)
+#define HV_REENLIGHTENMENT_CONTROL_TARGET_VP_SHIFT UINT32_C(32)
+#define HV_REENLIGHTENMENT_CONTROL_TARGET_VP_MASK  (UINT64_C(0xFFFFFFFF) << 32)
+#define HV_TSC_EMULATION_CONTROL_ENABLE_BIT        UINT32_C(0)
+#define HV_TSC_EMULATION_CONTROL_ENABLE            (UINT64_C(1) << 0)
+#define HV_TSC_EMULATION_STATUS_IN_PROGRESS_BIT    UINT32_C(0)
+#define HV_TSC_EMULATION_STATUS_IN_PROGRESS        (UINT64_C(1) << 0)
+#define HV_EXPOSE_INVARIANT_TSC_BIT                UINT32_C(0)
+#define HV_EXPOSE_INVARIANT_TSC                    (UINT64_C(1) << 0)
+
+/*
+ * Synthetic debugger MSR layouts (QEMU hw/hyperv/syndbg.c and KVM; not in
+ * the TLFS). SYNDBG_STATUS reads 0 when nothing is valid. OPTIONS bit 2
+ * makes the guest use the debug hypercalls (0x0069..0x006B) instead of the
+ * MSR protocol; its name is Linux's, the other names follow QEMU/KVM.
+ */
+#define HV_SYNDBG_CONTROL_SEND_BIT          UINT32_C(0)
+#define HV_SYNDBG_CONTROL_SEND              (UINT64_C(1) << 0)
+#define HV_SYNDBG_CONTROL_RECV_BIT          UINT32_C(1)
+#define HV_SYNDBG_CONTROL_RECV              (UINT64_C(1) << 1)
+#define HV_SYNDBG_CONTROL_SEND_SIZE_SHIFT   UINT32_C(16)
+#define HV_SYNDBG_CONTROL_SEND_SIZE_MASK    (UINT64_C(0xFFFF) << 16)
+#define HV_SYNDBG_STATUS_INVALID            UINT64_C(0)
+#define HV_SYNDBG_STATUS_SEND_SUCCESS_BIT   UINT32_C(0)
+#define HV_SYNDBG_STATUS_SEND_SUCCESS       (UINT64_C(1) << 0)
+#define HV_SYNDBG_STATUS_RECV_SUCCESS_BIT   UINT32_C(2)
+#define HV_SYNDBG_STATUS_RECV_SUCCESS       (UINT64_C(1) << 2)
+#define HV_SYNDBG_STATUS_RESET_BIT          UINT32_C(3)
+#define HV_SYNDBG_STATUS_RESET              (UINT64_C(1) << 3)
+#define HV_SYNDBG_STATUS_RECV_SIZE_SHIFT    UINT32_C(16)
+#define HV_SYNDBG_STATUS_RECV_SIZE_MASK     (UINT64_C(0xFFFF) << 16)
+#define HV_X64_SYNDBG_OPTION_USE_HCALLS_BIT UINT32_C(2)
+#define HV_X64_SYNDBG_OPTION_USE_HCALLS     (UINT64_C(1) << 2)
+
+/*
+ * Options of the debug-data hypercalls (QEMU hyperv-proto.h payloads; the
+ * names are this project's). PostDebugData: u32 count, u32 options, data.
+ * RetrieveDebugData: u32 count, u32 options, u64 timeout. ResetDebugSession:
+ * u32 options.
+ */
+#define HV_DEBUG_POST_LOOP_BIT              UINT32_C(0)
+#define HV_DEBUG_POST_LOOP                  (UINT32_C(1) << 0)
+#define HV_DEBUG_RETRIEVE_LOOP_BIT          UINT32_C(0)
+#define HV_DEBUG_RETRIEVE_LOOP              (UINT32_C(1) << 0)
+#define HV_DEBUG_RETRIEVE_TEST_ACTIVITY_BIT UINT32_C(1)
+#define HV_DEBUG_RETRIEVE_TEST_ACTIVITY     (UINT32_C(1) << 1)
+#define HV_DEBUG_PURGE_INCOMING_DATA_BIT    UINT32_C(0)
+#define HV_DEBUG_PURGE_INCOMING_DATA        (UINT32_C(1) << 0)
+#define HV_DEBUG_PURGE_OUTGOING_DATA_BIT    UINT32_C(1)
+#define HV_DEBUG_PURGE_OUTGOING_DATA        (UINT32_C(1) << 1)
+
+/* ========================================================================= */
+/* Hypercall ABI (TLFS Hypercall Interface)                                  */
+/* ========================================================================= */
+/*
+ * 64-bit callers pass the input value in RCX, the input GPA (or first fast
+ * parameter) in RDX and the output GPA (or second fast parameter) in R8, and
+ * get the result value in RAX. 32-bit callers use EDX:EAX, EBX:ECX, EDI:ESI
+ * and EDX:EAX. Hypercalls from CPL > 0 or real mode raise #UD.
+ */
+
+/*
+ * Hypercall input value ("control word"). The TLFS revision read marks bits
+ * 31:27 RsvdZ. Linux defines bit 31 as "nested" (route to L0) for root
+ * partitions; KVM rejects any of bits 31:27 with
+ * HV_STATUS_INVALID_HYPERCALL_INPUT, so HV_HYPERCALL_RSVD0_MASK includes it.
+ * The variable header size is in qwords and must be 0 unless the call is
+ * documented as taking a variable header (the *Ex calls).
+ */
+#define HV_HYPERCALL_CODE_MASK           UINT64_C(0xFFFF)
+#define HV_HYPERCALL_FAST_BIT            UINT32_C(16)
+#define HV_HYPERCALL_FAST                (UINT64_C(1) << 16)
+#define HV_HYPERCALL_VARHEAD_SHIFT       UINT32_C(17)
+#define HV_HYPERCALL_VARHEAD_MASK        (UINT64_C(0x3FF) << 17)  /* bits 26:17 */
+#define HV_HYPERCALL_RSVD0_MASK          (UINT64_C(0x1F) << 27)  /* bits 31:27 */
+#define HV_HYPERCALL_NESTED_BIT          UINT32_C(31)
+#define HV_HYPERCALL_NESTED              (UINT64_C(1) << 31)
+#define HV_HYPERCALL_REP_COUNT_SHIFT     UINT32_C(32)
+#define HV_HYPERCALL_REP_COUNT_MASK      (UINT64_C(0xFFF) << 32)  /* bits 43:32 */
+#define HV_HYPERCALL_RSVD1_MASK          (UINT64_C(0xF) << 44)  /* bits 47:44 */
+#define HV_HYPERCALL_REP_START_SHIFT     UINT32_C(48)
+#define HV_HYPERCALL_REP_START_MASK      (UINT64_C(0xFFF) << 48)  /* bits 59:48 */
+#define HV_HYPERCALL_RSVD2_MASK          (UINT64_C(0xF) << 60)  /* bits 63:60 */
+#define HV_HYPERCALL_RSVD_MASK           UINT64_C(0xF000F000F8000000)  /* RSVD0 | RSVD1 | RSVD2 */
+#define HV_HYPERCALL_REP_MAX             UINT32_C(4095)  /* largest 12-bit rep count */
+
+/*
+ * Hypercall result value. Reps completed is absolute, not relative to the
+ * rep start index. The TLFS table gives the top reserved field as 63:40, an
+ * evident typo for 63:44.
+ */
+#define HV_HYPERCALL_RESULT_STATUS_MASK          UINT64_C(0xFFFF)
+#define HV_HYPERCALL_RESULT_REPS_COMPLETED_SHIFT UINT32_C(32)
+#define HV_HYPERCALL_RESULT_REPS_COMPLETED_MASK  (UINT64_C(0xFFF) << 32)  /* bits 43:32 */
+
+/*
+ * XMM fast input: RDX, R8 and XMM0..XMM5 carry up to 112 bytes; unused bytes
+ * are ignored. Memory parameters must be 8-byte aligned, must not cross a
+ * page and must not overlap (else HV_STATUS_INVALID_ALIGNMENT).
+ */
+#define HV_HYPERCALL_XMM_INPUT_MAX_BYTES UINT32_C(112)
+#define HV_HYPERCALL_XMM_REGISTER_COUNT  UINT32_C(6)
+#define HV_HYPERCALL_PARAMETER_ALIGNMENT UINT32_C(8)
+#define HV_PAGE_SIZE                     UINT32_C(4096)
+#define HV_PAGE_SHIFT                    UINT32_C(12)
+
+/*
+ * Hypercall call codes (TLFS hypercalls/overview). HvCallGetPartitionId and
+ * the three debug calls are named in the TLFS privilege table but their
+ * codes are not in the current TLFS list: they come from Linux
+ * (include/asm-generic/hyperv-tlfs.h), KVM and QEMU.
+ */
+#define HvCallSwitchVirtualAddressSpace      UINT32_C(0x0001)
+#define HvCallFlushVirtualAddressSpace       UINT32_C(0x0002)
+#define HvCallFlushVirtualAddressList        UINT32_C(0x0003)
+#define HvCallNotifyLongSpinWait             UINT32_C(0x0008)
+#define HvCallSendSyntheticClusterIpi        UINT32_C(0x000B)
+#define HvCallFlushVirtualAddressSpaceEx     UINT32_C(0x0013)
+#define HvCallFlushVirtualAddressListEx      UINT32_C(0x0014)
+#define HvCallSendSyntheticClusterIpiEx      UINT32_C(0x0015)
+#define HvCallGetPartitionId                 UINT32_C(0x0046)  /* Linux */
+#define HvCallGetVpRegisters                 UINT32_C(0x0050)
+#define HvCallSetVpRegisters                 UINT32_C(0x0051)
+#define HvCallPostMessage                    UINT32_C(0x005C)
+#define HvCallSignalEvent                    UINT32_C(0x005D)
+#define HvCallPostDebugData                  UINT32_C(0x0069)  /* Linux/KVM/QEMU */
+#define HvCallRetrieveDebugData              UINT32_C(0x006A)  /* Linux/KVM/QEMU */
+#define HvCallResetDebugSession              UINT32_C(0x006B)  /* Linux/KVM/QEMU */
+#define HvCallStartVirtualProcessor          UINT32_C(0x0099)
+#define HvCallFlushGuestPhysicalAddressSpace UINT32_C(0x00AF)
+#define HvCallFlushGuestPhysicalAddressList  UINT32_C(0x00B0)
+
+/*
+ * Extended hypercalls (TLFS Hypercall Interface, "Extended Hypercall
+ * Interface"): codes from 0x8000 up, gated by HV_ENABLE_EXTENDED_HYPERCALLS.
+ * KVM forwards 0x8001..0x8041 to user space.
+ */
+#define HV_HYPERCALL_CODE_EXTENDED_FIRST UINT32_C(0x8000)
+#define HvExtCallQueryCapabilities       UINT32_C(0x8001)
+#define HvExtCallGetBootZeroedMemory     UINT32_C(0x8002)
+#define HvExtCallMemoryHeatHint          UINT32_C(0x8003)
+#define HvExtCallEpfSetup                UINT32_C(0x8004)
+#define HvExtCallMemoryHeatHintAsync     UINT32_C(0x8006)
+
+/*
+ * HvExtCallQueryCapabilities output bits (TLFS
+ * hypercalls/HvExtCallQueryCapabilities): which extended calls exist. Bit 3
+ * (SchedulerAssistSetup) has no call code in the TLFS list.
+ */
+#define HV_EXT_CAPABILITY_GET_BOOT_ZEROED_MEMORY_BIT UINT32_C(0)
+#define HV_EXT_CAPABILITY_GET_BOOT_ZEROED_MEMORY     (UINT64_C(1) << 0)
+#define HV_EXT_CAPABILITY_MEMORY_HEAT_HINT_BIT       UINT32_C(1)
+#define HV_EXT_CAPABILITY_MEMORY_HEAT_HINT           (UINT64_C(1) << 1)
+#define HV_EXT_CAPABILITY_EPF_SETUP_BIT              UINT32_C(2)
+#define HV_EXT_CAPABILITY_EPF_SETUP                  (UINT64_C(1) << 2)
+#define HV_EXT_CAPABILITY_SCHEDULER_ASSIST_SETUP_BIT UINT32_C(3)
+#define HV_EXT_CAPABILITY_SCHEDULER_ASSIST_SETUP     (UINT64_C(1) << 3)
+#define HV_EXT_CAPABILITY_MEMORY_HEAT_HINT_ASYNC_BIT UINT32_C(4)
+#define HV_EXT_CAPABILITY_MEMORY_HEAT_HINT_ASYNC     (UINT64_C(1) << 4)
+
+/*
+ * HV_STATUS codes, the low 16 bits of the result value. The TLFS Hypercall
+ * Interface page names SUCCESS, INVALID_HYPERCALL_CODE/INPUT and
+ * INVALID_ALIGNMENT. Unmarked numbers are in Linux
+ * (include/asm-generic/hyperv-tlfs.h); "QEMU" ones are in QEMU's
+ * hyperv-proto.h; "MS headers" ones are only in Microsoft's published
+ * headers (mu_msvm, hvgdk) and VirtualBox's GIM provider, i.e. secondary
+ * sources.
+ */
+#define HV_STATUS_SUCCESS                         UINT32_C(0x0000)
+#define HV_STATUS_INVALID_HYPERCALL_CODE          UINT32_C(0x0002)
+#define HV_STATUS_INVALID_HYPERCALL_INPUT         UINT32_C(0x0003)
+#define HV_STATUS_INVALID_ALIGNMENT               UINT32_C(0x0004)
+#define HV_STATUS_INVALID_PARAMETER               UINT32_C(0x0005)
+#define HV_STATUS_ACCESS_DENIED                   UINT32_C(0x0006)
+#define HV_STATUS_INVALID_PARTITION_STATE         UINT32_C(0x0007)  /* MS headers */
+#define HV_STATUS_OPERATION_DENIED                UINT32_C(0x0008)
+#define HV_STATUS_UNKNOWN_PROPERTY                UINT32_C(0x0009)  /* MS headers */
+#define HV_STATUS_PROPERTY_VALUE_OUT_OF_RANGE     UINT32_C(0x000A)  /* MS headers */
+#define HV_STATUS_INSUFFICIENT_MEMORY             UINT32_C(0x000B)
+#define HV_STATUS_PARTITION_TOO_DEEP              UINT32_C(0x000C)  /* MS headers */
+#define HV_STATUS_INVALID_PARTITION_ID            UINT32_C(0x000D)  /* MS headers */
+#define HV_STATUS_INVALID_VP_INDEX                UINT32_C(0x000E)  /* MS headers */
+#define HV_STATUS_NOT_FOUND                       UINT32_C(0x0010)  /* MS headers */
+#define HV_STATUS_INVALID_PORT_ID                 UINT32_C(0x0011)
+#define HV_STATUS_INVALID_CONNECTION_ID           UINT32_C(0x0012)
+#define HV_STATUS_INSUFFICIENT_BUFFERS            UINT32_C(0x0013)
+#define HV_STATUS_NOT_ACKNOWLEDGED                UINT32_C(0x0014)  /* QEMU */
+#define HV_STATUS_INVALID_VP_STATE                UINT32_C(0x0015)  /* MS headers */
+#define HV_STATUS_ACKNOWLEDGED                    UINT32_C(0x0016)  /* MS headers */
+#define HV_STATUS_INVALID_SAVE_RESTORE_STATE      UINT32_C(0x0017)  /* MS headers */
+#define HV_STATUS_INVALID_SYNIC_STATE             UINT32_C(0x0018)  /* MS headers */
+#define HV_STATUS_OBJECT_IN_USE                   UINT32_C(0x0019)  /* MS headers */
+#define HV_STATUS_INVALID_PROXIMITY_DOMAIN_INFO   UINT32_C(0x001A)  /* MS headers */
+#define HV_STATUS_NO_DATA                         UINT32_C(0x001B)  /* QEMU */
+#define HV_STATUS_INACTIVE                        UINT32_C(0x001C)  /* MS headers */
+#define HV_STATUS_NO_RESOURCES                    UINT32_C(0x001D)  /* MS headers */
+#define HV_STATUS_FEATURE_UNAVAILABLE             UINT32_C(0x001E)  /* MS headers */
+#define HV_STATUS_PARTIAL_PACKET                  UINT32_C(0x001F)  /* MS headers */
+#define HV_STATUS_PROCESSOR_FEATURE_NOT_SUPPORTED UINT32_C(0x0020)  /* MS headers */
+#define HV_STATUS_INSUFFICIENT_BUFFER             UINT32_C(0x0033)  /* MS headers */
+#define HV_STATUS_TIME_OUT                        UINT32_C(0x0078)
+#define HV_STATUS_VTL_ALREADY_ENABLED             UINT32_C(0x0086)
+
+/* ========================================================================= */
+/* SynIC messages and events (TLFS Inter-Partition Communication)            */
+/* ========================================================================= */
+/*
+ * The message page (SIMP) holds one 256-byte HV_MESSAGE slot per SINT; the
+ * event-flags page (SIEFP) holds one 256-byte (2048-flag) block per SINT,
+ * flag k being bit k % 8 of byte k / 8. A slot is free when its MessageType
+ * is HvMessageTypeNone. If the slot is busy the sender sets MessagePending
+ * and the guest writes HV_X64_MSR_EOM after freeing the slot.
+ */
+
+/*
+ * HV_MESSAGE layout (TLFS datatypes/HV_MESSAGE): header of MessageType u32,
+ * PayloadSize u8, MessageFlags u8, reserved u16, then the 64-bit origination
+ * (sender partition or port id, 0 for timer messages), then the payload.
+ */
+#define HV_MESSAGE_SIZE                  UINT32_C(256)
+#define HV_MESSAGE_HEADER_SIZE           UINT32_C(16)
+#define HV_MESSAGE_PAYLOAD_BYTE_COUNT    UINT32_C(240)
+#define HV_MESSAGE_PAYLOAD_QWORD_COUNT   UINT32_C(30)
+#define HV_MESSAGE_TYPE_OFFSET           UINT32_C(0)
+#define HV_MESSAGE_PAYLOAD_SIZE_OFFSET   UINT32_C(4)
+#define HV_MESSAGE_FLAGS_OFFSET          UINT32_C(5)
+#define HV_MESSAGE_ORIGIN_OFFSET         UINT32_C(8)
+#define HV_MESSAGE_PAYLOAD_OFFSET        UINT32_C(16)
+#define HV_MESSAGE_FLAG_PENDING_BIT      UINT32_C(0)
+#define HV_MESSAGE_FLAG_PENDING          (UINT32_C(1) << 0)
+#define HV_EVENT_FLAGS_COUNT             UINT32_C(2048)  /* per SINT */
+#define HV_EVENT_FLAGS_BYTE_COUNT        UINT32_C(256)  /* per SINT */
+#define HV_PORT_MESSAGE_BUFFER_COUNT     UINT32_C(16)  /* message buffers per port */
+
+/*
+ * Message types with the high bit set are reserved to the hypervisor; a
+ * guest cannot post them (TLFS datatypes/HV_MESSAGE_TYPE).
+ */
+#define HV_MESSAGE_TYPE_HYPERVISOR_BIT   UINT32_C(31)
+#define HV_MESSAGE_TYPE_HYPERVISOR_MASK  (UINT32_C(1) << 31)
+
+/*
+ * HV_MESSAGE_TYPE values, spelled as the TLFS enum spells them (TLFS
+ * datatypes/HV_MESSAGE_TYPE, 2025 revision). The TLFS spells two of them
+ * without "Type" (HvMessageTimerExpired, HvMessageInsufficientMemory); the
+ * HvMessageType* aliases keep the pattern uniform. TlbPageSizeMismatch and
+ * X64LegacyFpError are only in the 2020 revision; EventLogBufferComplete is
+ * from Linux/QEMU and Microsoft's headers.
+ */
+#define HvMessageTypeNone                        UINT32_C(0x00000000)
+#define HvMessageTypeUnmappedGpa                 UINT32_C(0x80000000)
+#define HvMessageTypeGpaIntercept                UINT32_C(0x80000001)
+#define HvMessageTypeUnacceptedGpa               UINT32_C(0x80000003)
+#define HvMessageTypeGpaAttributeIntercept       UINT32_C(0x80000004)
+#define HvMessageTimerExpired                    UINT32_C(0x80000010)
+#define HvMessageTypeTimerExpired                HvMessageTimerExpired
+#define HvMessageTypeInvalidVpRegisterValue      UINT32_C(0x80000020)
+#define HvMessageTypeUnrecoverableException      UINT32_C(0x80000021)
+#define HvMessageTypeUnsupportedFeature          UINT32_C(0x80000022)
+#define HvMessageTypeTlbPageSizeMismatch         UINT32_C(0x80000023)
+#define HvMessageTypeOpaqueIntercept             UINT32_C(0x8000003F)
+#define HvMessageTypeEventLogBufferComplete      UINT32_C(0x80000040)
+#define HvMessageTypeHypercallIntercept          UINT32_C(0x80000050)
+#define HvMessageTypeSynicEventIntercept         UINT32_C(0x80000060)
+#define HvMessageTypeSynicSintIntercept          UINT32_C(0x80000061)
+#define HvMessageTypeSynicSintDeliverable        UINT32_C(0x80000062)
+#define HvMessageTypeAsyncCallCompletion         UINT32_C(0x80000070)
+#define HvMessageInsufficientMemory              UINT32_C(0x80000071)
+#define HvMessageTypeInsufficientMemory          HvMessageInsufficientMemory
+#define HvMessageTypeSchedulerVpSignalBitset     UINT32_C(0x80000100)
+#define HvMessageTypeSchedulerVpSignalPair       UINT32_C(0x80000101)
+#define HvMessageTypeX64IoPortIntercept          UINT32_C(0x80010000)
+#define HvMessageTypeMsrIntercept                UINT32_C(0x80010001)
+#define HvMessageTypeX64CpuidIntercept           UINT32_C(0x80010002)
+#define HvMessageTypeExceptionIntercept          UINT32_C(0x80010003)
+#define HvMessageTypeX64ApicEoi                  UINT32_C(0x80010004)
+#define HvMessageTypeX64LegacyFpError            UINT32_C(0x80010005)
+#define HvMessageTypeRegisterIntercept           UINT32_C(0x80010006)
+#define HvMessageTypeX64Halt                     UINT32_C(0x80010007)
+#define HvMessageTypeX64InterruptionDeliverable  UINT32_C(0x80010008)
+#define HvMessageTypeX64SipiIntercept            UINT32_C(0x80010009)
+#define HvMessageTypeX64RdtscIntercept           UINT32_C(0x8001000A)
+#define HvMessageTypeX64ApicSmiIntercept         UINT32_C(0x8001000B)
+#define HvMessageTypeArm64ResetIntercept         UINT32_C(0x8001000C)
+#define HvMessageTypeX64ApicInitSipiIntercept    UINT32_C(0x8001000D)
+#define HvMessageTypeX64ApicWriteIntercept       UINT32_C(0x8001000E)
+#define HvMessageTypeX64SnpGuestRequestIntercept UINT32_C(0x80010011)
+#define HvMessageTypeX64ExceptionTrapIntercept   UINT32_C(0x80010012)
+#define HvMessageTypeX64SevVmgexitIntercept      UINT32_C(0x80010013)
+#define HvMessageTypeX64MsrListIntercept         UINT32_C(0x80010015)
+
+/*
+ * HV_TIMER_MESSAGE_PAYLOAD (TLFS datatypes/HV_TIMER_MESSAGE_PAYLOAD), the
+ * payload of HvMessageTimerExpired: TimerIndex u32, reserved u32,
+ * ExpirationTime u64, DeliveryTime u64, both in reference time (100 ns).
+ */
+#define HV_TIMER_MESSAGE_TIMER_INDEX_OFFSET     UINT32_C(0)
+#define HV_TIMER_MESSAGE_EXPIRATION_TIME_OFFSET UINT32_C(8)
+#define HV_TIMER_MESSAGE_DELIVERY_TIME_OFFSET   UINT32_C(16)
+#define HV_TIMER_MESSAGE_PAYLOAD_SIZE           UINT32_C(24)
+
+/*
+ * Connection and port ids are 24 bits; bits 31:24 are reserved (TLFS
+ * datatypes/HV_CONNECTION_ID, HV_PORT_ID).
+ */
+#define HV_CONNECTION_ID_MASK            UINT32_C(0x00FFFFFF)
+#define HV_PORT_ID_MASK                  UINT32_C(0x00FFFFFF)
+
+/*
+ * HvCallPostMessage input (TLFS hypercalls/HvCallPostMessage), memory form
+ * only: ConnectionId u32, reserved u32, MessageType u32 (non-zero, bit 31
+ * clear), PayloadSize u32 (<= 240), payload.
+ */
+#define HV_POST_MESSAGE_CONNECTION_ID_OFFSET UINT32_C(0)
+#define HV_POST_MESSAGE_MESSAGE_TYPE_OFFSET  UINT32_C(8)
+#define HV_POST_MESSAGE_PAYLOAD_SIZE_OFFSET  UINT32_C(12)
+#define HV_POST_MESSAGE_PAYLOAD_OFFSET       UINT32_C(16)
+#define HV_POST_MESSAGE_INPUT_SIZE           UINT32_C(256)
+
+/*
+ * HvCallSignalEvent input (TLFS hypercalls/HvCallSignalEvent): ConnectionId
+ * u32, FlagNumber u16, reserved u16. The fast form passes the same 8 bytes
+ * in RDX, hence the 64-bit field layout.
+ */
+#define HV_SIGNAL_EVENT_CONNECTION_ID_OFFSET     UINT32_C(0)
+#define HV_SIGNAL_EVENT_FLAG_NUMBER_OFFSET       UINT32_C(4)
+#define HV_SIGNAL_EVENT_INPUT_SIZE               UINT32_C(8)
+#define HV_SIGNAL_EVENT_FAST_CONNECTION_ID_SHIFT UINT32_C(0)
+#define HV_SIGNAL_EVENT_FAST_CONNECTION_ID_MASK  UINT64_C(0xFFFFFF)
+#define HV_SIGNAL_EVENT_FAST_FLAG_NUMBER_SHIFT   UINT32_C(32)
+#define HV_SIGNAL_EVENT_FAST_FLAG_NUMBER_MASK    (UINT64_C(0xFFFF) << 32)
+/* bits 31:24 and 63:48 */
+#define HV_SIGNAL_EVENT_FAST_RSVDZ_MASK          UINT64_C(0xFFFF0000FF000000)
+
+/* ========================================================================= */
+/* TLB flush and IPI hypercalls (TLFS hypercall reference pages)             */
+/* ========================================================================= */
+
+/*
+ * HV_FLUSH_FLAGS (TLFS hypercalls/HvCallFlushVirtualAddressSpace). Other
+ * bits must be 0. NON_GLOBAL_MAPPINGS_ONLY is invalid for the *List calls;
+ * USE_EXTENDED_RANGE_FORMAT needs
+ * HV_FEATURE_EXTENDED_GVA_RANGES_FLUSH_AVAILABLE.
+ */
+#define HV_FLUSH_ALL_PROCESSORS_BIT             UINT32_C(0)
+#define HV_FLUSH_ALL_PROCESSORS                 (UINT64_C(1) << 0)
+#define HV_FLUSH_ALL_VIRTUAL_ADDRESS_SPACES_BIT UINT32_C(1)
+#define HV_FLUSH_ALL_VIRTUAL_ADDRESS_SPACES     (UINT64_C(1) << 1)
+#define HV_FLUSH_NON_GLOBAL_MAPPINGS_ONLY_BIT   UINT32_C(2)
+#define HV_FLUSH_NON_GLOBAL_MAPPINGS_ONLY       (UINT64_C(1) << 2)
+#define HV_FLUSH_USE_EXTENDED_RANGE_FORMAT_BIT  UINT32_C(3)
+#define HV_FLUSH_USE_EXTENDED_RANGE_FORMAT      (UINT64_C(1) << 3)
+
+/*
+ * Flush input header, shared by the four flush calls: AddressSpace u64,
+ * Flags u64, then ProcessorMask u64 (non-Ex, VPs 0..63) or an HV_VP_SET
+ * (Ex). The *List calls follow the header with rep GVA range entries.
+ */
+#define HV_FLUSH_ADDRESS_SPACE_OFFSET    UINT32_C(0)
+#define HV_FLUSH_FLAGS_OFFSET            UINT32_C(8)
+#define HV_FLUSH_PROCESSOR_MASK_OFFSET   UINT32_C(16)
+#define HV_FLUSH_VP_SET_OFFSET           UINT32_C(16)  /* Ex calls */
+#define HV_FLUSH_INPUT_SIZE              UINT32_C(24)  /* non-Ex header */
+
+/*
+ * HV_GVA_RANGE simple format (TLFS
+ * hypercalls/HvCallFlushVirtualAddressList): GVA page number in 63:12,
+ * number of additional pages in 11:0, so one entry covers 1..4096 pages. The
+ * extended format selected by HV_FLUSH_USE_EXTENDED_RANGE_FORMAT is
+ * UNVERIFIED (not in the TLFS; KVM ignores the flag).
+ */
+#define HV_GVA_RANGE_SIMPLE_ADDITIONAL_PAGES_SHIFT UINT32_C(0)
+#define HV_GVA_RANGE_SIMPLE_ADDITIONAL_PAGES_MASK  UINT64_C(0xFFF)
+#define HV_GVA_RANGE_SIMPLE_PAGE_NUMBER_SHIFT      UINT32_C(12)
+#define HV_GVA_RANGE_SIMPLE_PAGE_NUMBER_MASK       (UINT64_C(0xFFFFFFFFFFFFF) << 12)
+#define HV_GVA_RANGE_SIMPLE_MAX_PAGES              UINT32_C(4096)
+
+/*
+ * HV_VP_SET (TLFS datatypes/HV_VP_SET): Format u64, ValidBanksMask u64, then
+ * one u64 per set bank in ascending bank order; bit i of bank b stands for
+ * VP b*64+i. For the Ex calls the bank words are the variable header, so the
+ * control word's variable header size must equal popcount(ValidBanksMask).
+ */
+#define HV_GENERIC_SET_SPARSE_4K          UINT64_C(0)
+#define HV_GENERIC_SET_ALL                UINT64_C(1)
+#define HV_VP_SET_FORMAT_OFFSET           UINT32_C(0)
+#define HV_VP_SET_VALID_BANKS_MASK_OFFSET UINT32_C(8)
+#define HV_VP_SET_BANK_CONTENTS_OFFSET    UINT32_C(16)
+#define HV_VP_SET_HEADER_SIZE             UINT32_C(16)
+#define HV_VP_SET_BANK_COUNT_MAX          UINT32_C(64)
+#define HV_VP_SET_VPS_PER_BANK            UINT32_C(64)
+
+/*
+ * HvCallSendSyntheticClusterIpi(Ex) input: Vector u32 (0x10..0xFF),
+ * TargetVtl u8, 3 bytes padding, then ProcessorMask u64 (non-Ex) or an
+ * HV_VP_SET (Ex). The TLFS table gives ProcessorMask a size of 1, an evident
+ * error.
+ */
+#define HV_SEND_IPI_VECTOR_OFFSET         UINT32_C(0)
+#define HV_SEND_IPI_TARGET_VTL_OFFSET     UINT32_C(4)
+#define HV_SEND_IPI_PROCESSOR_MASK_OFFSET UINT32_C(8)
+#define HV_SEND_IPI_VP_SET_OFFSET         UINT32_C(8)  /* Ex call */
+#define HV_SEND_IPI_INPUT_SIZE            UINT32_C(16)  /* non-Ex */
+#define HV_IPI_VECTOR_MIN                 UINT32_C(0x10)
+#define HV_IPI_VECTOR_MAX                 UINT32_C(0xFF)
+
+/* ========================================================================= */
+/* VMBus (not in the TLFS; Linux names)                                      */
+/* ========================================================================= */
+/*
+ * The TLFS does not define VMBus. Numbers and names follow Linux
+ * (include/linux/hyperv.h, drivers/hv/hyperv_vmbus.h); QEMU's hw/hyperv uses
+ * the same values where it has them. VMBus rides on the SynIC: channel
+ * messages go guest-to-host with HvCallPostMessage and host-to-guest as
+ * SynIC messages on VMBUS_MESSAGE_SINT, both with message type
+ * VMBUS_MESSAGE_TYPE. All fields are little-endian and packed.
+ */
+
+/*
+ * Well-known connection and port ids, and the SINT the host uses for channel
+ * messages. From protocol 5.0 on, INITIATE_CONTACT goes to connection 4 and
+ * later messages use the msg_conn_id from VERSION_RESPONSE.
+ */
+#define VMBUS_MESSAGE_CONNECTION_ID      UINT32_C(1)
+#define VMBUS_MESSAGE_CONNECTION_ID_4    UINT32_C(4)
+#define VMBUS_MESSAGE_PORT_ID            UINT32_C(1)
+#define VMBUS_EVENT_CONNECTION_ID        UINT32_C(2)
+#define VMBUS_EVENT_PORT_ID              UINT32_C(2)
+#define VMBUS_MONITOR_CONNECTION_ID      UINT32_C(3)
+#define VMBUS_MONITOR_PORT_ID            UINT32_C(3)
+#define VMBUS_MESSAGE_SINT               UINT32_C(2)
+
+/*
+ * SynIC message type of every VMBus channel message. Linux passes a literal
+ * 1; QEMU calls it HV_MESSAGE_VMBUS; the name here is this project's.
+ */
+#define VMBUS_MESSAGE_TYPE               UINT32_C(1)
+
+/*
+ * Channel message header: u32 message type (CHANNELMSG_*) and u32 padding,
+ * followed by the message body; a whole message fits in one SynIC payload.
+ */
+#define VMBUS_CHANNEL_MESSAGE_HEADER_SIZE UINT32_C(8)
+#define VMBUS_CHANNEL_MESSAGE_TYPE_OFFSET UINT32_C(0)
+
+/*
+ * Protocol versions, major << 16 | minor, with Linux's suffixes. Linux
+ * spells them VERSION_*; the VMBUS_ prefix (QEMU's spelling) keeps them out
+ * of the global VERSION_ namespace. Linux offers them newest first. QEMU
+ * implements up to VMBUS_VERSION_WIN10. A 6.0 version seen in recent patches
+ * is not included (UNVERIFIED upstream).
+ */
+#define VMBUS_VERSION_MAJOR_SHIFT        UINT32_C(16)
+#define VMBUS_VERSION_MAJOR_MASK         (UINT32_C(0xFFFF) << 16)
+#define VMBUS_VERSION_MINOR_SHIFT        UINT32_C(0)
+#define VMBUS_VERSION_MINOR_MASK         UINT32_C(0xFFFF)
+#define VMBUS_VERSION_WS2008             UINT32_C(0x0000000D)  /* 0.13 */
+#define VMBUS_VERSION_WIN7               UINT32_C(0x00010001)  /* 1.1 */
+#define VMBUS_VERSION_WIN8               UINT32_C(0x00020004)  /* 2.4 */
+#define VMBUS_VERSION_WIN8_1             UINT32_C(0x00030000)  /* 3.0 */
+#define VMBUS_VERSION_WIN10              UINT32_C(0x00040000)  /* 4.0 */
+#define VMBUS_VERSION_WIN10_V4_1         UINT32_C(0x00040001)  /* 4.1 */
+#define VMBUS_VERSION_WIN10_V5           UINT32_C(0x00050000)  /* 5.0 */
+#define VMBUS_VERSION_WIN10_V5_1         UINT32_C(0x00050001)  /* 5.1 */
+#define VMBUS_VERSION_WIN10_V5_2         UINT32_C(0x00050002)  /* 5.2 */
+#define VMBUS_VERSION_WIN10_V5_3         UINT32_C(0x00050003)  /* 5.3 */
+
+/*
+ * Channel message types (Linux enum vmbus_channel_message_type). 18..20 are
+ * unused; QEMU handles 0..17 only.
+ */
+#define CHANNELMSG_INVALID                UINT32_C(0)
+#define CHANNELMSG_OFFERCHANNEL           UINT32_C(1)
+#define CHANNELMSG_RESCIND_CHANNELOFFER   UINT32_C(2)
+#define CHANNELMSG_REQUESTOFFERS          UINT32_C(3)
+#define CHANNELMSG_ALLOFFERS_DELIVERED    UINT32_C(4)
+#define CHANNELMSG_OPENCHANNEL            UINT32_C(5)
+#define CHANNELMSG_OPENCHANNEL_RESULT     UINT32_C(6)
+#define CHANNELMSG_CLOSECHANNEL           UINT32_C(7)
+#define CHANNELMSG_GPADL_HEADER           UINT32_C(8)
+#define CHANNELMSG_GPADL_BODY             UINT32_C(9)
+#define CHANNELMSG_GPADL_CREATED          UINT32_C(10)
+#define CHANNELMSG_GPADL_TEARDOWN         UINT32_C(11)
+#define CHANNELMSG_GPADL_TORNDOWN         UINT32_C(12)
+#define CHANNELMSG_RELID_RELEASED         UINT32_C(13)
+#define CHANNELMSG_INITIATE_CONTACT       UINT32_C(14)
+#define CHANNELMSG_VERSION_RESPONSE       UINT32_C(15)
+#define CHANNELMSG_UNLOAD                 UINT32_C(16)
+#define CHANNELMSG_UNLOAD_RESPONSE        UINT32_C(17)
+#define CHANNELMSG_TL_CONNECT_REQUEST     UINT32_C(21)
+#define CHANNELMSG_MODIFYCHANNEL          UINT32_C(22)
+#define CHANNELMSG_TL_CONNECT_RESULT      UINT32_C(23)
+#define CHANNELMSG_MODIFYCHANNEL_RESPONSE UINT32_C(24)
+#define CHANNELMSG_COUNT                  UINT32_C(25)
+
+/*
+ * OFFERCHANNEL chn_flags (Linux "Server Flags"). Recent Linux patches reuse
+ * 0x2 and 0x4 for confidential-VMBus ring/external-memory flags.
+ */
+#define VMBUS_CHANNEL_ENUMERATE_DEVICE_INTERFACE_BIT     UINT32_C(0)
+#define VMBUS_CHANNEL_ENUMERATE_DEVICE_INTERFACE         (UINT32_C(1) << 0)
+#define VMBUS_CHANNEL_SERVER_SUPPORTS_TRANSFER_PAGES_BIT UINT32_C(1)
+#define VMBUS_CHANNEL_SERVER_SUPPORTS_TRANSFER_PAGES     (UINT32_C(1) << 1)
+#define VMBUS_CHANNEL_SERVER_SUPPORTS_GPADLS_BIT         UINT32_C(2)
+#define VMBUS_CHANNEL_SERVER_SUPPORTS_GPADLS             (UINT32_C(1) << 2)
+#define VMBUS_CHANNEL_NAMED_PIPE_MODE_BIT                UINT32_C(4)
+#define VMBUS_CHANNEL_NAMED_PIPE_MODE                    (UINT32_C(1) << 4)
+#define VMBUS_CHANNEL_LOOPBACK_OFFER_BIT                 UINT32_C(8)
+#define VMBUS_CHANNEL_LOOPBACK_OFFER                     (UINT32_C(1) << 8)
+#define VMBUS_CHANNEL_PARENT_OFFER_BIT                   UINT32_C(9)
+#define VMBUS_CHANNEL_PARENT_OFFER                       (UINT32_C(1) << 9)
+#define VMBUS_CHANNEL_REQUEST_MONITORED_NOTIFICATION_BIT UINT32_C(10)
+#define VMBUS_CHANNEL_REQUEST_MONITORED_NOTIFICATION     (UINT32_C(1) << 10)
+#define VMBUS_CHANNEL_TLNPI_PROVIDER_OFFER_BIT           UINT32_C(13)
+#define VMBUS_CHANNEL_TLNPI_PROVIDER_OFFER               (UINT32_C(1) << 13)
+
+/*
+ * Pipe mode carried in the first u32 of the offer's user-defined bytes when
+ * VMBUS_CHANNEL_NAMED_PIPE_MODE is set (Linux VMBUS_PIPE_TYPE_*).
+ */
+#define VMBUS_PIPE_TYPE_BYTE             UINT32_C(0x00000000)
+#define VMBUS_PIPE_TYPE_MESSAGE          UINT32_C(0x00000004)
+
+/*
+ * Ring buffer header page (Linux struct hv_ring_buffer). A channel's GPADL
+ * holds the guest-to-host ring first and the host-to-guest ring at the page
+ * offset given in OPENCHANNEL; each ring is this 4 KiB header plus its data
+ * area, and indices are byte offsets into the data area.
+ */
+#define VMBUS_RING_WRITE_INDEX_OFFSET         UINT32_C(0)
+#define VMBUS_RING_READ_INDEX_OFFSET          UINT32_C(4)
+#define VMBUS_RING_INTERRUPT_MASK_OFFSET      UINT32_C(8)
+#define VMBUS_RING_PENDING_SEND_SZ_OFFSET     UINT32_C(12)
+#define VMBUS_RING_FEATURE_BITS_OFFSET        UINT32_C(64)
+#define VMBUS_RING_HEADER_SIZE                UINT32_C(4096)
+/* QEMU name; Linux feat_pending_send_sz */
+#define VMBUS_RING_BUFFER_FEAT_PENDING_SZ_BIT UINT32_C(0)
+#define VMBUS_RING_BUFFER_FEAT_PENDING_SZ     (UINT32_C(1) << 0)
+
+/*
+ * Packet descriptor (Linux struct vmpacket_descriptor): type u16, offset8
+ * u16 (data offset in 8-byte units), len8 u16 (length without trailer,
+ * 8-byte units), flags u16, transaction id u64. Packets are 8-byte aligned
+ * and are followed by an 8-byte trailer whose high 32 bits hold the write
+ * index at which the packet started.
+ */
+#define VMBUS_PACKET_TYPE_OFFSET                        UINT32_C(0)
+#define VMBUS_PACKET_OFFSET8_OFFSET                     UINT32_C(2)
+#define VMBUS_PACKET_LEN8_OFFSET                        UINT32_C(4)
+#define VMBUS_PACKET_FLAGS_OFFSET                       UINT32_C(6)
+#define VMBUS_PACKET_TRANS_ID_OFFSET                    UINT32_C(8)
+#define VMBUS_PACKET_DESCRIPTOR_SIZE                    UINT32_C(16)
+#define VMBUS_PACKET_TRAILER_SIZE                       UINT32_C(8)
+#define VMBUS_PACKET_ALIGNMENT                          UINT32_C(8)
+#define VMBUS_DATA_PACKET_FLAG_COMPLETION_REQUESTED_BIT UINT32_C(0)
+#define VMBUS_DATA_PACKET_FLAG_COMPLETION_REQUESTED     (UINT32_C(1) << 0)
+
+/*
+ * Packet types (Linux enum vmbus_packet_type).
+ */
+#define VM_PKT_INVALID                   UINT32_C(0x0)
+#define VM_PKT_SYNCH                     UINT32_C(0x1)
+#define VM_PKT_ADD_XFER_PAGESET          UINT32_C(0x2)
+#define VM_PKT_RM_XFER_PAGESET           UINT32_C(0x3)
+#define VM_PKT_ESTABLISH_GPADL           UINT32_C(0x4)
+#define VM_PKT_TEARDOWN_GPADL            UINT32_C(0x5)
+#define VM_PKT_DATA_INBAND               UINT32_C(0x6)
+#define VM_PKT_DATA_USING_XFER_PAGES     UINT32_C(0x7)
+#define VM_PKT_DATA_USING_GPADL          UINT32_C(0x8)
+#define VM_PKT_DATA_USING_GPA_DIRECT     UINT32_C(0x9)
+#define VM_PKT_CANCEL_REQUEST            UINT32_C(0xA)
+#define VM_PKT_COMP                      UINT32_C(0xB)
+#define VM_PKT_DATA_USING_ADDITIONAL_PKT UINT32_C(0xC)
+#define VM_PKT_ADDITIONAL_DATA           UINT32_C(0xD)

@@ -1,0 +1,57 @@
+// vpindex: HV_X64_MSR_VP_INDEX.
+#include "enlight_test.hpp"
+
+namespace enlight::test {
+namespace {
+
+TEST(VpindexCpuid, AdvertisesAccessVpIndex) {
+  auto d = make_vm("hv-vpindex");
+  EXPECT_EQ(d->cpuid(0, HV_CPUID_FEATURES).eax, HV_ACCESS_VP_INDEX | HV_ACCESS_HYPERCALL_MSRS);
+}
+
+TEST(VpindexMsr, EachVcpuReadsItsNumber) {
+  auto d = make_vm("hv-vpindex", 4);
+  for (uint32_t v = 0; v < 4; ++v) {
+    const MsrRead r = d->rdmsr(v, HV_X64_MSR_VP_INDEX);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r.value, v);
+  }
+}
+
+TEST(VpindexMsr, GuestWriteIsGp) {
+  auto d = make_vm("hv-vpindex", 2);
+  EXPECT_EQ(d->wrmsr(1, HV_X64_MSR_VP_INDEX, 1), Access::GP);  // even its own value
+  EXPECT_EQ(d->wrmsr(1, HV_X64_MSR_VP_INDEX, 7), Access::GP);
+  EXPECT_EQ(d->rdmsr(1, HV_X64_MSR_VP_INDEX).value, 1u);
+}
+
+TEST(VpindexMsr, HostWriteSetsOneVcpusIndex) {
+  auto d = make_vm("hv-vpindex", 2);
+  ASSERT_EQ(d->host_wrmsr(0, HV_X64_MSR_VP_INDEX, 5), Access::Ok);
+  EXPECT_EQ(d->rdmsr(0, HV_X64_MSR_VP_INDEX).value, 5u);
+  EXPECT_EQ(d->rdmsr(1, HV_X64_MSR_VP_INDEX).value, 1u);
+  EXPECT_EQ(d->host_rdmsr(0, HV_X64_MSR_VP_INDEX).value, 5u);
+}
+
+TEST(VpindexMsr, HostCannotSetTheReservedIndices) {
+  // HV_VP_INDEX_SELF and HV_ANY_VP mean "the caller" and "any" in hypercalls.
+  auto d = make_vm("hv-vpindex");
+  for (uint64_t v : {uint64_t{HV_VP_INDEX_SELF}, uint64_t{HV_ANY_VP}, uint64_t{1} << 32})
+    EXPECT_EQ(d->host_wrmsr(0, HV_X64_MSR_VP_INDEX, v), Access::GP) << hex(v);
+  ASSERT_EQ(d->host_wrmsr(0, HV_X64_MSR_VP_INDEX, HV_VP_INDEX_SELF - 1), Access::Ok);
+  EXPECT_EQ(d->rdmsr(0, HV_X64_MSR_VP_INDEX).value, HV_VP_INDEX_SELF - 1);
+}
+
+TEST(VpindexMsr, WorksUnderEnforceCpuid) {
+  auto d = make_vm("hv-vpindex,hv-enforce-cpuid", 2);
+  EXPECT_EQ(d->rdmsr(1, HV_X64_MSR_VP_INDEX).value, 1u);
+  EXPECT_EQ(d->wrmsr(1, HV_X64_MSR_VP_INDEX, 1), Access::GP);
+}
+
+TEST(VpindexMsr, AbsentWithoutThePlugin) {
+  auto d = make_vm("hv-relaxed");
+  EXPECT_TRUE(d->rdmsr(0, HV_X64_MSR_VP_INDEX).gp());
+}
+
+}  // namespace
+}  // namespace enlight::test

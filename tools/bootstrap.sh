@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# One entry point for a fresh Debian 12 machine: install what enlight needs
+# from Debian's packages, configure, build, then run the main job or the
+# whole test suite.
+#
+#   tools/bootstrap.sh run     set up, build, run `enlight` on its built-in default
+#   tools/bootstrap.sh test    set up, build, run every test (what CI runs)
+#   tools/bootstrap.sh deps    only install the packages
+#
+# Environment: BUILD_DIR (default ./build), JOBS (default: nproc),
+# ENLIGHT_CMAKE_ARGS (extra configure arguments).
+set -euo pipefail
+
+mode=${1:-run}
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=${BUILD_DIR:-$here/build}
+jobs=${JOBS:-$(nproc)}
+
+# The packages, and why each is here, are listed in docs/building.md.
+packages=(
+  g++ cmake ninja-build pkg-config
+  libboost-dev libyaml-cpp-dev prometheus-cpp-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+
+install_deps() {
+  local missing=()
+  for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  echo "bootstrap: installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+configure_and_build() {
+  # shellcheck disable=SC2086
+  cmake -S "$here" -B "$build" -G Ninja ${ENLIGHT_CMAKE_ARGS:-} >/dev/null
+  cmake --build "$build" -j "$jobs"
+}
+
+case "$mode" in
+  deps)
+    install_deps
+    ;;
+  run)
+    install_deps
+    configure_and_build
+    # Until the emu backend exists (issue 3) the main job is to resolve,
+    # load and create the default profile and print the CPUID a guest sees.
+    "$build/enlight" check
+    "$build/enlight" cpuid
+    ;;
+  test)
+    install_deps
+    configure_and_build
+    cd "$build"
+    ctest --output-on-failure -j "$jobs" --timeout 300
+    ;;
+  *)
+    echo "usage: tools/bootstrap.sh run|test|deps" >&2
+    exit 2
+    ;;
+esac
