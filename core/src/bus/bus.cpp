@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <chrono>
 #include <exception>
 
 namespace enlight {
@@ -45,16 +46,82 @@ const HypercallEntry* Bus::find_hypercall(uint16_t code) const noexcept {
   return (e != nullptr && e->handler != nullptr) ? e : nullptr;
 }
 
-void Bus::record_latency(VcpuState& v, uint16_t slot, ExitKind kind, Clock::duration d) const noexcept {
-  const uint64_t ns = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
-  // Bucket b holds durations below 2^(b+4) ns; the last one is +Inf.
-  int b = ns < 16 ? 0 : std::bit_width(ns) - 4;
+void Bus::record_latency(VcpuState& v, uint16_t slot, ExitKind kind, uint64_t cycles) const noexcept {
+  // Bucket b holds durations below 2^(b+4) cycles; the last one is +Inf.
+  int b = cycles < 16 ? 0 : std::bit_width(cycles) - 4;
   b = std::min(b, kLatencyBuckets);
   LatencyCell& cell = v.latency[static_cast<size_t>(slot) * static_cast<size_t>(ExitKind::Count) + static_cast<size_t>(kind)];
-  std::atomic_ref<uint64_t> bucket(cell.buckets[b]);
-  bucket.store(bucket.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  std::atomic_ref<uint64_t> sum(cell.sum_ns);
-  sum.store(sum.load(std::memory_order_relaxed) + ns, std::memory_order_relaxed);
+  bump(cell.buckets[b]);
+  std::atomic_ref<uint64_t> sum(cell.sum_cycles);
+  sum.store(sum.load(std::memory_order_relaxed) + cycles, std::memory_order_relaxed);
+}
+
+double tsc_hz() {
+  static const double hz = [] {
+    const auto t0 = std::chrono::steady_clock::now();
+    const uint64_t c0 = __builtin_ia32_rdtsc();
+    while (std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(20)) {
+    }
+    const uint64_t c1 = __builtin_ia32_rdtsc();
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return static_cast<double>(c1 - c0) / seconds;
+  }();
+  return hz;
+}
+
+Access Bus::msr_gp(VcpuState& v, const MsrEntry* e, ExitKind kind) const noexcept {
+  count(v, e != nullptr && e->claimed ? e->slot : unclaimed_slot_, kind, Result::GP);
+  return Access::GP;
+}
+
+Access Bus::msr_read_host(VcpuState& v, uint32_t index, uint64_t& value) const noexcept {
+  // Host-origin (save/restore) accesses ignore enforce-cpuid gates: the host
+  // restores what the guest legitimately had.
+  const MsrEntry* e = find_msr(index);
+  if (e == nullptr || e->read == nullptr) return msr_gp(v, e, ExitKind::MsrRead);
+  enlight_access_result r;
+  try {
+    r = e->read(v.plugin_ctx[e->slot], index, &value, ENLIGHT_ORIGIN_HOST);
+  } catch (...) {
+    r = handler_threw(v, e->slot);
+  }
+  return finish_access(v, e->slot, ExitKind::MsrRead, r);
+}
+
+Access Bus::msr_write_host(VcpuState& v, uint32_t index, uint64_t value) const noexcept {
+  const MsrEntry* e = find_msr(index);
+  if (e == nullptr || e->write == nullptr) return msr_gp(v, e, ExitKind::MsrWrite);
+  enlight_access_result r;
+  try {
+    r = e->write(v.plugin_ctx[e->slot], index, value, ENLIGHT_ORIGIN_HOST);
+  } catch (...) {
+    r = handler_threw(v, e->slot);
+  }
+  return finish_access(v, e->slot, ExitKind::MsrWrite, r);
+}
+
+Access Bus::msr_read_timed(VcpuState& v, const MsrEntry& e, uint32_t index, uint64_t& value) const noexcept {
+  const uint64_t start = latency_start(v);
+  enlight_access_result r;
+  try {
+    r = e.guest_read(v.plugin_ctx[e.slot], index, &value, ENLIGHT_ORIGIN_GUEST);
+  } catch (...) {
+    r = handler_threw(v, e.slot);
+  }
+  latency_end(v, e.slot, ExitKind::MsrRead, start);
+  return finish_access(v, e.slot, ExitKind::MsrRead, r);
+}
+
+Access Bus::msr_write_timed(VcpuState& v, const MsrEntry& e, uint32_t index, uint64_t value) const noexcept {
+  const uint64_t start = latency_start(v);
+  enlight_access_result r;
+  try {
+    r = e.guest_write(v.plugin_ctx[e.slot], index, value, ENLIGHT_ORIGIN_GUEST);
+  } catch (...) {
+    r = handler_threw(v, e.slot);
+  }
+  latency_end(v, e.slot, ExitKind::MsrWrite, start);
+  return finish_access(v, e.slot, ExitKind::MsrWrite, r);
 }
 
 Access Bus::plugin_failed(VcpuState& v, uint16_t slot, ExitKind kind) const noexcept {

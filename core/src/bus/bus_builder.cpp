@@ -7,7 +7,15 @@ namespace enlight {
 void BusBuilder::add_plugin(uint16_t slot, const Manifest& manifest, const enlight_plugin_descriptor& d) {
   for (uint32_t i = 0; i < d.msr_count; ++i) {
     const enlight_msr_claim& c = d.msrs[i];
-    const MsrEntry entry{c.read, c.write, slot, true, false};
+    MsrEntry entry;
+    entry.guest_read = c.read;
+    entry.guest_write = c.write;
+    entry.read_ok_counter = Bus::counter_index(slot, ExitKind::MsrRead, Result::Ok);
+    entry.write_ok_counter = Bus::counter_index(slot, ExitKind::MsrWrite, Result::Ok);
+    entry.read = c.read;
+    entry.write = c.write;
+    entry.slot = slot;
+    entry.claimed = true;
     // The binary and its manifest may split the same indices differently
     // (the loader compares them as sets), and each manifest claim has its
     // own gate: place the binary's range one manifest claim at a time.
@@ -67,6 +75,14 @@ void BusBuilder::place_msrs(uint32_t first, uint32_t last, const MsrEntry& entry
   other(first, last);
 }
 
+// A closed gate: the guest table sees no handler (so #GP), the host keeps
+// the registered ones.
+static void close(MsrEntry& e) {
+  e.denied = true;
+  e.guest_read = nullptr;
+  e.guest_write = nullptr;
+}
+
 void BusBuilder::finish(bool enforce_cpuid, GuestMemory memory, uint16_t unclaimed_slot) {
   std::sort(bus_.other_msrs_.begin(), bus_.other_msrs_.end(),
             [](const Bus::MsrRange& a, const Bus::MsrRange& b) { return a.first < b.first; });
@@ -91,12 +107,12 @@ void BusBuilder::finish(bool enforce_cpuid, GuestMemory memory, uint16_t unclaim
       continue;
     }
     if (g.first >= Bus::kSyntheticFirst && g.last < Bus::kSyntheticFirst + Bus::kSyntheticCount) {
-      for (uint32_t idx = g.first; idx <= g.last; ++idx) bus_.synthetic_msrs_[idx - Bus::kSyntheticFirst].denied = true;
+      for (uint32_t idx = g.first; idx <= g.last; ++idx) close(bus_.synthetic_msrs_[idx - Bus::kSyntheticFirst]);
     } else {
       // A non-synthetic range entry is closed when the gate covers it; the
       // loader guarantees manifest and binary ranges cover the same indices.
       for (auto& r : bus_.other_msrs_)
-        if (r.first <= g.last && g.first <= r.last) r.entry.denied = true;
+        if (r.first <= g.last && g.first <= r.last) close(r.entry);
     }
   }
 }

@@ -70,21 +70,22 @@ class VmCollector : public prometheus::Collectable {
       constexpr size_t kinds = static_cast<size_t>(ExitKind::Count);
       for (uint16_t slot = 0; slot < plugins; ++slot)
         for (size_t k = 0; k < kinds; ++k) {
-          uint64_t buckets[kLatencyBuckets + 1] = {}, sum_ns = 0, count = 0;
+          uint64_t buckets[kLatencyBuckets + 1] = {}, sum_cycles = 0, count = 0;
           for (uint32_t v = 0; v < vcpus; ++v) {
             const LatencyCell& c = s.latency[(static_cast<size_t>(plugins + 1) * kinds) * v + slot * kinds + k];
             for (int b = 0; b <= kLatencyBuckets; ++b) buckets[b] += load(c.buckets[b]);
-            sum_ns += load(c.sum_ns);
+            sum_cycles += load(c.sum_cycles);
           }
           for (uint64_t b : buckets) count += b;
           if (count == 0) continue;
           prometheus::ClientMetric m = metric({{"plugin", vm_.plugin_name(slot)}, {"kind", to_string(static_cast<ExitKind>(k))}});
           m.histogram.sample_count = count;
-          m.histogram.sample_sum = static_cast<double>(sum_ns) * 1e-9;
+          const double seconds_per_cycle = 1.0 / tsc_hz();
+          m.histogram.sample_sum = static_cast<double>(sum_cycles) * seconds_per_cycle;
           uint64_t cumulative = 0;
           for (int b = 0; b <= kLatencyBuckets; ++b) {
             cumulative += buckets[b];
-            const double bound = b == kLatencyBuckets ? INFINITY : std::ldexp(1.0, b + 4) * 1e-9;
+            const double bound = b == kLatencyBuckets ? INFINITY : std::ldexp(1.0, b + 4) * seconds_per_cycle;
             m.histogram.bucket.push_back({cumulative, bound});
           }
           lat.metric.push_back(std::move(m));

@@ -75,7 +75,13 @@ void check_cpuid(const EnabledSet& enabled) {
       if (a.kind == ENLIGHT_CPUID_BITS && b.kind == ENLIGHT_CPUID_BITS) continue;
       const uint32_t common = a.mask & b.mask;
       if (!common) continue;
-      std::string what = "CPUID " + hex(a.leaf) + (a.subleaf ? "." + std::to_string(a.subleaf) : "") + "." + kRegs[a.reg & 3];
+      std::string what = "CPUID " + hex(a.leaf);
+      if (a.subleaf) {
+        what += '.';
+        what += std::to_string(a.subleaf);
+      }
+      what += '.';
+      what += kRegs[a.reg & 3];
       what += std::has_single_bit(common) ? " bit " + std::to_string(std::countr_zero(common)) : " mask " + hex(common, 8);
       clash(what, {0, 0, all[i].owner, a.where}, {0, 0, all[j].owner, b.where},
             std::string(kKinds[a.kind % 3]) + ", ", std::string(kKinds[b.kind % 3]) + ", ");

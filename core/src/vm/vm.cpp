@@ -79,6 +79,7 @@ void Vm::load_and_create() {
   // Metrics storage is sized once here; the exit path only indexes it.
   metrics_.exit_block = static_cast<size_t>(count + 1) * static_cast<size_t>(ExitKind::Count) * static_cast<size_t>(Result::Count);
   if (options_.metrics) metrics_.exits.reset(new uint64_t[metrics_.exit_block * vcpus]());
+  else metrics_.exit_scratch.reset(new uint64_t[metrics_.exit_block * vcpus]());
   if (options_.metrics && options_.latency_histograms)
     metrics_.latency.reset(new LatencyCell[static_cast<size_t>(count + 1) * static_cast<size_t>(ExitKind::Count) * vcpus]());
   metrics_.plugin_counters.reset(new uint64_t[static_cast<size_t>(MetricsStorage::kMaxPluginCounters) * vcpus]());
@@ -160,7 +161,7 @@ void Vm::create_vcpus() {
       }
     }
     state->plugin_ctx = ctx.data();
-    if (metrics_.exits) state->exit_counts = metrics_.exits.get() + metrics_.exit_block * v;
+    state->exit_counts = (metrics_.exits ? metrics_.exits.get() : metrics_.exit_scratch.get()) + metrics_.exit_block * v;
     if (metrics_.latency)
       state->latency = metrics_.latency.get() + static_cast<size_t>(count + 1) * static_cast<size_t>(ExitKind::Count) * v;
     vcpus_.push_back(std::move(state));

@@ -14,8 +14,15 @@ struct SourceLocation {
   int column = 0;
 
   std::string str() const {
-    if (line <= 0) return file;
-    return file + ":" + std::to_string(line) + (column > 0 ? ":" + std::to_string(column) : "");
+    std::string s = file;
+    if (line <= 0) return s;
+    s += ':';
+    s += std::to_string(line);
+    if (column > 0) {
+      s += ':';
+      s += std::to_string(column);
+    }
+    return s;
   }
 };
 

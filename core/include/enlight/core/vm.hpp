@@ -33,6 +33,7 @@ struct MetricsStorage {
   };
   size_t exit_block = 0;                            // uint64 per vCPU: [slot][kind][result]
   std::unique_ptr<uint64_t[]> exits;                // [vcpu][exit_block]; null with metrics off
+  std::unique_ptr<uint64_t[]> exit_scratch;         // the same shape, never read: where counts go with metrics off
   std::unique_ptr<LatencyCell[]> latency;           // [vcpu][slot][kind]; null unless histograms on
   std::unique_ptr<uint64_t[]> plugin_counters;      // [vcpu][kMaxPluginCounters]
   std::vector<CounterInfo> counters;
