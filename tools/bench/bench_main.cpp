@@ -131,8 +131,8 @@ std::string ring_label(const Ring& r) {
 // One driver for every MSR benchmark: it builds the VM, the ring and the
 // dispatcher, checks that every access of the ring answers Ok through that
 // dispatcher, then replays the ring. The loop is [[gnu::flatten]], so each
-// dispatcher (Bus::msr_read / msr_write from bus.hpp, the switches, the
-// prototype) is inlined into it the same way and only the handler call
+// dispatcher (Bus::msr_read / msr_write from bus.hpp, the switches) is
+// inlined into it the same way and only the handler call
 // stays a call. Without this GCC inlines Bus::msr_read into some loops and
 // not others depending on how many call sites the file has, which moved
 // BM_MsrRead/Bus by ~1 ns between builds.
@@ -435,116 +435,6 @@ std::unique_ptr<WideSwitchDispatch> make_wide_switch(enlight::Vm& vm) {
   return std::make_unique<WideSwitchDispatch>(WideSwitchDispatch{make_wide_switch_table(vm)});
 }
 
-// ---- Prototype of the proposed exit path ---------------------------------------------
-//
-// Not the core: a stand-in built in the benchmark from the frozen bus's public
-// introspection (find_msr, plugin_ctx, exit_counts), to measure what the
-// proposal in docs/benchmarks.md ("Proposal") would buy before anyone
-// touches core/. Same semantics on the paths the benchmarks take (claimed,
-// guest origin, handler answers Ok, counted as {slot, kind, Ok}); the rare
-// paths (other MSRs, histograms on, #GP, fault) are out of line.
-//
-// What differs from Bus::msr_read today:
-//  1. a guest-origin table in which "unclaimed", "no handler in this
-//     direction" and "denied by hv-enforce-cpuid" are all a null pointer:
-//     one test instead of three (claimed, handler, denied && origin);
-//  2. the latency-histogram check is made once, before the call, and leads
-//     to a separate function, so nothing is spilled or re-tested after it;
-//  3. the counter index of the Ok outcome is precomputed per entry and
-//     direction, and the per-vCPU counter array is never null (a scratch
-//     block when metrics are off), so counting is load, add, store.
-class ProposedMsrPath {
- public:
-  static constexpr uint32_t kCount = HV_X64_MSR_SYNTHETIC_LAST - HV_X64_MSR_SYNTHETIC_FIRST + 1;
-  static constexpr size_t kKinds = static_cast<size_t>(enlight::ExitKind::Count);
-  static constexpr size_t kResults = static_cast<size_t>(enlight::Result::Count);
-
-  ProposedMsrPath(enlight::Vm& vm, enlight::VcpuState& vcpu) : bus_(&vm.bus()) {
-    for (uint32_t off = 0; off < kCount; ++off) {
-      const enlight::MsrEntry* e = bus_->find_msr(HV_X64_MSR_SYNTHETIC_FIRST + off);
-      if (e == nullptr || e->denied) continue;  // guest table: denied is the same as unclaimed
-      Entry& g = guest_[off];
-      g.read = e->read;
-      g.write = e->write;
-      g.slot = e->slot;
-      g.read_ok = counter(e->slot, enlight::ExitKind::MsrRead, enlight::Result::Ok);
-      g.write_ok = counter(e->slot, enlight::ExitKind::MsrWrite, enlight::Result::Ok);
-    }
-    const size_t block = (static_cast<size_t>(vm.plugin_count()) + 1) * kKinds * kResults;
-    sink_.assign(block, 0);
-    counts_ = vcpu.exit_counts != nullptr ? vcpu.exit_counts : sink_.data();
-  }
-
-  Access read(enlight::VcpuState& v, uint32_t index, uint64_t& value) const noexcept {
-    const uint32_t off = index - HV_X64_MSR_SYNTHETIC_FIRST;
-    if (off >= kCount) [[unlikely]] return bus_->msr_read(v, index, value);
-    const Entry& e = guest_[off];
-    if (e.read == nullptr) [[unlikely]] return bus_->msr_read(v, index, value);   // #GP, counted
-    if (v.latency != nullptr) [[unlikely]] return bus_->msr_read(v, index, value);  // timed path
-    enlight_access_result r;
-    try {
-      r = e.read(v.plugin_ctx[e.slot], index, &value, ENLIGHT_ORIGIN_GUEST);
-    } catch (...) {
-      r = ENLIGHT_ACCESS_FAULT;
-    }
-    if (r != ENLIGHT_ACCESS_OK) [[unlikely]] return not_ok(r);
-    bump(counts_[e.read_ok]);
-    return Access::Ok;
-  }
-
-  Access write(enlight::VcpuState& v, uint32_t index, uint64_t value) const noexcept {
-    const uint32_t off = index - HV_X64_MSR_SYNTHETIC_FIRST;
-    if (off >= kCount) [[unlikely]] return bus_->msr_write(v, index, value);
-    const Entry& e = guest_[off];
-    if (e.write == nullptr) [[unlikely]] return bus_->msr_write(v, index, value);
-    if (v.latency != nullptr) [[unlikely]] return bus_->msr_write(v, index, value);
-    enlight_access_result r;
-    try {
-      r = e.write(v.plugin_ctx[e.slot], index, value, ENLIGHT_ORIGIN_GUEST);
-    } catch (...) {
-      r = ENLIGHT_ACCESS_FAULT;
-    }
-    if (r != ENLIGHT_ACCESS_OK) [[unlikely]] return not_ok(r);
-    bump(counts_[e.write_ok]);
-    return Access::Ok;
-  }
-
- private:
-  struct Entry {
-    enlight_msr_read_fn read = nullptr;
-    enlight_msr_write_fn write = nullptr;
-    uint32_t read_ok = 0, write_ok = 0;  // counter index of {slot, kind, Ok}
-    uint16_t slot = 0;
-  };
-  static uint32_t counter(uint16_t slot, enlight::ExitKind kind, enlight::Result r) {
-    return static_cast<uint32_t>((slot * kKinds + static_cast<size_t>(kind)) * kResults + static_cast<size_t>(r));
-  }
-  static void bump(uint64_t& c) noexcept {
-    std::atomic_ref<uint64_t> ref(c);
-    ref.store(ref.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  }
-  // The core would count {slot, kind, GP} or stop the VM here.
-  [[gnu::noinline, gnu::cold]] static Access not_ok(enlight_access_result r) noexcept {
-    return r == ENLIGHT_ACCESS_GP ? Access::GP : Access::Fault;
-  }
-
-  const enlight::Bus* bus_;
-  std::array<Entry, kCount> guest_{};
-  uint64_t* counts_ = nullptr;
-  std::vector<uint64_t> sink_;
-};
-
-struct ProposedDispatch {
-  ProposedMsrPath path;
-  enlight::VcpuState* vcpu;
-  Access read(uint32_t index, uint64_t& value) const { return path.read(*vcpu, index, value); }
-  Access write(uint32_t index, uint64_t value) const { return path.write(*vcpu, index, value); }
-};
-
-std::unique_ptr<ProposedDispatch> make_proposed(enlight::Vm& vm) {
-  return std::unique_ptr<ProposedDispatch>(new ProposedDispatch{ProposedMsrPath(vm, vm.vcpu(0)), &vm.vcpu(0)});
-}
-
 // ---- Fast hypercall through the decoder ----------------------------------------------
 
 constexpr uint64_t kHypercallPageGpa = 0x10000;
@@ -653,8 +543,6 @@ void register_all(benchmark::IterationCount iterations) {
   RegisterBenchmark("BM_MsrWrite/Switch", [=](benchmark::State& s) { msr_bench<true>(s, on, make_switch); });
   RegisterBenchmark("BM_MsrRead/SwitchWide", [=](benchmark::State& s) { msr_bench<false>(s, on, make_wide_switch); });
   RegisterBenchmark("BM_MsrWrite/SwitchWide", [=](benchmark::State& s) { msr_bench<true>(s, on, make_wide_switch); });
-  RegisterBenchmark("BM_MsrRead/Proposed", [=](benchmark::State& s) { msr_bench<false>(s, on, make_proposed); });
-  RegisterBenchmark("BM_MsrWrite/Proposed", [=](benchmark::State& s) { msr_bench<true>(s, on, make_proposed); });
   RegisterBenchmark("BM_MsrRead/BusMetricsOn", [=](benchmark::State& s) { msr_bench<false>(s, on, make_bus); });
   RegisterBenchmark("BM_MsrRead/BusMetricsOff", [=](benchmark::State& s) { msr_bench<false>(s, off, make_bus); });
   RegisterBenchmark("BM_MsrRead/BusLatencyOn", [=](benchmark::State& s) { msr_bench<false>(s, timed, make_bus); });
