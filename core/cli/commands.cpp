@@ -81,8 +81,8 @@ int check(const Globals& g, const std::vector<std::string>& args) {
   size_t n = 0;
   for (const LoadedPlugin& p : vm->vm().plugins()) {
     const ResolvedPlugin& rp = r.plugins[n];
-    std::printf("  %2zu. %-12s %-8s %-20s %s\n", ++n, p.manifest->name.c_str(), p.manifest->version.str().c_str(),
-                rp.why.c_str(), p.origin.c_str());
+    std::printf("  %2zu. %-12s %-8s %s\n      (%s)\n", ++n, p.manifest->name.c_str(), p.manifest->version.str().c_str(),
+                p.origin.c_str(), rp.why.c_str());
   }
   for (const std::string& w : r.warnings) std::printf("warning: %s\n", w.c_str());
   return 0;
