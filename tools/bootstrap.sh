@@ -36,10 +36,14 @@ install_deps() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-configure_and_build() {
+configure_and_build() {  # [targets...]
   # shellcheck disable=SC2086
   cmake -S "$here" -B "$build" -G Ninja ${ENLIGHT_CMAKE_ARGS:-} >/dev/null
-  cmake --build "$build" -j "$jobs"
+  if [ $# -gt 0 ]; then
+    cmake --build "$build" -j "$jobs" --target "$@"
+  else
+    cmake --build "$build" -j "$jobs"
+  fi
 }
 
 case "$mode" in
@@ -48,7 +52,7 @@ case "$mode" in
     ;;
   run)
     install_deps
-    configure_and_build
+    configure_and_build enlight enlight-plugins
     # Until the emu backend exists (issue 3) the main job is to resolve,
     # load and create the default profile and print the CPUID a guest sees.
     "$build/enlight" check
