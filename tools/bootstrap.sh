@@ -21,6 +21,7 @@ packages=(
   g++ cmake ninja-build pkg-config
   libboost-dev libyaml-cpp-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libunicorn-dev
 )
 
 install_deps() {

@@ -2,6 +2,7 @@
 
 #include <enlight/core/backend/direct.hpp>
 #include <enlight/core/catalog.hpp>
+#include <enlight/core/guest/images.hpp>
 #include <enlight/core/profile.hpp>
 #include <enlight/core/resolver.hpp>
 
@@ -109,6 +110,15 @@ int cpuid(const Globals& g, const std::vector<std::string>& args) {
     std::printf("%-12s %-8u %-10s %-10s %-10s %-10s\n", hex(l.leaf).c_str(), l.subleaf, hex(l.value.eax).c_str(),
                 hex(l.value.ebx).c_str(), hex(l.value.ecx).c_str(), hex(l.value.edx).c_str());
   if (leaves.empty()) std::printf("(no hypervisor leaves: no enlightenment is enabled)\n");
+  return 0;
+}
+
+int guests(const Globals&, const std::vector<std::string>& args) {
+  if (!args.empty()) throw UsageError("guests takes no arguments");
+  for (const guests::GuestImage& g : guests::all())
+    std::printf("%-24s %6zu bytes  %s%s\n", g.name, g.size, g.description,
+                std::string_view(g.name) == guests::kDefaultGuest ? "  (default)" : "");
+  if (guests::all().empty()) std::printf("(no guest programs: this build could not compile them)\n");
   return 0;
 }
 

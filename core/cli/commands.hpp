@@ -20,5 +20,7 @@ int check(const Globals& g, const std::vector<std::string>& args);
 int cpuid(const Globals& g, const std::vector<std::string>& args);
 int plugins(const Globals& g, const std::vector<std::string>& args);
 int profiles(const Globals& g, const std::vector<std::string>& args);
+int run(const Globals& g, const std::vector<std::string>& args);
+int guests(const Globals& g, const std::vector<std::string>& args);
 
 }  // namespace enlight::cli

@@ -16,6 +16,12 @@ constexpr const char* kUsage = R"(usage: enlight [--plugin-path DIRS] COMMAND [A
 Hyper-V enlightenments for KVM virtual machines, as plugins.
 
 Commands:
+  run     [PROFILE | --cpu FLAGS] [--guest NAME|PATH] [--vcpus N] [--duration S]
+          [--metrics ADDR|off] [--backend emu|kvm]
+                                          boot the profile with a guest program (default:
+                                          the built-in profile and guest), serve Prometheus
+                                          metrics while it runs (default 127.0.0.1:0), print
+                                          what the guest saw; exit 0 when every check passed
   check   [PROFILE | --cpu FLAGS]         resolve, load and create the plugin set;
                                           print the order, or the error and its fix
   cpuid   [PROFILE | --cpu FLAGS] [--json]
@@ -23,6 +29,7 @@ Commands:
   plugins [--json]                        plugins found on the search path, their
                                           versions, flags and claims
   profiles                                the profiles built into this binary
+  guests                                  the guest programs built into this binary
 
 PROFILE is a path to a profile YAML file or the name of a built-in profile
 (default: the built-in 'recommended'). FLAGS are QEMU-style:
@@ -73,10 +80,12 @@ int main(int argc, char** argv) {
   const std::string command = args[i];
   std::vector<std::string> rest(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
   try {
+    if (command == "run") return enlight::cli::run(globals, rest);
     if (command == "check") return enlight::cli::check(globals, rest);
     if (command == "cpuid") return enlight::cli::cpuid(globals, rest);
     if (command == "plugins") return enlight::cli::plugins(globals, rest);
     if (command == "profiles") return enlight::cli::profiles(globals, rest);
+    if (command == "guests") return enlight::cli::guests(globals, rest);
     if (command == "help") {
       std::fputs(kUsage, stdout);
       return 0;

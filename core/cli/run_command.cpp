@@ -1,0 +1,199 @@
+// `enlight run`: boot a profile with a guest program on a backend, serve
+// metrics while it runs, print what the guest discovered and did, and exit
+// 0 only when the guest finished cleanly with every check passing.
+#include "commands.hpp"
+
+#include <enlight/core/backend/emu.hpp>
+#include <enlight/core/catalog.hpp>
+#include <enlight/core/guest/images.hpp>
+#include <enlight/core/guest/protocol.h>
+#include <enlight/core/metrics.hpp>
+#include <enlight/core/profile.hpp>
+#include <enlight/core/resolver.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <thread>
+
+namespace enlight::cli {
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+extern "C" void on_sigint(int) { g_interrupted.store(true); }
+
+struct RunArgs {
+  std::string profile, flags, guest, metrics = "127.0.0.1:0", backend = "auto";
+  bool have_flags = false;
+  uint32_t vcpus = 0;  // 0: the profile's
+  double duration = 30;
+};
+
+uint64_t parse_number(const std::string& option, const std::string& text, uint64_t max) {
+  try {
+    size_t used = 0;
+    const unsigned long long v = std::stoull(text, &used, 0);
+    if (used != text.size() || v > max) throw std::out_of_range(text);
+    return v;
+  } catch (const std::exception&) {
+    throw UsageError(option + " needs a number up to " + std::to_string(max) + ", not '" + text + "'");
+  }
+}
+
+RunArgs parse(const std::vector<std::string>& args) {
+  RunArgs r;
+  auto value = [&](size_t& i, const std::string& name) -> std::string {
+    if (i + 1 >= args.size()) throw UsageError(name + " needs a value");
+    return args[++i];
+  };
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--cpu") r.flags = value(i, a), r.have_flags = true;
+    else if (a == "--guest") r.guest = value(i, a);
+    else if (a == "--vcpus") r.vcpus = static_cast<uint32_t>(parse_number(a, value(i, a), 64));
+    else if (a == "--duration") {
+      const std::string v = value(i, a);
+      try {
+        r.duration = std::stod(v);
+      } catch (const std::exception&) {
+        throw UsageError("--duration needs seconds, not '" + v + "'");
+      }
+      if (!(r.duration > 0 && r.duration <= 86400)) throw UsageError("--duration must be in (0, 86400] seconds");
+    } else if (a == "--metrics") r.metrics = value(i, a);
+    else if (a == "--backend") r.backend = value(i, a);
+    else if (!a.empty() && a[0] == '-') throw UsageError("unknown option '" + a + "'");
+    else if (r.profile.empty()) r.profile = a;
+    else throw UsageError("more than one profile given ('" + r.profile + "' and '" + a + "')");
+  }
+  if (r.have_flags && !r.profile.empty()) throw UsageError("give a profile or --cpu, not both");
+  if (r.vcpus == 0 && r.vcpus != 0) throw UsageError("--vcpus must be at least 1");
+  return r;
+}
+
+std::vector<uint8_t> load_guest(const std::string& name_or_path, std::string& label) {
+  const std::string name = name_or_path.empty() ? std::string(guests::kDefaultGuest) : name_or_path;
+  if (const guests::GuestImage* img = guests::find(name)) {
+    label = std::string(img->name) + " (built in)";
+    return {img->data, img->data + img->size};
+  }
+  std::ifstream in(name, std::ios::binary);
+  if (!in) {
+    std::string known;
+    for (const guests::GuestImage& g : guests::all()) known += std::string(known.empty() ? "" : ", ") + g.name;
+    throw std::runtime_error("no built-in guest named '" + name + "' and no such file\n  fix: use one of: " + known +
+                             ", or a path to a flat x86-64 image");
+  }
+  label = name;
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// A short report of the guest's own words: checks by name, failures in full.
+void print_report(const emu::RunResult& r, const Vm& vm, const std::string& guest, std::chrono::duration<double> took) {
+  uint32_t passed = 0, failed = 0;
+  for (const emu::CheckRecord& c : r.records) {
+    if (c.kind == ENLIGHT_GUEST_CHECK_PASS) ++passed;
+    if (c.kind == ENLIGHT_GUEST_CHECK_FAIL) ++failed;
+  }
+  std::printf("\n== guest %s on %u vCPU(s): %s", guest.c_str(), vm.vcpu_count(), emu::to_string(r.outcome));
+  if (r.outcome == emu::Outcome::Exited) std::printf(", exit status %u", r.exit_status);
+  std::printf(" after %.2f s\n", took.count());
+  if (!r.message.empty()) std::printf("   %s\n", r.message.c_str());
+  std::printf("   checks: %u passed, %u failed\n", passed, failed);
+  for (const emu::CheckRecord& c : r.records) {
+    if (c.kind == ENLIGHT_GUEST_CHECK_FAIL)
+      std::printf("   FAIL vcpu %u line %u: %s: expected 0x%llx, got 0x%llx\n", c.vcpu, c.line, c.name.c_str(),
+                  static_cast<unsigned long long>(c.expected), static_cast<unsigned long long>(c.actual));
+    if (c.kind == ENLIGHT_GUEST_METRIC)
+      std::printf("   metric vcpu %u: %s = %llu\n", c.vcpu, c.name.c_str(), static_cast<unsigned long long>(c.actual));
+  }
+  std::printf("   exits: %llu MSR, %llu hypercall, %llu interrupt(s) delivered\n",
+              static_cast<unsigned long long>(r.stats.msr_exits), static_cast<unsigned long long>(r.stats.hypercalls),
+              static_cast<unsigned long long>(r.stats.interrupts_delivered));
+  if (r.stats.bad_records) std::printf("   ignored %llu malformed report(s)\n", static_cast<unsigned long long>(r.stats.bad_records));
+}
+
+}  // namespace
+
+int run(const Globals& g, const std::vector<std::string>& args) {
+  const RunArgs a = parse(args);
+  if (a.backend != "auto" && a.backend != "emu") {
+    if (a.backend == "kvm")
+      throw std::runtime_error("the kvm backend is not built into this enlight yet\n  fix: use --backend emu (or leave --backend out)");
+    throw UsageError("--backend must be emu or kvm (direct runs no guest code)");
+  }
+  std::vector<std::string> path;
+  std::stringstream ss(g.plugin_path);
+  for (std::string dir; std::getline(ss, dir, ':');)
+    if (!dir.empty()) path.push_back(dir);
+  for (const std::string& d : default_search_path()) path.push_back(d);
+  const Catalog catalog = Catalog::discover(path);
+  Profile profile = a.have_flags ? parse_cpu_flags(a.flags, catalog)
+                                 : load_profile(a.profile.empty() ? default_profile_name() : a.profile);
+  if (a.vcpus != 0) profile.vcpus = a.vcpus;
+  const Resolution resolution = resolve(profile, catalog, emu::capabilities());
+  for (const std::string& w : resolution.warnings) std::printf("warning: %s\n", w.c_str());
+
+  std::string guest_label;
+  emu::EmuOptions options;
+  options.image = load_guest(a.guest, guest_label);
+  options.vm.memory_bytes = ENLIGHT_GUEST_DEFAULT_RAM;
+  auto vm = emu::EmuVm::create(resolution, std::move(options));
+
+  std::printf("enlight: backend emu (no usable /dev/kvm backend in this build), profile %s, %u vCPU(s), %zu plugin(s):",
+              profile.source.c_str(), vm->vcpu_count(), vm->vm().plugins().size());
+  for (const LoadedPlugin& p : vm->vm().plugins()) std::printf(" %s", p.manifest->name.c_str());
+  std::printf("\n");
+
+#ifdef ENLIGHT_WITH_METRICS
+  std::unique_ptr<MetricsServer> server;
+  std::unique_ptr<MetricsServer::Attachment> attachment;
+  if (a.metrics != "off") {
+    server = std::make_unique<MetricsServer>(a.metrics);
+    attachment = server->attach(vm->vm());
+    std::printf("enlight: metrics at %s\n", server->url().c_str());
+  }
+#endif
+  std::fflush(stdout);
+
+  // Ctrl-C stops the VM cleanly: the handler only sets a flag; a watcher
+  // thread turns it into a stop request the vCPUs see at their next exit.
+  g_interrupted.store(false);
+  auto previous = std::signal(SIGINT, on_sigint);
+  std::atomic<bool> done{false};
+  std::thread watcher([&] {
+    while (!done.load()) {
+      if (g_interrupted.load()) {
+        vm->stop("interrupted (Ctrl-C)");
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+  const auto start = std::chrono::steady_clock::now();
+  const emu::RunResult result = vm->run(std::chrono::milliseconds(static_cast<int64_t>(a.duration * 1000)));
+  const auto took = std::chrono::steady_clock::now() - start;
+  done.store(true);
+  watcher.join();
+  std::signal(SIGINT, previous);
+
+  if (!result.console.empty()) {
+    std::printf("-- guest console --\n%s", result.console.c_str());
+    if (result.console.back() != '\n') std::printf("\n");
+  }
+  print_report(result, vm->vm(), guest_label, took);
+
+  uint32_t failed = 0;
+  for (const emu::CheckRecord& c : result.records) failed += c.kind == ENLIGHT_GUEST_CHECK_FAIL;
+  const bool clean = result.outcome == emu::Outcome::Exited && result.exit_status == 0 && failed == 0;
+  if (!clean) {
+    std::fprintf(stderr, "enlight: run failed: %s%s%s\n", emu::to_string(result.outcome),
+                 result.message.empty() ? "" : ": ", result.message.c_str());
+  }
+  return clean ? 0 : 1;
+}
+
+}  // namespace enlight::cli

@@ -1,0 +1,96 @@
+// The emu backend: real guest machine code on a software x86-64 CPU
+// (Unicorn 2.0.1 from Debian), one engine and one host thread per vCPU.
+// CPUID, MSRs, hypercalls and port I/O go through the same Bus as every
+// backend; the guest harness ports (protocol.h) are handled here first.
+// Interrupts come from a per-vCPU local APIC model (x2APIC MSRs).
+// docs/emu-backend.md explains how MSRs are trapped and what is not modelled.
+#pragma once
+
+#include <enlight/core/vm.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace enlight::emu {
+
+struct EmuOptions {
+  VmOptions vm;                 // hooks are replaced by this backend's
+  std::vector<uint8_t> image;   // flat binary, loaded at ENLIGHT_GUEST_LOAD_ADDRESS
+};
+
+enum class Outcome : uint8_t {
+  Exited,       // the guest wrote ENLIGHT_GUEST_PORT_EXIT
+  Stopped,      // the VM stopped: crash MSR, reset, plugin fault (stop_reason says which)
+  GuestFault,   // the guest did something the emulator cannot continue from
+  TripleFault,  // a fault while delivering a double fault (or no usable IDT)
+  Timeout,      // still running when the time-out expired
+  HostError,    // the emulator itself failed
+};
+const char* to_string(Outcome o) noexcept;
+
+// One ENLIGHT_GUEST_PORT_REPORT record, copied out of guest memory.
+struct CheckRecord {
+  uint32_t vcpu = 0;
+  uint32_t kind = 0;
+  uint32_t line = 0;
+  uint64_t expected = 0, actual = 0;
+  std::string name;
+};
+
+struct RunStats {
+  uint64_t msr_exits = 0;            // rdmsr/wrmsr trapped by the code hooks
+  uint64_t msr_hook_sites = 0;       // 0F 30 / 0F 32 pairs hooked in the image
+  uint64_t hypercalls = 0;
+  uint64_t interrupts_delivered = 0; // external vectors and exceptions
+  uint64_t bad_records = 0;          // report GPAs outside RAM or misaligned
+};
+
+struct RunResult {
+  Outcome outcome = Outcome::HostError;
+  uint32_t exit_status = 0;   // valid for Exited
+  StopReason stop_reason = StopReason::None;
+  std::string message;        // why, for anything but Exited
+  std::vector<CheckRecord> records;
+  std::string console;
+  RunStats stats;
+};
+
+class EmuVm {
+ public:
+  // Throws like Vm::create, or std::runtime_error when Unicorn fails or the
+  // image does not fit in RAM.
+  static std::unique_ptr<EmuVm> create(const Resolution& resolution, EmuOptions options);
+  ~EmuVm();
+  EmuVm(const EmuVm&) = delete;
+  EmuVm& operator=(const EmuVm&) = delete;
+
+  Vm& vm() { return *vm_; }
+  uint32_t vcpu_count() const { return vm_->vcpu_count(); }
+
+  // Runs every vCPU on its own thread until the guest exits, the VM stops,
+  // a fatal fault, or the time-out. One run per EmuVm.
+  RunResult run(std::chrono::milliseconds timeout);
+
+  // Host service: sets the vector pending in vCPU n's IRR and wakes it.
+  // 0 on success, -1 for a bad vCPU or vector (< 16).
+  int inject_interrupt(uint32_t vcpu, uint8_t vector);
+
+  // From any thread (e.g. a Ctrl-C watcher): stops the VM with
+  // StopReason::Requested; a running `run` returns Stopped within ~1 ms.
+  void stop(const char* message);
+
+  struct Impl;
+
+ private:
+  EmuVm() = default;
+  std::unique_ptr<Vm> vm_;
+  std::shared_ptr<Impl> impl_;  // shared with the hooks given to the Vm
+};
+
+// What the emu backend can run: no VMX/SVM, its own local APIC.
+BackendCaps capabilities();
+
+}  // namespace enlight::emu

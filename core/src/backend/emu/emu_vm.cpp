@@ -1,0 +1,170 @@
+// EmuVm: builds the Vm with this backend's host-service hooks, one engine
+// per vCPU over the shared RAM, and runs them on host threads under a
+// monitor that enforces the time-out, fires APIC timers and repeats kicks.
+#include "emu_impl.hpp"
+#include "vcpu.hpp"
+
+#include <enlight/core/guest/protocol.h>
+
+#include <cstdio>
+#include <cstring>
+#include <stdexcept>
+#include <thread>
+
+namespace enlight::emu {
+
+const char* to_string(Outcome o) noexcept {
+  switch (o) {
+    case Outcome::Exited: return "exited";
+    case Outcome::Stopped: return "stopped";
+    case Outcome::GuestFault: return "guest-fault";
+    case Outcome::TripleFault: return "triple-fault";
+    case Outcome::Timeout: return "timeout";
+    case Outcome::HostError: return "host-error";
+  }
+  return "?";
+}
+
+BackendCaps capabilities() { return BackendCaps{"emu", {"emu-lapic"}, true}; }
+
+void EmuVm::Impl::finish(Outcome outcome, std::string message, uint32_t status) {
+  {
+    std::lock_guard lock(mutex);
+    if (!decided) {
+      decided = true;
+      result.outcome = outcome;
+      result.exit_status = status;
+      result.message = std::move(message);
+    }
+  }
+  over.store(true);
+  kick_all();
+}
+
+void EmuVm::Impl::kick_all() {
+  for (auto& v : vcpus) v->kick();
+}
+
+int EmuVm::Impl::inject(uint32_t vcpu, uint8_t vector) {
+  if (vcpu >= vcpus.size() || !vcpus[vcpu]->lapic().set_irr(vector)) return -1;
+  vcpus[vcpu]->kick();
+  return 0;
+}
+
+void EmuVm::Impl::route_ipi(uint32_t from, const IpiRequest& ipi) {
+  for (uint32_t i = 0; i < vcpus.size(); ++i) {
+    bool hit = false;
+    switch (ipi.dest) {
+      case IpiRequest::Dest::Physical: hit = i == ipi.target; break;
+      case IpiRequest::Dest::Self: hit = i == from; break;
+      case IpiRequest::Dest::All: hit = true; break;
+      case IpiRequest::Dest::AllButSelf: hit = i != from; break;
+    }
+    if (hit) inject(i, ipi.vector);  // a bad vector is dropped (a real APIC sets ESR)
+  }
+}
+
+void EmuVm::Impl::console(char c) {
+  std::lock_guard lock(mutex);
+  if (result.console.size() < (1u << 20)) result.console.push_back(c);  // bounded: a chatty guest cannot eat the host
+}
+
+void EmuVm::Impl::report(uint32_t vcpu, uint64_t gpa) {
+  enlight_guest_record rec;
+  if ((gpa & 7) != 0 || !vm->memory().read(gpa, &rec, sizeof rec)) {
+    bad_records.fetch_add(1);
+    return;
+  }
+  CheckRecord r{vcpu, rec.kind, rec.line, rec.expected, rec.actual, std::string(rec.name, strnlen(rec.name, sizeof rec.name))};
+  std::lock_guard lock(mutex);
+  if (result.records.size() < 100000) result.records.push_back(std::move(r));
+}
+
+std::unique_ptr<EmuVm> EmuVm::create(const Resolution& resolution, EmuOptions options) {
+  std::unique_ptr<EmuVm> e(new EmuVm());
+  auto impl = std::make_shared<Impl>();
+  e->impl_ = impl;
+  // The hooks hold a weak reference: a plugin calling a host service while
+  // the Vm is torn down must not reach freed backend state.
+  std::weak_ptr<Impl> weak = impl;
+  options.vm.hooks.inject_interrupt = [weak](uint32_t vcpu, uint8_t vector) {
+    auto p = weak.lock();
+    return p ? p->inject(vcpu, vector) : -1;
+  };
+  options.vm.hooks.yield_vcpu = [](uint32_t) { std::this_thread::yield(); };
+  options.vm.hooks.now_ns = [weak] {
+    auto p = weak.lock();
+    return p ? p->now_ns() : uint64_t{0};
+  };
+  options.vm.hooks.vcpu_runtime_ns = [weak](uint32_t vcpu) {
+    auto p = weak.lock();
+    return p && vcpu < p->vcpus.size() ? p->vcpus[vcpu]->runtime_ns() : uint64_t{0};
+  };
+  if (options.vm.memory_bytes & 0xFFF) throw std::runtime_error("emu: guest RAM must be a multiple of 4 KiB");
+  e->vm_ = Vm::create(resolution, options.vm);
+  impl->vm = e->vm_.get();
+  GuestMemory& mem = e->vm_->memory();
+  if (!mem.write(ENLIGHT_GUEST_LOAD_ADDRESS, options.image.data(), options.image.size()))
+    throw std::runtime_error("emu: the guest image does not fit in RAM");
+  const std::vector<uint64_t> sites =
+      scan_msr_sites(options.image.data(), options.image.size(), ENLIGHT_GUEST_LOAD_ADDRESS);
+  impl->msr_sites = sites.size();
+  const NativeLeaf1 leaf1 = probe_native_leaf1();
+  for (uint32_t i = 0; i < e->vm_->vcpu_count(); ++i)
+    impl->vcpus.push_back(std::make_unique<EmuVcpu>(*impl, i, sites, leaf1));
+  return e;
+}
+
+EmuVm::~EmuVm() {
+  // Engines go before the Vm whose RAM they map.
+  if (impl_) impl_->vcpus.clear();
+}
+
+int EmuVm::inject_interrupt(uint32_t vcpu, uint8_t vector) { return impl_->inject(vcpu, vector); }
+
+void EmuVm::stop(const char* message) {
+  vm_->request_stop(StopReason::Requested, message);
+  impl_->kick_all();  // each vCPU sees Vm::stopped() at the top of its loop
+}
+
+RunResult EmuVm::run(std::chrono::milliseconds timeout) {
+  Impl& s = *impl_;
+  std::vector<std::thread> threads;
+  threads.reserve(s.vcpus.size());
+  for (auto& v : s.vcpus) threads.emplace_back([&v] { v->run(); });
+
+  // The monitor: time-out, VM stop from any source, APIC timers, and
+  // kicks lost to the race with uc_emu_start (see EmuVcpu::kick).
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!s.over.load()) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      char text[96];
+      std::snprintf(text, sizeof text, "still running after %lld ms", static_cast<long long>(timeout.count()));
+      s.finish(Outcome::Timeout, text);
+      break;
+    }
+    if (vm_->stopped()) {
+      s.finish(Outcome::Stopped, vm_->stop_message());
+      break;
+    }
+    const uint64_t now = s.now_ns();
+    for (auto& v : s.vcpus) {
+      if (v->lapic().poll_timer(now) || v->pending_kick() || v->lapic().deliverable()) v->kick();
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(500));
+  }
+  for (auto& t : threads) t.join();
+
+  std::lock_guard lock(s.mutex);
+  RunResult r = s.result;
+  r.stop_reason = vm_->stop_reason();
+  if (r.outcome == Outcome::Stopped && r.message.empty()) r.message = vm_->stop_message();
+  r.stats.msr_exits = s.msr_exits.load();
+  r.stats.msr_hook_sites = s.msr_sites;
+  r.stats.hypercalls = s.hypercalls.load();
+  r.stats.interrupts_delivered = s.interrupts.load();
+  r.stats.bad_records = s.bad_records.load();
+  return r;
+}
+
+}  // namespace enlight::emu

@@ -1,0 +1,171 @@
+#include "lapic.hpp"
+
+namespace enlight::emu {
+namespace {
+constexpr uint32_t kId = 0x802, kVersion = 0x803, kTpr = 0x808, kPpr = 0x80A, kEoi = 0x80B, kLdr = 0x80D,
+                   kSvr = 0x80F, kIsr0 = 0x810, kTmr0 = 0x818, kIrr0 = 0x820, kEsr = 0x828, kIcr = 0x830,
+                   kLvtTimer = 0x832, kLvtFirst = 0x82F, kLvtLast = 0x837, kInitCount = 0x838,
+                   kCurCount = 0x839, kDivide = 0x83E, kSelfIpi = 0x83F;
+constexpr uint32_t kTimerPeriodic = 1u << 17;
+constexpr uint32_t kMasked = 1u << 16;
+}  // namespace
+
+int Lapic::highest(const uint32_t (&bits)[8]) noexcept {
+  for (int i = 7; i >= 0; --i)
+    if (bits[i] != 0) return i * 32 + 31 - __builtin_clz(bits[i]);
+  return -1;
+}
+
+uint64_t Lapic::ns_per_count() const noexcept {
+  // Divide configuration bits 0,1,3: 000=2 001=4 010=8 011=16 100=32 101=64 110=128 111=1.
+  const uint32_t code = (divide_ & 3) | ((divide_ >> 1) & 4);
+  const uint64_t div = code == 7 ? 1 : (2ull << code);
+  const uint64_t hz = apic_hz_ ? apic_hz_ : 1'000'000'000ull;
+  const uint64_t ns = div * 1'000'000'000ull / hz;
+  return ns ? ns : 1;
+}
+
+uint32_t Lapic::current_count(uint64_t now_ns) const noexcept {
+  if (deadline_ns_ == 0 || initial_count_ == 0) return 0;
+  const uint64_t elapsed = (now_ns - timer_start_ns_) / ns_per_count();
+  if (lvt_timer_ & kTimerPeriodic) return initial_count_ - static_cast<uint32_t>(elapsed % initial_count_);
+  return elapsed >= initial_count_ ? 0 : initial_count_ - static_cast<uint32_t>(elapsed);
+}
+
+void Lapic::arm(uint64_t now_ns) {
+  timer_start_ns_ = now_ns;
+  deadline_ns_ = initial_count_ ? now_ns + uint64_t{initial_count_} * ns_per_count() : 0;
+  if (deadline_ns_ == 0 && initial_count_) deadline_ns_ = 1;
+}
+
+bool Lapic::read(uint32_t index, uint64_t& value, uint64_t now_ns) {
+  std::lock_guard lock(mutex_);
+  value = 0;
+  if (index == kApicBase) {
+    value = apic_base_ | (id_ == 0 ? (1ull << 8) : 0);
+    return true;
+  }
+  if (index >= kIsr0 && index < kIsr0 + 8) { value = isr_[index - kIsr0]; return true; }
+  if (index >= kTmr0 && index < kTmr0 + 8) return true;  // edge-triggered only
+  if (index >= kIrr0 && index < kIrr0 + 8) { value = irr_[index - kIrr0]; return true; }
+  switch (index) {
+    case kId: value = id_; return true;
+    // Version 0x14, six LVT entries (max LVT index 5), no EOI broadcast suppression.
+    case kVersion: value = 0x14 | (5u << 16); return true;
+    case kTpr: value = tpr_; return true;
+    case kPpr: {
+      const int isr = highest(isr_);
+      const uint32_t isrv = isr < 0 ? 0 : static_cast<uint32_t>(isr);
+      value = (tpr_ >> 4) >= (isrv >> 4) ? tpr_ : (isrv & 0xF0);
+      return true;
+    }
+    case kLdr: value = ((id_ >> 4) << 16) | (1u << (id_ & 15)); return true;
+    case kSvr: value = svr_; return true;
+    case kEsr: return true;
+    case kLvtTimer: value = lvt_timer_; return true;
+    case kInitCount: value = initial_count_; return true;
+    case kCurCount: value = current_count(now_ns); return true;
+    case kDivide: value = divide_; return true;
+    default:
+      if (index >= kLvtFirst && index <= kLvtLast) { value = kMasked; return true; }
+      return false;  // EOI and self-IPI are write-only; the rest is reserved
+  }
+}
+
+bool Lapic::write(uint32_t index, uint64_t value, uint64_t now_ns, std::optional<IpiRequest>& ipi) {
+  std::lock_guard lock(mutex_);
+  const uint32_t lo = static_cast<uint32_t>(value);
+  switch (index) {
+    case kApicBase: apic_base_ = value & ~(1ull << 8); return true;  // BSP is read-only
+    case kTpr: tpr_ = lo & 0xFF; return true;
+    case kEoi: {
+      // x2APIC: a non-zero EOI write is #GP.
+      if (value != 0) return false;
+      const int v = highest(isr_);
+      if (v >= 0) clear(isr_, static_cast<uint8_t>(v));
+      return true;
+    }
+    case kSvr: svr_ = lo & 0x13FF; return true;
+    case kEsr: return true;
+    case kIcr: {
+      const uint32_t mode = (lo >> 8) & 7;
+      if (mode != 0) return true;  // only fixed delivery is modelled; INIT/SIPI/NMI are dropped
+      IpiRequest r;
+      r.vector = static_cast<uint8_t>(lo & 0xFF);
+      switch ((lo >> 18) & 3) {
+        case 1: r.dest = IpiRequest::Dest::Self; break;
+        case 2: r.dest = IpiRequest::Dest::All; break;
+        case 3: r.dest = IpiRequest::Dest::AllButSelf; break;
+        default: r.dest = IpiRequest::Dest::Physical; r.target = static_cast<uint32_t>(value >> 32); break;
+      }
+      ipi = r;
+      return true;
+    }
+    case kSelfIpi: ipi = IpiRequest{IpiRequest::Dest::Self, 0, static_cast<uint8_t>(lo & 0xFF)}; return true;
+    case kLvtTimer:
+      lvt_timer_ = lo & (0xFF | kMasked | kTimerPeriodic);
+      return true;
+    case kInitCount:
+      initial_count_ = lo;
+      arm(now_ns);
+      return true;
+    case kDivide: divide_ = lo & 0xB; return true;
+    default:
+      if (index >= kLvtFirst && index <= kLvtLast) return true;  // other LVTs: accepted, never fire
+      return false;
+  }
+}
+
+bool Lapic::set_irr(uint8_t vector) {
+  if (vector < 16) return false;
+  std::lock_guard lock(mutex_);
+  set(irr_, vector);
+  return true;
+}
+
+std::optional<uint8_t> Lapic::deliverable() {
+  std::lock_guard lock(mutex_);
+  const int v = highest(irr_);
+  if (v < 0) return std::nullopt;
+  const int isr = highest(isr_);
+  const int floor = std::max(static_cast<int>(tpr_ >> 4), isr < 0 ? 0 : isr >> 4);
+  if ((v >> 4) <= floor) return std::nullopt;
+  return static_cast<uint8_t>(v);
+}
+
+void Lapic::accept(uint8_t vector) {
+  std::lock_guard lock(mutex_);
+  clear(irr_, vector);
+  set(isr_, vector);
+}
+
+bool Lapic::in_service(uint8_t vector) {
+  std::lock_guard lock(mutex_);
+  return test(isr_, vector);
+}
+
+bool Lapic::poll_timer(uint64_t now_ns) {
+  std::lock_guard lock(mutex_);
+  if (deadline_ns_ == 0 || now_ns < deadline_ns_) return false;
+  if (lvt_timer_ & kTimerPeriodic) {
+    const uint64_t period = uint64_t{initial_count_} * ns_per_count();
+    // Skip missed periods instead of firing a burst (a real APIC coalesces too).
+    deadline_ns_ += ((now_ns - deadline_ns_) / period + 1) * period;
+  } else {
+    deadline_ns_ = 0;
+  }
+  // Software-disabled APIC (SVR bit 8 clear) or masked LVT: the count runs, nothing fires.
+  if ((lvt_timer_ & kMasked) || !(svr_ & 0x100)) return false;
+  const uint8_t v = static_cast<uint8_t>(lvt_timer_ & 0xFF);
+  if (v < 16) return false;
+  set(irr_, v);
+  return true;
+}
+
+std::optional<uint64_t> Lapic::timer_deadline() {
+  std::lock_guard lock(mutex_);
+  if (deadline_ns_ == 0) return std::nullopt;
+  return deadline_ns_;
+}
+
+}  // namespace enlight::emu

@@ -1,0 +1,149 @@
+// The vCPU loop and the engine's set-up. Exits come back as Unicorn hooks
+// (exits.cpp, msr.cpp); interrupts and exceptions enter the guest through
+// its IDT (deliver.cpp).
+#include "emu_impl.hpp"
+#include "vcpu.hpp"
+
+#include <enlight/core/guest/protocol.h>
+
+#include <chrono>
+#include <cstdio>
+#include <stdexcept>
+#include <string>
+
+namespace enlight::emu {
+
+namespace {
+void check(uc_err err, const char* what) {
+  if (err != UC_ERR_OK) throw std::runtime_error(std::string("unicorn: ") + what + ": " + uc_strerror(err));
+}
+}  // namespace
+
+EmuVcpu::EmuVcpu(EmuVm::Impl& vm, uint32_t index, const std::vector<uint64_t>& msr_sites, const NativeLeaf1& leaf1)
+    : vm_(vm), index_(index), leaf1_(leaf1), lapic_(index, vm.vm->options().apic_frequency_hz) {
+  hv_present_ = vm.vm->bus().cpuid_table().has(0x40000000);
+  check(uc_open(UC_ARCH_X86, UC_MODE_64, &uc_), "open");
+  GuestMemory& mem = vm.vm->memory();
+  // Every vCPU's engine maps the same host RAM: stores from one are loads
+  // of the others, as on a real SMP machine.
+  check(uc_mem_map_ptr(uc_, 0, mem.size(), UC_PROT_ALL, mem.base()), "map guest RAM");
+  uc_hook h;
+  check(uc_hook_add(uc_, &h, UC_HOOK_INSN, reinterpret_cast<void*>(&EmuVcpu::on_in), this, 1, 0, UC_X86_INS_IN), "hook in");
+  check(uc_hook_add(uc_, &h, UC_HOOK_INSN, reinterpret_cast<void*>(&EmuVcpu::on_out), this, 1, 0, UC_X86_INS_OUT), "hook out");
+  check(uc_hook_add(uc_, &h, UC_HOOK_INSN, reinterpret_cast<void*>(&EmuVcpu::on_cpuid), this, 1, 0, UC_X86_INS_CPUID),
+        "hook cpuid");
+  check(uc_hook_add(uc_, &h, UC_HOOK_INSN_INVALID, reinterpret_cast<void*>(&EmuVcpu::on_invalid), this, 1, 0),
+        "hook invalid");
+  check(uc_hook_add(uc_, &h, UC_HOOK_INTR, reinterpret_cast<void*>(&EmuVcpu::on_intr), this, 1, 0), "hook intr");
+  // One code hook per candidate rdmsr/wrmsr, limited to that one address:
+  // the rest of guest code runs at full speed (docs/emu-backend.md).
+  for (uint64_t site : msr_sites)
+    check(uc_hook_add(uc_, &h, UC_HOOK_CODE, reinterpret_cast<void*>(&EmuVcpu::on_msr_site), this, site, site),
+          "hook msr site");
+
+  set_reg(UC_X86_REG_RDI, index);
+  set_reg(UC_X86_REG_RSI, vm.vm->vcpu_count());
+  set_reg(UC_X86_REG_RSP, ENLIGHT_GUEST_STACK_TOP - uint64_t{index} * ENLIGHT_GUEST_STACK_SIZE);
+  set_reg(UC_X86_REG_RFLAGS, 0x2);  // IF=0
+  set_reg(UC_X86_REG_RIP, ENLIGHT_GUEST_LOAD_ADDRESS);
+}
+
+EmuVcpu::~EmuVcpu() {
+  if (uc_ != nullptr) uc_close(uc_);
+}
+
+uint64_t EmuVcpu::reg(int id) {
+  uint64_t v = 0;
+  uc_reg_read(uc_, id, &v);
+  return v;
+}
+
+void EmuVcpu::set_reg(int id, uint64_t value) { uc_reg_write(uc_, id, &value); }
+
+void EmuVcpu::stop_engine(Stop why) {
+  if (why > stop_) stop_ = why;
+  uc_emu_stop(uc_);
+}
+
+void EmuVcpu::end(Outcome outcome, std::string message) {
+  stop_ = Stop::Ended;
+  vm_.finish(outcome, std::move(message));
+  uc_emu_stop(uc_);
+}
+
+void EmuVcpu::kick() {
+  {
+    std::lock_guard lock(wait_mutex_);
+    kicked_.store(true);
+  }
+  wake_.notify_all();
+  // Stops the engine between two translation blocks; a kick that races with
+  // uc_emu_start resetting its stop flag is repeated by the monitor thread
+  // while kicked_ stays set (EmuVm::run).
+  if (running_.load()) uc_emu_stop(uc_);
+}
+
+bool EmuVcpu::pending_kick() const { return kicked_.load() && running_.load(); }
+
+bool EmuVcpu::interrupts_enabled() { return (reg(UC_X86_REG_RFLAGS) >> 9) & 1u; }
+
+void EmuVcpu::halt_wait() {
+  std::unique_lock lock(wait_mutex_);
+  while (!vm_.over.load() && !vm_.vm->stopped()) {
+    lapic_.poll_timer(vm_.now_ns());
+    if (interrupts_enabled() && lapic_.deliverable()) return;
+    // Bounded wait: the timer deadline is polled, not signalled.
+    wake_.wait_for(lock, std::chrono::microseconds(500));
+  }
+}
+
+void EmuVcpu::run() {
+  while (!vm_.over.load()) {
+    if (vm_.vm->stopped()) {
+      end(Outcome::Stopped, vm_.vm->stop_message());
+      break;
+    }
+    kicked_.store(false);
+    lapic_.poll_timer(vm_.now_ns());
+    if (!deliver_pending()) break;
+    stop_ = Stop::None;
+    running_.store(true);
+    if (kicked_.load()) {  // something arrived since the check above: look again
+      running_.store(false);
+      continue;
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    const uc_err err = uc_emu_start(uc_, reg(UC_X86_REG_RIP), ~0ull, 0, 0);
+    runtime_ns_.fetch_add(static_cast<uint64_t>(
+                              std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
+                                  .count()),
+                          std::memory_order_relaxed);
+    running_.store(false);
+    if (stop_ == Stop::Ended || vm_.over.load()) break;
+    if (pending_.valid) {
+      // An exception a hook saw: delivered here, outside any hook, so that
+      // Unicorn's own post-hook RIP update cannot undo the delivery.
+      const Pending p = pending_;
+      pending_.valid = false;
+      if (!raise(p.vector, p.has_error, p.error, p.rip)) break;
+      continue;
+    }
+    if (err != UC_ERR_OK) {
+      char text[160];
+      std::snprintf(text, sizeof text, "vCPU %u: emulation failed at RIP 0x%llx: %s", index_,
+                    static_cast<unsigned long long>(reg(UC_X86_REG_RIP)), uc_strerror(err));
+      end(Outcome::GuestFault, text);
+      break;
+    }
+    if (stop_ == Stop::None && !kicked_.load()) {
+      // Neither a hook nor a kick stopped the engine: it executed HLT and
+      // RIP is past it.
+      uint8_t prev = 0;
+      const uint64_t rip = reg(UC_X86_REG_RIP);
+      if (rip > 0 && vm_.vm->memory().read(rip - 1, &prev, 1) && prev == 0xF4) halt_wait();
+    }
+  }
+  running_.store(false);
+}
+
+}  // namespace enlight::emu

@@ -1,0 +1,28 @@
+# vCPU 0 sends vector 0x50 to vCPU 1 through the x2APIC ICR; vCPU 1 waits
+# in sti; hlt, reports from its handler and ends the run.
+        .include "common.inc"
+        .text
+_start: SETUP_GDT
+        SET_GATE 0x50, ipi_handler
+        LOAD_IDT
+        cmp $0, %r15
+        jne 2f
+        mov $0x830, %ecx        # ICR: fixed, physical, destination 1
+        mov $0x50, %eax
+        mov $1, %edx
+        wrmsr
+1:      cli
+        hlt
+        jmp 1b
+2:      sti
+        hlt
+        jmp 2b
+ipi_handler:
+        mov %r15, %rax
+        REPORT PASS, 1, 1
+        mov $0x80B, %ecx
+        xor %eax, %eax
+        xor %edx, %edx
+        wrmsr
+        EXIT 0
+        TABLES

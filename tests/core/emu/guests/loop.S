@@ -1,0 +1,4 @@
+        .include "common.inc"
+        .text
+_start: jmp _start
+        TABLES

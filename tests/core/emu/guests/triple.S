@@ -1,0 +1,5 @@
+        .include "common.inc"
+        .text
+_start: ud2
+        EXIT 1
+        TABLES
