@@ -3,7 +3,7 @@
 # from Debian's packages, configure, build, then run the main job or the
 # whole test suite.
 #
-#   tools/bootstrap.sh run     set up, build, run `enlight` on its built-in default
+#   tools/bootstrap.sh run     set up, build, `enlight run` on its built-in default
 #   tools/bootstrap.sh test    set up, build, run every test (what CI runs)
 #   tools/bootstrap.sh deps    only install the packages
 #
@@ -54,10 +54,9 @@ case "$mode" in
   run)
     install_deps
     configure_and_build enlight enlight-plugins
-    # Until the emu backend exists (issue 3) the main job is to resolve,
-    # load and create the default profile and print the CPUID a guest sees.
-    "$build/enlight" check
-    "$build/enlight" cpuid
+    # The main job: boot the built-in default profile with the built-in
+    # default guest on the best backend there is, and print its report.
+    "$build/enlight" run
     ;;
   test)
     install_deps
