@@ -11,6 +11,7 @@
 #include <enlight/core/profile.hpp>
 #include <enlight/core/resolver.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -30,8 +31,20 @@ struct RunArgs {
   std::string profile, flags, guest, metrics = "127.0.0.1:0", backend = "auto";
   bool have_flags = false;
   uint32_t vcpus = 0;  // 0: the profile's
-  double duration = 30;
+  // --duration: the run-length hint for the guest (RDX at entry); unset, a
+  // guest gets no hint (workloads then run their default) and the run
+  // times out after kDefaultTimeout.
+  double duration = 0;
 };
+
+constexpr double kDefaultTimeoutSeconds = 30;
+// How long past the requested duration a run may go before it is a
+// time-out: the guest's set-up (calibration, other vCPUs starting) and its
+// report, with room for a slow host. The larger of +10 s and 2x.
+double timeout_seconds(double duration) {
+  if (duration <= 0) return kDefaultTimeoutSeconds;
+  return std::max(duration + 10, 2 * duration);
+}
 
 uint64_t parse_number(const std::string& option, const std::string& text, uint64_t max) {
   try {
@@ -54,7 +67,10 @@ RunArgs parse(const std::vector<std::string>& args) {
     const std::string& a = args[i];
     if (a == "--cpu") r.flags = value(i, a), r.have_flags = true;
     else if (a == "--guest") r.guest = value(i, a);
-    else if (a == "--vcpus") r.vcpus = static_cast<uint32_t>(parse_number(a, value(i, a), 64));
+    else if (a == "--vcpus") {
+      r.vcpus = static_cast<uint32_t>(parse_number(a, value(i, a), 32));  // the guest library's limit
+      if (r.vcpus == 0) throw UsageError("--vcpus must be at least 1");
+    }
     else if (a == "--duration") {
       const std::string v = value(i, a);
       try {
@@ -70,7 +86,6 @@ RunArgs parse(const std::vector<std::string>& args) {
     else throw UsageError("more than one profile given ('" + r.profile + "' and '" + a + "')");
   }
   if (r.have_flags && !r.profile.empty()) throw UsageError("give a profile or --cpu, not both");
-  if (r.vcpus == 0 && r.vcpus != 0) throw UsageError("--vcpus must be at least 1");
   return r;
 }
 
@@ -141,6 +156,7 @@ int run(const Globals& g, const std::vector<std::string>& args) {
   emu::EmuOptions options;
   options.image = load_guest(a.guest, guest_label);
   options.vm.memory_bytes = ENLIGHT_GUEST_DEFAULT_RAM;
+  options.run_ms = static_cast<uint32_t>(a.duration * 1000 + 0.5);
   auto vm = emu::EmuVm::create(resolution, std::move(options));
 
   std::printf("enlight: backend emu (no usable /dev/kvm backend in this build), profile %s, %u vCPU(s), %zu plugin(s):",
@@ -174,7 +190,8 @@ int run(const Globals& g, const std::vector<std::string>& args) {
     }
   });
   const auto start = std::chrono::steady_clock::now();
-  const emu::RunResult result = vm->run(std::chrono::milliseconds(static_cast<int64_t>(a.duration * 1000)));
+  const emu::RunResult result =
+      vm->run(std::chrono::milliseconds(static_cast<int64_t>(timeout_seconds(a.duration) * 1000)));
   const auto took = std::chrono::steady_clock::now() - start;
   done.store(true);
   watcher.join();

@@ -23,6 +23,9 @@
 #include <string>
 #include <vector>
 
+// bench_emu.cpp: the emu backend's trapping cost (real guest code).
+void register_emu_benchmarks();
+
 #ifndef ENLIGHT_BENCH_PLUGIN_DIR
 #error "ENLIGHT_BENCH_PLUGIN_DIR must name the build tree's plugin directory"
 #endif
@@ -574,6 +577,7 @@ int main(int argc, char** argv) {
   argc = out;
   argv[argc] = nullptr;
   register_all(iterations);
+  register_emu_benchmarks();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

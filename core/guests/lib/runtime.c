@@ -20,12 +20,13 @@ extern uint8_t guest_wrmsr_fault_rip[], guest_wrmsr_resume_rip[];
 uint64_t guest_rdmsr_raw(uint32_t msr);
 void guest_wrmsr_raw(uint32_t msr, uint64_t value);
 
-void guest_runtime_init(uint64_t index, uint64_t count);
+void guest_runtime_init(uint64_t index, uint64_t count, uint64_t run_ms);
 void guest_isr_dispatch(guest_frame* frame);
 __attribute__((noreturn)) void guest_ap_entry(uint64_t index);
 __attribute__((noreturn)) void guest_main_returned(int status);
 
 static uint32_t vcpu_count_;
+static uint32_t run_ms_;
 static uint32_t checks_failed_;
 static uint32_t checks_passed_;
 static guest_spinlock console_lock_;
@@ -46,9 +47,11 @@ static guest_irq_handler irq_handlers_[256];
 
 /* ------------------------------------------------------------------------ */
 
-void guest_runtime_init(uint64_t index, uint64_t count) {
+void guest_runtime_init(uint64_t index, uint64_t count, uint64_t run_ms) {
   (void)index;
   vcpu_count_ = (uint32_t)count;
+  /* A hint beyond 32 bits (49 days) is nonsense; clamp, do not wrap. */
+  run_ms_ = run_ms > 0xFFFFFFFFu ? 0xFFFFFFFFu : (uint32_t)run_ms;
   for (uint32_t v = 0; v < 256; ++v) {
     uint64_t handler = (uint64_t)(uintptr_t)(guest_isr_stubs + 16 * v);
     uint8_t* e = guest_idt + 16 * v;
@@ -78,6 +81,7 @@ uint32_t guest_vcpu_index(void) {
 }
 
 uint32_t guest_vcpu_count(void) { return vcpu_count_; }
+uint32_t guest_run_ms(void) { return run_ms_; }
 
 void guest_exit(uint32_t status) {
   outl(ENLIGHT_GUEST_PORT_EXIT, status);

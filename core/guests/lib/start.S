@@ -2,8 +2,8 @@
  * Entry, descriptor tables and interrupt stubs of every enlight guest.
  *
  * Every vCPU enters at the image's first byte (ENLIGHT_GUEST_LOAD_ADDRESS)
- * in 64-bit mode, CPL0, interrupts off, RDI = vCPU index, RSI = vCPU count
- * (core/include/enlight/core/guest/protocol.h). vCPU 0 zeroes .bss, builds
+ * in 64-bit mode, CPL0, interrupts off, RDI = vCPU index, RSI = vCPU count,
+ * RDX = run-length hint in ms (core/include/enlight/core/guest/protocol.h). vCPU 0 zeroes .bss, builds
  * the IDT and releases the others; each vCPU loads the shared GDT and IDT,
  * enables SSE (for XMM fast hypercalls) and runs main (vCPU 0) or
  * guest_ap_main (the others).
@@ -42,6 +42,7 @@ _start:
 	sub	%rax, %rsp
 	mov	%rdi, %r12			/* callee-saved: index */
 	mov	%rsi, %r13			/* callee-saved: count */
+	mov	%rdx, %r14			/* callee-saved: run-length hint (ms) */
 
 	test	%rdi, %rdi
 	jnz	.Lap_wait
@@ -56,7 +57,8 @@ _start:
 	call	.Lcpu_setup_segments
 	mov	%r12, %rdi
 	mov	%r13, %rsi
-	call	guest_runtime_init		/* builds the IDT, records the count */
+	mov	%r14, %rdx
+	call	guest_runtime_init		/* builds the IDT, records count and hint */
 	lidt	guest_idtr(%rip)
 	call	.Lcpu_setup_fpu
 	movl	$1, guest_boot_released(%rip)

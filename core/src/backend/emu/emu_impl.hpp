@@ -19,6 +19,7 @@ struct EmuVm::Impl {
   std::vector<std::unique_ptr<EmuVcpu>> vcpus;
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
   uint64_t msr_sites = 0;
+  uint32_t run_ms = 0;  // EmuOptions::run_ms, given to every vCPU in RDX
 
   std::atomic<bool> over{false};  // the run has an outcome: every vCPU leaves
   std::mutex mutex;               // result below; harness ports and outcomes only

@@ -6,6 +6,7 @@
 
 #include <enlight/core/guest/protocol.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
@@ -26,6 +27,29 @@ const char* to_string(Outcome o) noexcept {
 }
 
 BackendCaps capabilities() { return BackendCaps{"emu", {"emu-lapic"}, true}; }
+
+namespace {
+// The rate of the host's TSC, which is what RDTSC returns inside Unicorn
+// (its helper reads the host counter; UC_HOOK_INSN refuses RDTSC in 2.0.1,
+// so it cannot be replaced by Vm::guest_tsc). Measured once per process
+// against the steady clock over 20 ms: ~1e-4 relative error, far below what
+// a guest's rate figures need. The host TSC is taken to be invariant, as on
+// every x86-64 host a VMM runs on.
+uint64_t host_tsc_hz() {
+  static const uint64_t hz = [] {
+    const auto t0 = std::chrono::steady_clock::now();
+    const uint64_t c0 = __builtin_ia32_rdtsc();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const uint64_t c1 = __builtin_ia32_rdtsc();
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
+    if (ns <= 0 || c1 <= c0) return VmOptions{}.tsc_frequency_hz;
+    // Rounded to kHz: the figure is a frequency, not a measurement artefact.
+    const uint64_t khz = static_cast<uint64_t>((static_cast<double>(c1 - c0) * 1e6 / static_cast<double>(ns)) + 0.5);
+    return khz * 1000;
+  }();
+  return hz;
+}
+}  // namespace
 
 void EmuVm::Impl::finish(Outcome outcome, std::string message, uint32_t status) {
   {
@@ -101,8 +125,10 @@ std::unique_ptr<EmuVm> EmuVm::create(const Resolution& resolution, EmuOptions op
     return p && vcpu < p->vcpus.size() ? p->vcpus[vcpu]->runtime_ns() : uint64_t{0};
   };
   if (options.vm.memory_bytes & 0xFFF) throw std::runtime_error("emu: guest RAM must be a multiple of 4 KiB");
+  options.vm.tsc_frequency_hz = host_tsc_hz();
   e->vm_ = Vm::create(resolution, options.vm);
   impl->vm = e->vm_.get();
+  impl->run_ms = options.run_ms;
   GuestMemory& mem = e->vm_->memory();
   if (!mem.write(ENLIGHT_GUEST_LOAD_ADDRESS, options.image.data(), options.image.size()))
     throw std::runtime_error("emu: the guest image does not fit in RAM");

@@ -58,8 +58,10 @@ int EmuVcpu::on_cpuid(uc_engine*, void* self) {
   } else if (leaf == 1) {
     // The hook runs instead of the instruction, so the CPU's own leaf 1 was
     // read once ahead (probe_native_leaf1) and is adjusted here: this vCPU's
-    // initial APIC ID, and "hypervisor present" when Hyper-V leaves exist.
-    r = {v.leaf1_.eax, (v.leaf1_.ebx & 0x00FFFFFFu) | (v.index_ << 24), v.leaf1_.ecx, v.leaf1_.edx};
+    // initial APIC ID, x2APIC (ECX[21]: the local APIC this backend models
+    // is x2APIC, which Unicorn's default CPU does not advertise), and
+    // "hypervisor present" when Hyper-V leaves exist.
+    r = {v.leaf1_.eax, (v.leaf1_.ebx & 0x00FFFFFFu) | (v.index_ << 24), v.leaf1_.ecx | (1u << 21), v.leaf1_.edx};
     if (v.hv_present_) r.ecx |= 1u << 31;
   } else {
     return 0;  // the emulated CPU answers

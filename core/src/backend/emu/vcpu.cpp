@@ -43,6 +43,7 @@ EmuVcpu::EmuVcpu(EmuVm::Impl& vm, uint32_t index, const std::vector<uint64_t>& m
 
   set_reg(UC_X86_REG_RDI, index);
   set_reg(UC_X86_REG_RSI, vm.vm->vcpu_count());
+  set_reg(UC_X86_REG_RDX, vm.run_ms);
   set_reg(UC_X86_REG_RSP, ENLIGHT_GUEST_STACK_TOP - uint64_t{index} * ENLIGHT_GUEST_STACK_SIZE);
   set_reg(UC_X86_REG_RFLAGS, 0x2);  // IF=0
   set_reg(UC_X86_REG_RIP, ENLIGHT_GUEST_LOAD_ADDRESS);

@@ -43,6 +43,9 @@ void guest_ap_main(uint32_t index);
  * [TOP - (n + 1) * SIZE, TOP - n * SIZE)). */
 uint32_t guest_vcpu_index(void);
 uint32_t guest_vcpu_count(void);
+/* The run-length hint from RDX at entry (protocol.h): how many milliseconds
+ * the host asked this run to last, 0 when it asked nothing. */
+uint32_t guest_run_ms(void);
 
 /* Ends the run: OUT of status to ENLIGHT_GUEST_PORT_EXIT, then halts. */
 __attribute__((noreturn)) void guest_exit(uint32_t status);
@@ -202,4 +205,5 @@ void guest_spin_unlock(guest_spinlock* l);
 #endif
 
 #include <enlight_guest/apic.h>
+#include <enlight_guest/clock.h>
 #include <enlight_guest/hv.h>

@@ -17,8 +17,15 @@
 namespace enlight::emu {
 
 struct EmuOptions {
-  VmOptions vm;                 // hooks are replaced by this backend's
+  // hooks are replaced by this backend's, and tsc_frequency_hz by the rate
+  // of the emulated CPU's RDTSC (the host's TSC: Unicorn 2.0.1 cannot trap
+  // RDTSC), so that HV_X64_MSR_TSC_FREQUENCY describes the TSC the guest
+  // actually reads.
+  VmOptions vm;
   std::vector<uint8_t> image;   // flat binary, loaded at ENLIGHT_GUEST_LOAD_ADDRESS
+  // The run-length hint the guest finds in RDX at entry (protocol.h), in
+  // ms; 0 = none. Workloads run that long; give run() a longer time-out.
+  uint32_t run_ms = 0;
 };
 
 enum class Outcome : uint8_t {

@@ -43,5 +43,9 @@ typedef struct enlight_guest_record {
 /* Entry state on every vCPU (the backend's promise to the guest):
  *   64-bit long mode, CPL0, paging as the backend needs it but identity
  *   mapped, interrupts disabled, RDI = vCPU index, RSI = vCPU count,
+ *   RDX = the run-length hint: how long the host asked the run to last, in
+ *   milliseconds (0 = no request). Workload guests run for that long and
+ *   exit 0; conformance guests ignore it. The host's time-out is longer
+ *   than the hint, so a workload that honours it ends cleanly.
  *   RSP = ENLIGHT_GUEST_STACK_TOP - index * ENLIGHT_GUEST_STACK_SIZE,
  *   RIP = ENLIGHT_GUEST_LOAD_ADDRESS. The guest installs its own GDT/IDT. */

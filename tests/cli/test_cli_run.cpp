@@ -1,0 +1,174 @@
+// `enlight run` as a user runs it, on the emu backend: a guest that fails a
+// check fails the command, and the metrics endpoint answers while a
+// workload is running.
+#include <gtest/gtest.h>
+
+#ifdef ENLIGHT_WITH_METRICS
+#include "http_get.hpp"
+#endif
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+struct Invocation {
+  int status = -1;
+  std::string out;  // stdout and stderr together
+};
+
+std::string enlight_command(const std::string& args) {
+  return std::string("ENLIGHT_PLUGIN_PATH= ") + ENLIGHT_TEST_BINARY_DIR + "/enlight --plugin-path " +
+         ENLIGHT_TEST_PLUGIN_DIR + " " + args;
+}
+
+Invocation run(const std::string& args) {
+  Invocation r;
+  FILE* p = popen((enlight_command(args) + " 2>&1").c_str(), "r");
+  if (p == nullptr) return r;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  const int raw = pclose(p);
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  return r;
+}
+
+TEST(CliRun, FailingGuestCheckFailsTheRun) {
+  const std::string guest = std::string(ENLIGHT_TEST_GUEST_IMAGE_DIR) + "/test-fail-check.bin";
+  Invocation r = run("run --cpu hv-relaxed --guest " + guest + " --metrics off");
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("FAIL"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("test.deliberate_failure"), std::string::npos) << r.out;
+}
+
+TEST(CliRun, WorkloadRunsForTheRequestedDurationAndExitsZero) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Invocation r = run("run --cpu hv-relaxed,hv-frequencies --guest workload-timeread --duration 0.5 --metrics off");
+  const auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("reads_per_second"), std::string::npos) << r.out;
+  EXPECT_GE(took, std::chrono::milliseconds(500));
+}
+
+#ifdef ENLIGHT_WITH_METRICS
+// A port free right now on loopback (the kernel's choice for port 0). The
+// window until enlight binds it is tiny; the test names the port if it loses.
+uint16_t free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  uint16_t port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
+    port = ntohs(addr.sin_port);
+  ::close(fd);
+  return port;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Largest value of any enlight_bus_exits_total series in an exposition.
+double max_bus_exits(const std::string& body) {
+  static const std::regex series(R"(^enlight_bus_exits_total\{[^}]*\} ([0-9.eE+]+)$)", std::regex::multiline);
+  double best = 0;
+  for (auto it = std::sregex_iterator(body.begin(), body.end(), series); it != std::sregex_iterator(); ++it)
+    best = std::max(best, std::stod((*it)[1]));
+  return best;
+}
+
+TEST(CliRun, MetricsEndpointAnswersDuringARun) {
+  const uint16_t port = free_port();
+  ASSERT_NE(port, 0);
+  const std::string log = std::string(::testing::TempDir()) + "/enlight-run-metrics-" + std::to_string(::getpid()) + ".log";
+  // exec'd directly (no shell), so the pid is enlight's own and a kill on
+  // the way out reaches it.
+  const std::string binary = std::string(ENLIGHT_TEST_BINARY_DIR) + "/enlight";
+  const std::string metrics = "127.0.0.1:" + std::to_string(port);
+  std::vector<std::string> args = {binary, "--plugin-path", ENLIGHT_TEST_PLUGIN_DIR, "run", "--cpu",
+                                   "hv-relaxed,hv-vpindex,hv-frequencies", "--guest", "workload-timeread",
+                                   "--duration", "3", "--metrics", metrics};
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const int out_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  ASSERT_GE(out_fd, 0) << log;
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::dup2(out_fd, 1);
+    ::dup2(out_fd, 2);
+    ::setenv("ENLIGHT_PLUGIN_PATH", "", 1);
+    ::execv(binary.c_str(), argv.data());
+    ::_exit(127);
+  }
+  ::close(out_fd);
+
+  // Poll every 100 ms for at most 2.5 s: well inside the 3 s run.
+  double exits = 0;
+  std::string body, error;
+  bool child_gone = false;
+  for (int attempt = 0; attempt < 25 && exits == 0; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    int raw = 0;
+    if (::waitpid(child, &raw, WNOHANG) == child) {
+      child_gone = true;
+      break;
+    }
+    try {
+      const enlight::test::HttpResponse r = enlight::test::http_get(port, "/metrics", std::chrono::milliseconds(1000));
+      if (r.status == 200) {
+        body = r.body;
+        exits = max_bus_exits(body);
+      }
+    } catch (const std::exception& e) {
+      error = e.what();  // not listening yet
+    }
+  }
+
+  // Whatever happened, the child is reaped within a bounded time.
+  int raw = 0;
+  bool exited = child_gone;
+  for (int i = 0; !exited && i < 150; ++i) {  // 15 s: 3 s run plus margin
+    if (::waitpid(child, &raw, WNOHANG) == child) exited = true;
+    else std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (!exited) {
+    ::kill(child, SIGKILL);
+    ::waitpid(child, &raw, 0);
+  }
+  const std::string out = slurp(log);
+  std::remove(log.c_str());
+
+  EXPECT_FALSE(child_gone) << "enlight ended before its metrics were scraped\n" << out;
+  EXPECT_GT(exits, 0) << "port " << port << ", last error: " << error << "\nbody:\n" << body << "\nrun:\n" << out;
+  ASSERT_TRUE(exited) << out;
+  EXPECT_TRUE(WIFEXITED(raw) && WEXITSTATUS(raw) == 0) << out;
+}
+#endif
+
+}  // namespace
