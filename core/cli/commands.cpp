@@ -10,7 +10,6 @@
 #include <sstream>
 
 namespace enlight::cli {
-namespace {
 
 std::vector<std::string> search_path(const Globals& g) {
   std::vector<std::string> path;
@@ -20,6 +19,8 @@ std::vector<std::string> search_path(const Globals& g) {
   for (const std::string& d : default_search_path()) path.push_back(d);
   return path;
 }
+
+namespace {
 
 struct Selection {
   Profile profile;

@@ -16,6 +16,9 @@ struct Globals {
   std::string plugin_path;  // from --plugin-path, searched first
 };
 
+// --plugin-path first, then $ENLIGHT_PLUGIN_PATH and the built-in defaults.
+std::vector<std::string> search_path(const Globals& g);
+
 int check(const Globals& g, const std::vector<std::string>& args);
 int cpuid(const Globals& g, const std::vector<std::string>& args);
 int plugins(const Globals& g, const std::vector<std::string>& args);

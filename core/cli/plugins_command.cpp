@@ -59,12 +59,7 @@ int plugins(const Globals& g, const std::vector<std::string>& args) {
     if (a == "--json") json = true;
     else throw UsageError("unknown argument '" + a + "'");
   }
-  std::vector<std::string> path;
-  std::stringstream ss(g.plugin_path);
-  for (std::string dir; std::getline(ss, dir, ':');)
-    if (!dir.empty()) path.push_back(dir);
-  for (const std::string& d : default_search_path()) path.push_back(d);
-  const Catalog catalog = Catalog::discover(path);
+  const Catalog catalog = Catalog::discover(search_path(g));
 
   if (json) {
     std::printf("[");

@@ -140,12 +140,7 @@ int run(const Globals& g, const std::vector<std::string>& args) {
       throw std::runtime_error("the kvm backend is not built into this enlight yet\n  fix: use --backend emu (or leave --backend out)");
     throw UsageError("--backend must be emu or kvm (direct runs no guest code)");
   }
-  std::vector<std::string> path;
-  std::stringstream ss(g.plugin_path);
-  for (std::string dir; std::getline(ss, dir, ':');)
-    if (!dir.empty()) path.push_back(dir);
-  for (const std::string& d : default_search_path()) path.push_back(d);
-  const Catalog catalog = Catalog::discover(path);
+  const Catalog catalog = Catalog::discover(search_path(g));
   Profile profile = a.have_flags ? parse_cpu_flags(a.flags, catalog)
                                  : load_profile(a.profile.empty() ? default_profile_name() : a.profile);
   if (a.vcpus != 0) profile.vcpus = a.vcpus;
