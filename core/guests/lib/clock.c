@@ -41,11 +41,12 @@ static uint64_t calibrate_tsc(uint64_t apic_hz) {
   const uint32_t first = (uint32_t)rdmsr(X2APIC_MSR_TIMER_CURRENT);
   const uint64_t t0 = rdtsc();
   uint32_t now = first;
-  /* Stop a little before zero: a one-shot count reads 0 from then on and
-   * the end point would be lost. */
+  /* Stop half way: a one-shot count reads 0 once it runs out and the end
+   * point would be lost, and a vCPU can be descheduled for milliseconds
+   * between two reads, so the margin before zero must be wide. */
   for (uint64_t spins = 0; spins < 500000000ull; ++spins) {
     now = (uint32_t)rdmsr(X2APIC_MSR_TIMER_CURRENT);
-    if (now == 0 || first - now >= span - span / 16) break;
+    if (now == 0 || first - now >= span / 2) break;
   }
   const uint64_t t1 = rdtsc();
   wrmsr(X2APIC_MSR_TIMER_INITIAL, 0);
