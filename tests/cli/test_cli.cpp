@@ -12,26 +12,12 @@
 #include <string>
 #include <sys/wait.h>
 
+#include "cli_runner.hpp"
+
 namespace {
 
-struct Invocation {
-  int status = -1;
-  std::string out;  // stdout and stderr together
-};
-
-Invocation run(const std::string& args) {
-  const std::string cmd = std::string("ENLIGHT_PLUGIN_PATH= ") + ENLIGHT_TEST_BINARY_DIR + "/enlight --plugin-path " +
-                          ENLIGHT_TEST_PLUGIN_DIR + " " + args + " 2>&1";
-  Invocation r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int raw = pclose(p);
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  return r;
-}
+using enlight_cli_test::Invocation;
+using enlight_cli_test::run;
 
 struct Regs {
   uint32_t eax, ebx, ecx, edx;

@@ -26,29 +26,13 @@
 #include <thread>
 #include <vector>
 
+#include "cli_runner.hpp"
+
 namespace {
 
-struct Invocation {
-  int status = -1;
-  std::string out;  // stdout and stderr together
-};
-
-std::string enlight_command(const std::string& args) {
-  return std::string("ENLIGHT_PLUGIN_PATH= ") + ENLIGHT_TEST_BINARY_DIR + "/enlight --plugin-path " +
-         ENLIGHT_TEST_PLUGIN_DIR + " " + args;
-}
-
-Invocation run(const std::string& args) {
-  Invocation r;
-  FILE* p = popen((enlight_command(args) + " 2>&1").c_str(), "r");
-  if (p == nullptr) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int raw = pclose(p);
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  return r;
-}
+using enlight_cli_test::Invocation;
+using enlight_cli_test::enlight_command;
+using enlight_cli_test::run;
 
 TEST(CliRun, FailingGuestCheckFailsTheRun) {
   const std::string guest = std::string(ENLIGHT_TEST_GUEST_IMAGE_DIR) + "/test-fail-check.bin";

@@ -109,14 +109,10 @@ TEST(WorkloadOnEmu, TimereadHonoursRunLengthHint) {
   EXPECT_GE(took, std::chrono::milliseconds(900));
 }
 
-// Disabled: sustained interrupt delivery on the emu backend corrupts guest
-// state now and then (a third of 300 ms 2-vCPU runs here; 1 vCPU too, less
-// often): an unexpected #GP/#UD/#DB with RIP or the stack frame garbage,
-// or a hang. The guest only takes 1 kHz APIC timer interrupts from
-// `sti; hlt`, so the suspect is the backend's delivery / kick / HLT path
-// (docs/emu-backend.md, Known limitations). Run with
-// --gtest_also_run_disabled_tests while working on the backend.
-TEST(WorkloadOnEmu, DISABLED_TimerIdleTicksOnEveryVcpu) {
+// 1 kHz APIC timer interrupts taken from `sti; hlt` on two vCPUs: the
+// regression test for kicks that resumed the guest at a stale RIP
+// (docs/emu-backend.md, Threads).
+TEST(WorkloadOnEmu, TimerIdleTicksOnEveryVcpu) {
   const RunResult r = run_builtin("workload-timer-idle", "hv-relaxed,hv-frequencies", 2);
   expect_clean(r);
   for (uint32_t v = 0; v < 2; ++v) {
@@ -129,12 +125,9 @@ TEST(WorkloadOnEmu, DISABLED_TimerIdleTicksOnEveryVcpu) {
   }
 }
 
-// Disabled, like TimerIdleTicksOnEveryVcpu above and for the same open
-// emu-backend bug (docs/emu-backend.md, Known limitations): about one run
-// in three ends in a corrupted receiver (#GP on IRETQ with a zeroed frame,
-// #DE at RIP 0, a return into the stack). Run with
-// --gtest_also_run_disabled_tests while working on the backend.
-TEST(WorkloadOnEmu, DISABLED_IpiRoundTripsBetweenTwoVcpus) {
+// IPI ping-pong between two vCPUs: sustained cross-vCPU kicks (see
+// TimerIdleTicksOnEveryVcpu above).
+TEST(WorkloadOnEmu, IpiRoundTripsBetweenTwoVcpus) {
   const RunResult r = run_builtin("workload-ipi", "hv-relaxed,hv-vpindex", 2);
   expect_clean(r);
   EXPECT_EQ(metric(r, "path"), 0u) << describe(r);  // no IPI plugin yet: the ICR

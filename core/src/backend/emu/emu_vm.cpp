@@ -160,7 +160,7 @@ RunResult EmuVm::run(std::chrono::milliseconds timeout) {
   for (auto& v : s.vcpus) threads.emplace_back([&v] { v->run(); });
 
   // The monitor: time-out, VM stop from any source, APIC timers, and
-  // kicks lost to the race with uc_emu_start (see EmuVcpu::kick).
+  // kicks a vCPU has not acted on yet (see EmuVcpu::kick).
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!s.over.load()) {
     if (std::chrono::steady_clock::now() >= deadline) {

@@ -80,8 +80,10 @@ bool EmuVcpu::apic_msr_write(uint32_t index, uint64_t value) {
   std::optional<IpiRequest> ipi;
   if (!lapic_.write(index, value, vm_.now_ns(), ipi)) return false;
   if (ipi) vm_.route_ipi(index_, *ipi);
-  // An EOI, a TPR change or a self-IPI may make a vector deliverable now.
-  if (lapic_.deliverable()) stop_engine(Stop::Resume);
+  // An EOI, a TPR change or a self-IPI may make a vector deliverable now:
+  // stop at the next block (on_block). Not uc_emu_stop here: the RIP write
+  // that skips the instruction makes Unicorn drop that stop request.
+  if (lapic_.deliverable()) kicked_.store(true);
   return true;
 }
 

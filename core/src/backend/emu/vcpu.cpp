@@ -35,6 +35,9 @@ EmuVcpu::EmuVcpu(EmuVm::Impl& vm, uint32_t index, const std::vector<uint64_t>& m
   check(uc_hook_add(uc_, &h, UC_HOOK_INSN_INVALID, reinterpret_cast<void*>(&EmuVcpu::on_invalid), this, 1, 0),
         "hook invalid");
   check(uc_hook_add(uc_, &h, UC_HOOK_INTR, reinterpret_cast<void*>(&EmuVcpu::on_intr), this, 1, 0), "hook intr");
+  // Kicks stop the engine from here, at the start of a translation block,
+  // never with uc_emu_stop from another thread (see on_block).
+  check(uc_hook_add(uc_, &h, UC_HOOK_BLOCK, reinterpret_cast<void*>(&EmuVcpu::on_block), this, 1, 0), "hook block");
   // One code hook per candidate rdmsr/wrmsr, limited to that one address:
   // the rest of guest code runs at full speed (docs/emu-backend.md).
   for (uint64_t site : msr_sites)
@@ -78,10 +81,24 @@ void EmuVcpu::kick() {
     kicked_.store(true);
   }
   wake_.notify_all();
-  // Stops the engine between two translation blocks; a kick that races with
-  // uc_emu_start resetting its stop flag is repeated by the monitor thread
-  // while kicked_ stays set (EmuVm::run).
-  if (running_.load()) uc_emu_stop(uc_);
+  // A running engine sees kicked_ in on_block at its next translation block
+  // and stops itself there. No uc_emu_stop from this thread: in Unicorn
+  // 2.0.1 an asynchronous stop can leave the engine at the start of a block
+  // entered through a chained jump, and since a stop request (and any
+  // UC_HOOK_CODE hook) suppresses synchronize_from_tb, RIP then still holds
+  // a stale value from an earlier block: resuming there re-executes
+  // instructions (calls, pushes, pops) and corrupts the guest.
+}
+
+void EmuVcpu::on_block(uc_engine* uc, uint64_t address, uint32_t, void* self) {
+  auto& v = *static_cast<EmuVcpu*>(self);
+  if (!v.kicked_.load(std::memory_order_relaxed)) return;
+  // The block hook runs before the block's own exit check and before any of
+  // its instructions: the engine leaves right there, and `address` is where
+  // the guest must resume (Unicorn's RIP may be stale, see kick()).
+  v.kick_stopped_ = true;
+  v.kick_rip_ = address;
+  uc_emu_stop(uc);
 }
 
 bool EmuVcpu::pending_kick() const { return kicked_.load() && running_.load(); }
@@ -113,8 +130,10 @@ void EmuVcpu::run() {
       running_.store(false);
       continue;
     }
+    kick_stopped_ = false;
     const auto t0 = std::chrono::steady_clock::now();
     const uc_err err = uc_emu_start(uc_, reg(UC_X86_REG_RIP), ~0ull, 0, 0);
+    if (kick_stopped_) set_reg(UC_X86_REG_RIP, kick_rip_);
     runtime_ns_.fetch_add(static_cast<uint64_t>(
                               std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
                                   .count()),

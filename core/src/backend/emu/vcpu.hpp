@@ -52,6 +52,7 @@ class EmuVcpu {
   static bool on_invalid(uc_engine* uc, void* self);
   static void on_intr(uc_engine* uc, uint32_t intno, void* self);
   static void on_msr_site(uc_engine* uc, uint64_t address, uint32_t size, void* self);
+  static void on_block(uc_engine* uc, uint64_t address, uint32_t size, void* self);
 
   void msr_exit(uint64_t rip, bool write);
   bool apic_msr_read(uint32_t index, uint64_t& value);
@@ -88,6 +89,10 @@ class EmuVcpu {
   } pending_;  // exception to deliver once uc_emu_start has returned
   void defer(uint8_t vector, bool has_error, uint32_t error, uint64_t rip);
   std::atomic<bool> kicked_{false};
+  // Set by on_block when it stopped the engine for a kick: the exact RIP to
+  // resume at (Unicorn leaves RIP stale after such a stop, see on_block).
+  bool kick_stopped_ = false;
+  uint64_t kick_rip_ = 0;
   std::atomic<bool> running_{false};
   std::mutex wait_mutex_;
   std::condition_variable wake_;
