@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <bit>
 #include <chrono>
+#include <thread>
 #include <exception>
 
 namespace enlight {
@@ -57,14 +58,16 @@ void Bus::record_latency(VcpuState& v, uint16_t slot, ExitKind kind, uint64_t cy
 }
 
 double tsc_hz() {
+  // Sleeps rather than spins: the 20 ms are paid once per process, and on
+  // an invariant TSC (every x86-64 host a VMM runs on) the rate does not
+  // depend on what the CPU did meanwhile.
   static const double hz = [] {
     const auto t0 = std::chrono::steady_clock::now();
     const uint64_t c0 = __builtin_ia32_rdtsc();
-    while (std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(20)) {
-    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
     const uint64_t c1 = __builtin_ia32_rdtsc();
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    return static_cast<double>(c1 - c0) / seconds;
+    return seconds > 0 && c1 > c0 ? static_cast<double>(c1 - c0) / seconds : 0.0;
   }();
   return hz;
 }

@@ -34,8 +34,8 @@ struct LatencyCell {
   uint64_t sum_cycles;
 };
 
-// TSC cycles per second, measured once per process against the steady
-// clock (about 20 ms, on first use).
+// Host TSC cycles per second, measured once per process against the steady
+// clock (about 20 ms, on first use); 0 if the measurement failed.
 double tsc_hz();
 
 // Per-vCPU state the bus needs on the exit path. Everything is allocated when

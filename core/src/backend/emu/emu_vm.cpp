@@ -31,23 +31,13 @@ BackendCaps capabilities() { return BackendCaps{"emu", {"emu-lapic"}, true}; }
 namespace {
 // The rate of the host's TSC, which is what RDTSC returns inside Unicorn
 // (its helper reads the host counter; UC_HOOK_INSN refuses RDTSC in 2.0.1,
-// so it cannot be replaced by Vm::guest_tsc). Measured once per process
-// against the steady clock over 20 ms: ~1e-4 relative error, far below what
-// a guest's rate figures need. The host TSC is taken to be invariant, as on
-// every x86-64 host a VMM runs on.
+// so it cannot be replaced by Vm::guest_tsc). The bus's per-process
+// measurement, rounded to kHz: the figure is a frequency, not a measurement
+// artefact.
 uint64_t host_tsc_hz() {
-  static const uint64_t hz = [] {
-    const auto t0 = std::chrono::steady_clock::now();
-    const uint64_t c0 = __builtin_ia32_rdtsc();
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    const uint64_t c1 = __builtin_ia32_rdtsc();
-    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
-    if (ns <= 0 || c1 <= c0) return VmOptions{}.tsc_frequency_hz;
-    // Rounded to kHz: the figure is a frequency, not a measurement artefact.
-    const uint64_t khz = static_cast<uint64_t>((static_cast<double>(c1 - c0) * 1e6 / static_cast<double>(ns)) + 0.5);
-    return khz * 1000;
-  }();
-  return hz;
+  const double hz = tsc_hz();
+  if (hz <= 0) return VmOptions{}.tsc_frequency_hz;
+  return static_cast<uint64_t>(hz / 1000.0 + 0.5) * 1000;
 }
 }  // namespace
 
