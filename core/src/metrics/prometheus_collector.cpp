@@ -109,6 +109,43 @@ class VmCollector : public prometheus::Collectable {
       it->metric.push_back(std::move(m));
     }
     for (auto& f : families) out.push_back(std::move(f));
+
+    std::vector<prometheus::MetricFamily> hfamilies;
+    for (const MetricsStorage::HistogramInfo& h : s.histograms) {
+      auto it = std::find_if(hfamilies.begin(), hfamilies.end(), [&](const auto& f) { return f.name == h.name; });
+      if (it == hfamilies.end()) {
+        hfamilies.push_back({h.name, h.help, prometheus::MetricType::Histogram, {}});
+        it = hfamilies.end() - 1;
+      }
+      const size_t n = h.upper_bounds_ns.size();
+      std::vector<uint64_t> cells(n + 2, 0);
+      for (uint32_t v = 0; v < vcpus; ++v)
+        for (size_t i = 0; i < n + 2; ++i)
+          cells[i] += load(s.histogram_cells[static_cast<size_t>(v) * MetricsStorage::kMaxHistogramCells + h.first_cell + i]);
+      prometheus::ClientMetric m = metric({{"plugin", vm_.plugin_name(h.slot)}});
+      uint64_t cumulative = 0;
+      for (size_t b = 0; b <= n; ++b) {
+        cumulative += cells[b];
+        m.histogram.bucket.push_back({cumulative, b == n ? INFINITY : static_cast<double>(h.upper_bounds_ns[b]) * 1e-9});
+      }
+      m.histogram.sample_count = cumulative;
+      m.histogram.sample_sum = static_cast<double>(cells[n + 1]) * 1e-9;
+      it->metric.push_back(std::move(m));
+    }
+    for (auto& f : hfamilies) out.push_back(std::move(f));
+
+    // What backends did on plugins' behalf.
+    const auto core_family = [&](const char* name, const char* help, MetricsStorage::CoreCounter c) {
+      prometheus::MetricFamily f{name, help, prometheus::MetricType::Counter, {}};
+      uint64_t sum = 0;
+      for (uint32_t v = 0; v < vcpus; ++v) sum += load(s.core_counters[static_cast<size_t>(v) * MetricsStorage::kCoreCounterCount + c]);
+      f.metric.push_back(metric({}));
+      f.metric.back().counter.value = static_cast<double>(sum);
+      out.push_back(std::move(f));
+    };
+    core_family("enlight_vm_timer_fires_total", "Plugin timers fired on their vCPU", MetricsStorage::kTimerFires);
+    core_family("enlight_apic_pv_eois_total", "EOIs the guest skipped through the VP assist page (PV EOI)",
+                MetricsStorage::kPvEois);
     return out;
   }
 

@@ -49,7 +49,13 @@ struct HostServicesImpl {
   static int inject_interrupt(void* ctx, uint32_t vcpu, uint8_t vector) {
     Vm& vm = *rec(ctx).vm;
     if (vcpu >= vm.resolution_.vcpus || !vm.options_.hooks.inject_interrupt) return -1;
-    return vm.options_.hooks.inject_interrupt(vcpu, vector);
+    return vm.options_.hooks.inject_interrupt(vcpu, vector, 0);
+  }
+  static int inject_interrupt_flags(void* ctx, uint32_t vcpu, uint8_t vector, uint32_t flags) {
+    Vm& vm = *rec(ctx).vm;
+    if (vcpu >= vm.resolution_.vcpus || !vm.options_.hooks.inject_interrupt || (flags & ~ENLIGHT_IRQ_AUTO_EOI) != 0)
+      return -1;
+    return vm.options_.hooks.inject_interrupt(vcpu, vector, flags);
   }
   static void yield_vcpu(void* ctx, uint32_t vcpu) {
     Vm& vm = *rec(ctx).vm;
@@ -117,6 +123,88 @@ struct HostServicesImpl {
     out->reserved = 0;
     return 0;
   }
+
+  // ---- ABI 1.1 ----------------------------------------------------------
+  static int reference_tsc(void* ctx, uint64_t* scale, int64_t* offset) {
+    if (scale == nullptr || offset == nullptr) return -1;
+    return rec(ctx).vm->reference_tsc(*scale, *offset) ? 0 : -1;
+  }
+  static void* gpa_map(void* ctx, uint64_t gpa, uint64_t len) {
+    GuestMemory& m = rec(ctx).vm->memory_;
+    return m.contains(gpa, len) ? m.base() + gpa : nullptr;
+  }
+  static int timer_create(void* ctx, uint32_t vcpu, enlight_timer_fn fn, void* arg, uint32_t* timer) {
+    Vm& vm = *rec(ctx).vm;
+    if (vm.builder_ == nullptr || fn == nullptr || timer == nullptr || vcpu >= vm.resolution_.vcpus) return -1;
+    *timer = vm.timers_.create(vcpu, fn, arg);
+    return 0;
+  }
+  static void timer_arm(void* ctx, uint32_t timer, uint64_t deadline) {
+    Vm& vm = *rec(ctx).vm;
+    if (!vm.timers_.valid(timer)) return;
+    vm.timers_.arm(timer, deadline);
+    if (vm.options_.hooks.timer_armed) vm.options_.hooks.timer_armed(vm.timers_.vcpu_of(timer));
+  }
+  static void timer_cancel(void* ctx, uint32_t timer) {
+    Vm& vm = *rec(ctx).vm;
+    if (vm.timers_.valid(timer)) vm.timers_.cancel(timer);
+  }
+  static int apic_read(void* ctx, uint32_t vcpu, uint32_t msr, uint64_t* value) {
+    Vm& vm = *rec(ctx).vm;
+    if (value == nullptr || vcpu >= vm.resolution_.vcpus || !vm.options_.hooks.apic_read) return -1;
+    return vm.options_.hooks.apic_read(vcpu, msr, *value) ? 0 : -1;
+  }
+  static int apic_write(void* ctx, uint32_t vcpu, uint32_t msr, uint64_t value) {
+    Vm& vm = *rec(ctx).vm;
+    if (vcpu >= vm.resolution_.vcpus || !vm.options_.hooks.apic_write) return -1;
+    return vm.options_.hooks.apic_write(vcpu, msr, value) ? 0 : -1;
+  }
+  static int eoi_listen(void* ctx, enlight_eoi_fn fn, void* arg) {
+    Rec& r = rec(ctx);
+    if (r.vm->builder_ == nullptr) return -1;
+    return r.vm->eoi_.listen(fn, arg, r.slot) >= 0 ? 0 : -1;
+  }
+  static void eoi_watch(void* ctx, uint32_t vcpu, uint8_t vector, int on) {
+    Rec& r = rec(ctx);
+    r.vm->eoi_.watch(vcpu, vector, r.vm->eoi_.listener_of(r.slot), on != 0);
+  }
+  static int pv_eoi_set(void* ctx, uint32_t vcpu, uint64_t gpa) {
+    Vm& vm = *rec(ctx).vm;
+    if (vcpu >= vm.resolution_.vcpus || !vm.options_.hooks.pv_eoi_set) return -1;
+    if (gpa != 0 && !vm.memory_.contains(gpa, 4)) return -1;
+    return vm.options_.hooks.pv_eoi_set(vcpu, gpa) ? 0 : -1;
+  }
+  static int histogram_register(void* ctx, const char* name, const char* help, const uint64_t* bounds,
+                                uint32_t bound_count, enlight_histogram* out) {
+    Rec& r = rec(ctx);
+    Vm& vm = *r.vm;
+    if (vm.builder_ == nullptr || name == nullptr || out == nullptr || (bound_count > 0 && bounds == nullptr) ||
+        bound_count > 32)
+      return -1;
+    static const std::regex valid("enlight_[a-z0-9_]+_seconds");
+    if (!std::regex_match(name, valid)) {
+      log(ctx, 0, (std::string("histogram name '") + name + "' must match enlight_<area>_<what>_seconds").c_str());
+      return -1;
+    }
+    for (uint32_t i = 1; i < bound_count; ++i)
+      if (bounds[i] <= bounds[i - 1]) {
+        log(ctx, 0, (std::string("histogram '") + name + "': bounds must ascend").c_str());
+        return -1;
+      }
+    MetricsStorage& m = vm.metrics_;
+    for (const auto& h : m.histograms)
+      if (h.name == name && h.slot == r.slot) return -1;
+    const uint32_t cells = bound_count + 2;
+    if (m.histogram_cells_used + cells > MetricsStorage::kMaxHistogramCells) return -1;
+    m.histograms.push_back({name, help ? help : "", r.slot, m.histogram_cells_used,
+                            std::vector<uint64_t>(bounds, bounds + bound_count)});
+    out->per_vcpu = m.histogram_cells.get() + m.histogram_cells_used;
+    out->stride = MetricsStorage::kMaxHistogramCells;
+    out->bucket_count = bound_count;
+    out->upper_bounds = m.histograms.back().upper_bounds_ns.data();  // moved vector keeps its buffer
+    m.histogram_cells_used += cells;
+    return 0;
+  }
 };
 
 void HostServices::fill(Vm::PluginRecord& r) {
@@ -141,6 +229,18 @@ void HostServices::fill(Vm::PluginRecord& r) {
   h.service_register = &HostServicesImpl::service_register;
   h.service_lookup = &HostServicesImpl::service_lookup;
   h.counter_register = &HostServicesImpl::counter_register;
+  h.reference_tsc = &HostServicesImpl::reference_tsc;
+  h.gpa_map = &HostServicesImpl::gpa_map;
+  h.timer_create = &HostServicesImpl::timer_create;
+  h.timer_arm = &HostServicesImpl::timer_arm;
+  h.timer_cancel = &HostServicesImpl::timer_cancel;
+  h.apic_read = &HostServicesImpl::apic_read;
+  h.apic_write = &HostServicesImpl::apic_write;
+  h.eoi_listen = &HostServicesImpl::eoi_listen;
+  h.eoi_watch = &HostServicesImpl::eoi_watch;
+  h.pv_eoi_set = &HostServicesImpl::pv_eoi_set;
+  h.histogram_register = &HostServicesImpl::histogram_register;
+  h.inject_interrupt_flags = &HostServicesImpl::inject_interrupt_flags;
 }
 
 }  // namespace enlight

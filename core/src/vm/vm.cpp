@@ -35,9 +35,19 @@ uint64_t Vm::steady_ns() {
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
 }
 
-uint64_t Vm::guest_tsc(uint32_t) const {
+uint64_t Vm::guest_tsc(uint32_t vcpu) const {
+  if (options_.hooks.guest_tsc) return options_.hooks.guest_tsc(vcpu);
   // One virtual TSC for the partition, running at tsc_frequency_hz from 0.
   return static_cast<uint64_t>((static_cast<unsigned __int128>(now_ns()) * options_.tsc_frequency_hz) / 1'000'000'000u);
+}
+
+uint64_t Vm::reference_time() const noexcept {
+  if (ref_scale_ == 0) return now_ns() / 100;
+  // TLFS 12.7.3.2: ReferenceTime = ((VirtualTsc * TscScale) >> 64) + TscOffset.
+  // One TSC for the partition (vCPU 0's): backends keep vCPU TSCs in sync.
+  const uint64_t tsc = guest_tsc(0);
+  return static_cast<uint64_t>(static_cast<int64_t>((static_cast<unsigned __int128>(tsc) * ref_scale_) >> 64) +
+                               ref_offset_);
 }
 
 const std::string& Vm::plugin_name(uint16_t slot) const {
@@ -57,6 +67,17 @@ std::unique_ptr<Vm> Vm::create(const Resolution& resolution, const VmOptions& op
   vm->options_ = options;
   vm->start_ns_ = steady_ns();
   if (resolution.vcpus == 0 || resolution.vcpus > 4096) throw std::invalid_argument("vCPU count must be 1..4096");
+  // The reference TSC scale: 100 ns ticks per TSC cycle as a 0.64 fixed
+  // point number, which needs a TSC faster than 10 MHz to be below 1.
+  // Rounded up, so a TSC value that is an exact number of ticks gives
+  // exactly that many (rounding down would answer one less); the excess,
+  // tsc / 2^64 ticks, never shows.
+  if (options.tsc_frequency_hz > 10'000'000u) {
+    const unsigned __int128 one = static_cast<unsigned __int128>(10'000'000u) << 64;
+    vm->ref_scale_ = static_cast<uint64_t>((one + options.tsc_frequency_hz - 1) / options.tsc_frequency_hz);
+    const uint64_t tsc0 = vm->guest_tsc(0);
+    vm->ref_offset_ = -static_cast<int64_t>((static_cast<unsigned __int128>(tsc0) * vm->ref_scale_) >> 64);
+  }
 
   // Guest RAM: anonymous, lazily backed, zero-filled; MAP_NORESERVE so a
   // large guest costs only what it touches.
@@ -83,6 +104,9 @@ void Vm::load_and_create() {
   if (options_.metrics && options_.latency_histograms)
     metrics_.latency.reset(new LatencyCell[static_cast<size_t>(count + 1) * static_cast<size_t>(ExitKind::Count) * vcpus]());
   metrics_.plugin_counters.reset(new uint64_t[static_cast<size_t>(MetricsStorage::kMaxPluginCounters) * vcpus]());
+  metrics_.histogram_cells.reset(new uint64_t[static_cast<size_t>(MetricsStorage::kMaxHistogramCells) * vcpus]());
+  metrics_.core_counters.reset(new uint64_t[static_cast<size_t>(MetricsStorage::kCoreCounterCount) * vcpus]());
+  eoi_.resize(vcpus);
 
   BusBuilder builder(bus_);
   builder_ = &builder;
@@ -123,6 +147,7 @@ void Vm::load_and_create() {
       rec.created = true;
     }
     builder.finish(resolution_.enforce_cpuid, memory_, count);
+    timers_.freeze(vcpus);
     builder_ = nullptr;
     services_.clear();
     create_vcpus();

@@ -28,7 +28,7 @@ extern "C" {
 #endif
 
 #define ENLIGHT_ABI_MAJOR 1u
-#define ENLIGHT_ABI_MINOR 0u
+#define ENLIGHT_ABI_MINOR 1u
 #define ENLIGHT_PLUGIN_ENTRY_SYMBOL "enlight_plugin_entry_v1"
 
 #if defined(__GNUC__)
@@ -193,6 +193,21 @@ typedef struct enlight_counter {
   uint32_t reserved;
 } enlight_counter;
 
+/* ABI 1.1: a timer callback, run on the timer's vCPU thread (see timer_create). */
+typedef void (*enlight_timer_fn)(void* arg, uint64_t now);
+/* ABI 1.1: an end-of-interrupt notification (see eoi_listen). */
+typedef void (*enlight_eoi_fn)(void* arg, uint32_t vcpu, uint8_t vector);
+
+/* ABI 1.1: a histogram metric. Per vCPU: bucket_count + 1 cumulative-free
+ * counts (the last is +Inf), then the sum of observations; single writer.
+ * Observe with enlight_histogram_observe() from the SDK. */
+typedef struct enlight_histogram {
+  uint64_t* per_vcpu;
+  uint32_t stride;              /* in uint64_t units between vCPUs */
+  uint32_t bucket_count;
+  const uint64_t* upper_bounds; /* bucket_count bounds, ascending, owned by the core */
+} enlight_histogram;
+
 typedef struct enlight_host {
   uint32_t size;                /* sizeof(enlight_host) as the core built it */
   uint32_t vcpu_count;
@@ -254,7 +269,85 @@ typedef struct enlight_host {
    * core. Returns 0 and fills *out; with metrics off or compiled out the slots
    * are still valid memory, so plugins never branch on whether they count. */
   int (*counter_register)(void* ctx, const char* name, const char* help, enlight_counter* out);
+
+  /* ---- ABI 1.1 (appended). Present when size >= ENLIGHT_HOST_SIZE_1_1. -- */
+
+  /* The reference TSC (TLFS 12.7): for every vCPU,
+   *   ((guest_tsc * scale) >> 64) + offset == reference_time(),
+   * exactly, because the core defines reference time that way: a guest
+   * reading the TSC page and one reading HV_X64_MSR_TIME_REF_COUNT see one
+   * counter. -1 when the backend's TSC cannot be the reference (a TSC
+   * slower than 10 MHz); the TSC page must then say so (sequence 0).
+   * Exit path. */
+  int (*reference_tsc)(void* ctx, uint64_t* scale, int64_t* offset);
+
+  /* A host pointer to [gpa, gpa+len) of guest RAM, valid until vm_destroy,
+   * or NULL when any byte is outside RAM. For pages the guest reads without
+   * exits (reference TSC page, VP assist page, SynIC pages) and for atomic
+   * updates of them. Guest RAM is contiguous and never moves. Exit path. */
+  void* (*gpa_map)(void* ctx, uint64_t gpa, uint64_t len);
+
+  /* One-shot timers on partition reference time (100 ns units).
+   * timer_create, only during vm_create: a timer owned by vCPU `vcpu`; its
+   * callback always runs on that vCPU's thread, outside any handler, at or
+   * after the deadline and before the vCPU next runs guest code (a halted
+   * vCPU is woken), with `now` = the reference time it observed. So a
+   * plugin whose per-vCPU state is only touched by that vCPU's handlers and
+   * timers needs no lock.
+   * timer_arm (exit path, any thread): sets or replaces the deadline;
+   * a deadline already past fires at the next opportunity.
+   * timer_cancel (exit path, any thread): after it returns the callback
+   * does not run for the cancelled deadline unless it is already running.
+   * The backend's granularity is documented per backend (docs/timers.md). */
+  int (*timer_create)(void* ctx, uint32_t vcpu, enlight_timer_fn fn, void* arg, uint32_t* timer);
+  void (*timer_arm)(void* ctx, uint32_t timer, uint64_t deadline);
+  void (*timer_cancel)(void* ctx, uint32_t timer);
+
+  /* The local APIC of `vcpu` through its x2APIC MSR interface (index
+   * 0x800-0x8FF): what HV_X64_MSR_EOI, _ICR and _TPR map onto (TLFS
+   * "Virtual Processor Interrupt State"). 0, or -1 when the APIC refuses
+   * the access (the plugin answers #GP) or the backend has no model.
+   * Exit path, from `vcpu`'s own thread. */
+  int (*apic_read)(void* ctx, uint32_t vcpu, uint32_t x2apic_msr, uint64_t* value);
+  int (*apic_write)(void* ctx, uint32_t vcpu, uint32_t x2apic_msr, uint64_t value);
+
+  /* End-of-interrupt notification (SynIC redelivers a pending message when
+   * the guest EOIs its SINT vector). eoi_listen, only during vm_create, one
+   * per plugin: `fn` runs on the vCPU's thread after it EOIs a watched
+   * vector. eoi_watch (exit path): on != 0 starts watching `vector` on
+   * `vcpu`, 0 stops; several plugins may watch one vector. */
+  int (*eoi_listen)(void* ctx, enlight_eoi_fn fn, void* arg);
+  void (*eoi_watch)(void* ctx, uint32_t vcpu, uint8_t vector, int on);
+
+  /* Paravirtual EOI through the VP assist page (TLFS "Virtual Processor
+   * Assist Page", APIC assist). With `gpa` != 0 the backend, when it
+   * delivers an interrupt whose EOI may be skipped (no other vector in
+   * service, none pending above it), sets bit 0 of the 32-bit word at
+   * `gpa`; when the guest has cleared it instead of writing EOI, the
+   * backend performs that EOI itself before the next delivery. gpa == 0
+   * turns it off. -1: not available on this backend (or gpa not in RAM).
+   * Exit path, `vcpu`'s own thread. */
+  int (*pv_eoi_set)(void* ctx, uint32_t vcpu, uint64_t gpa);
+
+  /* A histogram metric, only during vm_create. name follows
+   * enlight_<area>_<what>_seconds; observations and bounds are in
+   * nanoseconds (the core exposes seconds). At most 32 bounds. */
+  int (*histogram_register)(void* ctx, const char* name, const char* help, const uint64_t* upper_bounds_ns,
+                            uint32_t bound_count, enlight_histogram* out);
+
+  /* inject_interrupt with delivery flags (ENLIGHT_IRQ_*). AUTO_EOI: the
+   * APIC retires the vector as the CPU accepts it, without an ISR bit and
+   * without an EOI from the guest (SynIC AutoEOI SINTs, TLFS "SINTx
+   * register"). Exit path, any thread. */
+  int (*inject_interrupt_flags)(void* ctx, uint32_t vcpu, uint8_t vector, uint32_t flags);
 } enlight_host;
+
+#define ENLIGHT_IRQ_AUTO_EOI (1u << 0)
+
+/* sizeof(enlight_host) as ABI 1.0 defined it: a plugin checks host->size
+ * against the 1.1 size before it uses a 1.1 service. */
+#define ENLIGHT_HOST_SIZE_1_0 offsetof(enlight_host, reference_tsc)
+#define ENLIGHT_HOST_SIZE_1_1 (offsetof(enlight_host, inject_interrupt_flags) + sizeof(void*))
 
 #define ENLIGHT_STOP_GUEST_RESET 1u  /* the guest asked for a reset */
 #define ENLIGHT_STOP_GUEST_CRASH 2u  /* the guest reported a crash */

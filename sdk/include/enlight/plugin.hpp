@@ -56,6 +56,50 @@ class Counter {
   enlight_counter raw_{};
 };
 
+// A per-vCPU histogram (ABI 1.1): observations in nanoseconds, bucketed
+// against the bounds given at registration. Same single-writer rule as
+// Counter: only vCPU `vcpu`'s thread observes into its row.
+class Histogram {
+ public:
+  Histogram() = default;
+  explicit Histogram(const enlight_histogram& raw) : raw_(raw) {}
+  void observe(uint32_t vcpu, uint64_t ns) const noexcept {
+    if (raw_.per_vcpu == nullptr) return;
+    uint64_t* row = raw_.per_vcpu + static_cast<uint64_t>(vcpu) * raw_.stride;
+    uint32_t b = 0;
+    while (b < raw_.bucket_count && ns > raw_.upper_bounds[b]) ++b;
+    bump(row[b], 1);
+    bump(row[raw_.bucket_count + 1], ns);
+  }
+
+ private:
+  static void bump(uint64_t& cell, uint64_t n) noexcept {
+    std::atomic_ref<uint64_t> slot(cell);
+    slot.store(slot.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  enlight_histogram raw_{};
+};
+
+// A one-shot timer on partition reference time (ABI 1.1, enlight_host
+// timer_*). Its callback runs on the owning vCPU's thread.
+class Timer {
+ public:
+  Timer() = default;
+  Timer(const enlight_host* host, uint32_t id) : host_(host), id_(id) {}
+  // deadline: reference time, 100 ns units. Re-arming replaces it.
+  void arm(uint64_t deadline) const noexcept {
+    if (host_ != nullptr) host_->timer_arm(host_->ctx, id_, deadline);
+  }
+  void cancel() const noexcept {
+    if (host_ != nullptr) host_->timer_cancel(host_->ctx, id_);
+  }
+  explicit operator bool() const noexcept { return host_ != nullptr; }
+
+ private:
+  const enlight_host* host_ = nullptr;
+  uint32_t id_ = 0;
+};
+
 // ---- Partition and vCPU bases ----------------------------------------------
 
 class VmBase {
@@ -111,6 +155,57 @@ class VmBase {
     return Counter(raw);
   }
 
+  // ---- ABI 1.1 services. Creation-time ones throw on an ABI 1.0 core, whose
+  // enlight_host ends before them; exit-path ones answer "not available".
+  bool host_has_1_1() const noexcept { return host_.size >= ENLIGHT_HOST_SIZE_1_1; }
+
+  // The reference TSC parameters; false when the TSC page must be invalid.
+  bool reference_tsc(uint64_t& scale, int64_t& offset) const noexcept {
+    return host_has_1_1() && host_.reference_tsc(host_.ctx, &scale, &offset) == 0;
+  }
+  // A host pointer into guest RAM, or nullptr when any byte is outside it.
+  void* map_guest(uint64_t gpa, uint64_t len) const noexcept {
+    return host_has_1_1() ? host_.gpa_map(host_.ctx, gpa, len) : nullptr;
+  }
+  // A timer owned by `vcpu`, firing fn(arg, now) on that vCPU's thread.
+  Timer timer(uint32_t vcpu, enlight_timer_fn fn, void* arg) const {
+    require_1_1("timers");
+    uint32_t id = 0;
+    if (host_.timer_create(host_.ctx, vcpu, fn, arg, &id) != 0) throw PluginError("cannot create a timer");
+    return Timer(&host_, id);
+  }
+  // The local APIC through its x2APIC MSRs; false means #GP (or no APIC).
+  bool apic_read(uint32_t vcpu, uint32_t x2apic_msr, uint64_t& value) const noexcept {
+    return host_has_1_1() && host_.apic_read(host_.ctx, vcpu, x2apic_msr, &value) == 0;
+  }
+  bool apic_write(uint32_t vcpu, uint32_t x2apic_msr, uint64_t value) const noexcept {
+    return host_has_1_1() && host_.apic_write(host_.ctx, vcpu, x2apic_msr, value) == 0;
+  }
+  void eoi_listen(enlight_eoi_fn fn, void* arg) const {
+    require_1_1("EOI notifications");
+    if (host_.eoi_listen(host_.ctx, fn, arg) != 0) throw PluginError("cannot listen to EOIs");
+  }
+  void eoi_watch(uint32_t vcpu, uint8_t vector, bool on) const noexcept {
+    if (host_has_1_1()) host_.eoi_watch(host_.ctx, vcpu, vector, on ? 1 : 0);
+  }
+  // Injects `vector` into `vcpu` (ENLIGHT_IRQ_* flags need ABI 1.1); false
+  // when the backend cannot deliver it.
+  bool inject_interrupt(uint32_t vcpu, uint8_t vector, uint32_t flags = 0) const noexcept {
+    if (flags == 0) return host_.inject_interrupt(host_.ctx, vcpu, vector) == 0;
+    return host_has_1_1() && host_.inject_interrupt_flags(host_.ctx, vcpu, vector, flags) == 0;
+  }
+  bool pv_eoi_set(uint32_t vcpu, uint64_t gpa) const noexcept {
+    return host_has_1_1() && host_.pv_eoi_set(host_.ctx, vcpu, gpa) == 0;
+  }
+  Histogram histogram(const char* name, const char* help, std::span<const uint64_t> upper_bounds_ns) const {
+    require_1_1("histograms");
+    enlight_histogram raw{};
+    if (host_.histogram_register(host_.ctx, name, help, upper_bounds_ns.data(),
+                                 static_cast<uint32_t>(upper_bounds_ns.size()), &raw) != 0)
+      throw PluginError(std::string("cannot register histogram ") + name);
+    return Histogram(raw);
+  }
+
   template <class Iface>
   void provide_service(const char* name, uint32_t major, uint32_t minor, const Iface* iface) const {
     if (host_.service_register(host_.ctx, name, major, minor, iface) != 0)
@@ -128,6 +223,10 @@ class VmBase {
       if (name == o.name && o.type == static_cast<uint32_t>(type)) return o;
     }
     throw PluginError("option '" + std::string(name) + "' missing or of another type");
+  }
+  void require_1_1(const char* what) const {
+    if (!host_has_1_1())
+      throw PluginError(std::string(what) + " need plugin ABI 1.1; this enlight core offers 1.0 host services");
   }
   void cpuid_set(uint32_t leaf, enlight_cpuid_reg reg, uint32_t mask, uint32_t value) {
     if (host_.cpuid_set(host_.ctx, leaf, 0, reg, mask, value) != 0)

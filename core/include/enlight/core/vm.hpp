@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -37,18 +38,109 @@ struct MetricsStorage {
   std::unique_ptr<LatencyCell[]> latency;           // [vcpu][slot][kind]; null unless histograms on
   std::unique_ptr<uint64_t[]> plugin_counters;      // [vcpu][kMaxPluginCounters]
   std::vector<CounterInfo> counters;
+
+  // Histograms plugins registered: per vCPU, kMaxHistogramCells cells; a
+  // histogram takes bounds + 2 of them (its buckets, +Inf, the sum in ns).
+  static constexpr uint32_t kMaxHistogramCells = 512;
+  struct HistogramInfo {
+    std::string name, help;
+    uint16_t slot;
+    uint32_t first_cell;
+    std::vector<uint64_t> upper_bounds_ns;
+  };
+  std::unique_ptr<uint64_t[]> histogram_cells;      // [vcpu][kMaxHistogramCells]
+  std::deque<HistogramInfo> histograms;            // deque: plugins hold pointers to the bounds
+  uint32_t histogram_cells_used = 0;
+
+  // The core's own per-vCPU counters of what backends do for plugins.
+  enum CoreCounter : uint32_t { kTimerFires = 0, kPvEois, kCoreCounterCount };
+  std::unique_ptr<uint64_t[]> core_counters;        // [vcpu][kCoreCounterCount]
+  void core_add(uint32_t vcpu, CoreCounter c) noexcept;
 };
 
 // What a backend offers the host services. Every member may be left empty;
 // the service then reports that it cannot (inject returns -1).
 struct BackendHooks {
-  std::function<int(uint32_t vcpu, uint8_t vector)> inject_interrupt;
+  // flags: ENLIGHT_IRQ_* (abi.h). -1 when the vector cannot be delivered.
+  std::function<int(uint32_t vcpu, uint8_t vector, uint32_t flags)> inject_interrupt;
   std::function<void(uint32_t vcpu)> yield_vcpu;
   // Current time in nanoseconds since the VM started. The default is the
   // host's steady clock; the direct backend's tests substitute a manual one.
   std::function<uint64_t()> now_ns;
   // Time vCPU n has spent running guest code, in ns.
   std::function<uint64_t(uint32_t vcpu)> vcpu_runtime_ns;
+  // The TSC the guest reads on vCPU n. Default: a virtual TSC at
+  // tsc_frequency_hz counting from 0 at now_ns() == 0. A backend whose
+  // guest reads a real counter (emu: the host TSC) must say so, because
+  // reference time is defined from it (Vm::reference_time).
+  std::function<uint64_t(uint32_t vcpu)> guest_tsc;
+  // The vCPU's local APIC through its x2APIC MSRs, on that vCPU's thread;
+  // false: #GP, or no APIC model.
+  std::function<bool(uint32_t vcpu, uint32_t x2apic_msr, uint64_t& value)> apic_read;
+  std::function<bool(uint32_t vcpu, uint32_t x2apic_msr, uint64_t value)> apic_write;
+  // PV EOI through the VP assist page (gpa 0: off); false: not available.
+  std::function<bool(uint32_t vcpu, uint64_t gpa)> pv_eoi_set;
+  // A timer of vCPU n was armed, possibly earlier than the backend last
+  // planned for: wake that vCPU (or its timer thread) to look again.
+  std::function<void(uint32_t vcpu)> timer_armed;
+};
+
+// Timers plugins create through enlight_host.timer_create: fixed after
+// creation; deadlines are atomics, so arming from any thread is a store.
+// Backends call Vm::run_timers(vcpu) on the vCPU's thread and ask
+// Vm::next_timer_deadline(vcpu) how long that vCPU may sleep.
+class TimerTable {
+ public:
+  uint32_t create(uint32_t vcpu, enlight_timer_fn fn, void* arg);  // creation only
+  void freeze(uint32_t vcpus);
+  bool valid(uint32_t id) const noexcept { return id < slots_.size(); }
+  uint32_t vcpu_of(uint32_t id) const noexcept { return slots_[id].vcpu; }
+  void arm(uint32_t id, uint64_t deadline) noexcept;
+  void cancel(uint32_t id) noexcept;
+  // The earliest armed deadline of vCPU n's timers; 0 when none is armed.
+  uint64_t next_deadline(uint32_t vcpu) const noexcept;
+  // Runs the callbacks of vCPU n due at `now`; returns how many ran.
+  uint32_t run_due(uint32_t vcpu, uint64_t now) noexcept;
+
+ private:
+  struct Slot {
+    std::atomic<uint64_t> deadline{0};  // 0: not armed
+    enlight_timer_fn fn = nullptr;
+    void* arg = nullptr;
+    uint32_t vcpu = 0;
+  };
+  std::deque<Slot> slots_;                  // stable addresses; no growth after freeze
+  std::vector<std::vector<uint32_t>> by_vcpu_;
+};
+
+// Plugins that asked to hear about EOIs (enlight_host.eoi_listen), and per
+// vCPU and vector the set of listeners watching it.
+class EoiWatch {
+ public:
+  static constexpr uint32_t kMaxListeners = 32;
+  int listen(enlight_eoi_fn fn, void* arg, uint16_t slot);  // creation only; listener index or -1
+  int listener_of(uint16_t slot) const noexcept;
+  void resize(uint32_t vcpus);
+  void watch(uint32_t vcpu, uint8_t vector, int listener, bool on) noexcept;
+  // The backend saw vCPU n EOI `vector`: tell whoever watches it.
+  void notify(uint32_t vcpu, uint8_t vector) const noexcept {
+    if (vcpu >= masks_.size()) return;
+    uint32_t mask = masks_[vcpu][vector].load(std::memory_order_relaxed);
+    while (mask != 0) {
+      const int i = __builtin_ctz(mask);
+      mask &= mask - 1;
+      listeners_[i].fn(listeners_[i].arg, vcpu, vector);
+    }
+  }
+
+ private:
+  struct Listener {
+    enlight_eoi_fn fn;
+    void* arg;
+    uint16_t slot;
+  };
+  std::vector<Listener> listeners_;
+  std::vector<std::unique_ptr<std::atomic<uint32_t>[]>> masks_;  // [vcpu][256]
 };
 
 struct VmOptions {
@@ -96,8 +188,29 @@ class Vm {
   const MetricsStorage& metrics_storage() const noexcept { return metrics_; }
 
   uint64_t now_ns() const { return options_.hooks.now_ns ? options_.hooks.now_ns() : steady_ns() - start_ns_; }
-  uint64_t reference_time() const { return now_ns() / 100; }
+  // Partition reference time, 100 ns units since the VM started (TLFS
+  // 12.4). Defined from the guest TSC with the reference TSC page's own
+  // formula, ((tsc * scale) >> 64) + offset, so the MSR and the page can
+  // never disagree (docs/timers.md). Falls back to now_ns() / 100 when the
+  // TSC is slower than 10 MHz and no scale exists.
+  uint64_t reference_time() const noexcept;
   uint64_t guest_tsc(uint32_t vcpu) const;
+  // false when the TSC cannot serve as the reference (see reference_time).
+  bool reference_tsc(uint64_t& scale, int64_t& offset) const noexcept {
+    scale = ref_scale_;
+    offset = ref_offset_;
+    return ref_scale_ != 0;
+  }
+
+  // ---- what backends call for plugins' timers and EOI watches ----------
+  // On vCPU n's thread: runs its due timers; returns how many fired.
+  uint32_t run_timers(uint32_t vcpu) noexcept;
+  // Earliest armed timer deadline of vCPU n (reference time), 0 for none.
+  uint64_t next_timer_deadline(uint32_t vcpu) const noexcept { return timers_.next_deadline(vcpu); }
+  // On vCPU n's thread, after the APIC retired `vector` (EOI or PV EOI).
+  void notify_eoi(uint32_t vcpu, uint8_t vector, bool pv) noexcept;
+  TimerTable& timers() noexcept { return timers_; }
+  EoiWatch& eoi_watch() noexcept { return eoi_; }
 
   // Per-plugin record the host services use; public for the services' C
   // trampolines in vm.cpp.
@@ -132,6 +245,10 @@ class Vm {
   Bus bus_;
   MetricsStorage metrics_;
   uint64_t start_ns_ = 0;
+  uint64_t ref_scale_ = 0;   // 0: no reference TSC (see reference_time)
+  int64_t ref_offset_ = 0;
+  TimerTable timers_;
+  EoiWatch eoi_;
   BusBuilder* builder_ = nullptr;  // only while creating
   struct Service {
     std::string name;

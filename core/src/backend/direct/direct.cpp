@@ -2,10 +2,33 @@
 #include <enlight/core/catalog.hpp>
 #include <enlight/core/profile.hpp>
 
+#include "../lapic/lapic.hpp"
+
 #include <cstring>
+#include <deque>
 #include <stdexcept>
 
 namespace enlight::direct {
+
+struct DirectVm::Apics {
+  std::deque<Lapic> lapics;
+  Vm* vm = nullptr;
+  bool write(uint32_t vcpu, uint32_t msr, uint64_t value) {
+    std::optional<IpiRequest> ipi;
+    int eoi = -1;
+    if (!Lapic::is_apic_msr(msr) || !lapics[vcpu].write(msr, value, vm->now_ns(), ipi, eoi)) return false;
+    if (ipi) {
+      for (uint32_t i = 0; i < lapics.size(); ++i) {
+        const bool hit = ipi->dest == IpiRequest::Dest::All || (ipi->dest == IpiRequest::Dest::Self && i == vcpu) ||
+                         (ipi->dest == IpiRequest::Dest::AllButSelf && i != vcpu) ||
+                         (ipi->dest == IpiRequest::Dest::Physical && i == ipi->target);
+        if (hit) lapics[i].set_irr(ipi->vector);
+      }
+    }
+    if (eoi >= 0) vm->notify_eoi(vcpu, static_cast<uint8_t>(eoi), false);
+    return true;
+  }
+};
 
 uint64_t control(uint16_t code, bool fast, uint16_t rep_count, uint16_t rep_start, uint16_t var_header_qwords) {
   return uint64_t{code} | (fast ? HV_HYPERCALL_FAST : 0) |
@@ -23,14 +46,30 @@ std::unique_ptr<DirectVm> DirectVm::create(const Resolution& resolution, VmOptio
   auto now = d->now_ns_;
   auto injected = d->injected_;
   auto yields = d->yields_;
+  auto apics = std::make_shared<Apics>();
+  d->apics_ = apics;
+  for (uint32_t i = 0; i < resolution.vcpus; ++i) apics->lapics.emplace_back(i, options.apic_frequency_hz);
   options.hooks.now_ns = [now] { return now->load(); };
-  options.hooks.inject_interrupt = [injected](uint32_t vcpu, uint8_t vector) {
+  options.hooks.inject_interrupt = [injected, apics](uint32_t vcpu, uint8_t vector, uint32_t flags) {
+    if (vcpu >= apics->lapics.size() || !apics->lapics[vcpu].set_irr(vector, flags & ENLIGHT_IRQ_AUTO_EOI)) return -1;
     std::lock_guard lock(injected->mutex);
     injected->list.emplace_back(vcpu, vector);
     return 0;
   };
   options.hooks.yield_vcpu = [yields](uint32_t) { yields->fetch_add(1); };
+  options.hooks.apic_read = [apics](uint32_t vcpu, uint32_t msr, uint64_t& value) {
+    return vcpu < apics->lapics.size() && Lapic::is_apic_msr(msr) && apics->lapics[vcpu].read(msr, value, apics->vm->now_ns());
+  };
+  options.hooks.apic_write = [apics](uint32_t vcpu, uint32_t msr, uint64_t value) {
+    return vcpu < apics->lapics.size() && apics->write(vcpu, msr, value);
+  };
+  options.hooks.pv_eoi_set = [apics](uint32_t vcpu, uint64_t gpa) {
+    if (vcpu >= apics->lapics.size() || (gpa & 3)) return false;
+    apics->lapics[vcpu].set_pv_eoi(gpa == 0 ? nullptr : reinterpret_cast<uint32_t*>(apics->vm->memory().base() + gpa));
+    return true;
+  };
   d->vm_ = Vm::create(resolution, options);
+  apics->vm = d->vm_.get();
   return d;
 }
 
@@ -107,6 +146,37 @@ Access DirectVm::io_in(uint32_t vcpu, uint16_t port, uint8_t size, uint32_t& val
 Access DirectVm::io_out(uint32_t vcpu, uint16_t port, uint8_t size, uint32_t value) {
   return vm_->bus().io_out(vm_->vcpu(vcpu), port, size, value);
 }
+
+void DirectVm::set_time_ns(uint64_t ns) {
+  now_ns_->store(ns);
+  for (uint32_t v = 0; v < vm_->vcpu_count(); ++v) run_timers(v);
+}
+
+uint32_t DirectVm::run_timers(uint32_t vcpu) { return vm_->run_timers(vcpu); }
+
+void DirectVm::clear_injected() {
+  std::lock_guard lock(injected_->mutex);
+  injected_->list.clear();
+}
+
+std::optional<uint8_t> DirectVm::take_interrupt(uint32_t vcpu) {
+  Lapic& apic = apics_->lapics.at(vcpu);
+  const int retired = apic.sync_pv_eoi();
+  if (retired >= 0) vm_->notify_eoi(vcpu, static_cast<uint8_t>(retired), true);
+  const auto vector = apic.deliverable();
+  if (vector) apic.accept(*vector);
+  return vector;
+}
+
+bool DirectVm::apic_read(uint32_t vcpu, uint32_t msr, uint64_t& value) {
+  return vcpu < apics_->lapics.size() && Lapic::is_apic_msr(msr) && apics_->lapics[vcpu].read(msr, value, vm_->now_ns());
+}
+
+bool DirectVm::apic_write(uint32_t vcpu, uint32_t msr, uint64_t value) {
+  return vcpu < apics_->lapics.size() && apics_->write(vcpu, msr, value);
+}
+
+bool DirectVm::in_service(uint32_t vcpu, uint8_t vector) { return apics_->lapics.at(vcpu).in_service(vector); }
 
 std::vector<std::pair<uint32_t, uint8_t>> DirectVm::injected() const {
   std::lock_guard lock(injected_->mutex);

@@ -35,7 +35,7 @@ struct EmuVm::Impl {
   // Records the outcome unless one was already decided, then stops every vCPU.
   void finish(Outcome outcome, std::string message, uint32_t status = 0);
   void kick_all();
-  int inject(uint32_t vcpu, uint8_t vector);
+  int inject(uint32_t vcpu, uint8_t vector, bool auto_eoi = false);
   void route_ipi(uint32_t from, const IpiRequest& ipi);
   void console(char c);
   void report(uint32_t vcpu, uint64_t gpa);

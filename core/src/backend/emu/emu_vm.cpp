@@ -6,6 +6,8 @@
 
 #include <enlight/core/guest/protocol.h>
 
+#include <x86intrin.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -59,8 +61,8 @@ void EmuVm::Impl::kick_all() {
   for (auto& v : vcpus) v->kick();
 }
 
-int EmuVm::Impl::inject(uint32_t vcpu, uint8_t vector) {
-  if (vcpu >= vcpus.size() || !vcpus[vcpu]->lapic().set_irr(vector)) return -1;
+int EmuVm::Impl::inject(uint32_t vcpu, uint8_t vector, bool auto_eoi) {
+  if (vcpu >= vcpus.size() || !vcpus[vcpu]->lapic().set_irr(vector, auto_eoi)) return -1;
   vcpus[vcpu]->kick();
   return 0;
 }
@@ -101,9 +103,9 @@ std::unique_ptr<EmuVm> EmuVm::create(const Resolution& resolution, EmuOptions op
   // The hooks hold a weak reference: a plugin calling a host service while
   // the Vm is torn down must not reach freed backend state.
   std::weak_ptr<Impl> weak = impl;
-  options.vm.hooks.inject_interrupt = [weak](uint32_t vcpu, uint8_t vector) {
+  options.vm.hooks.inject_interrupt = [weak](uint32_t vcpu, uint8_t vector, uint32_t flags) {
     auto p = weak.lock();
-    return p ? p->inject(vcpu, vector) : -1;
+    return p ? p->inject(vcpu, vector, (flags & ENLIGHT_IRQ_AUTO_EOI) != 0) : -1;
   };
   options.vm.hooks.yield_vcpu = [](uint32_t) { std::this_thread::yield(); };
   options.vm.hooks.now_ns = [weak] {
@@ -113,6 +115,31 @@ std::unique_ptr<EmuVm> EmuVm::create(const Resolution& resolution, EmuOptions op
   options.vm.hooks.vcpu_runtime_ns = [weak](uint32_t vcpu) {
     auto p = weak.lock();
     return p && vcpu < p->vcpus.size() ? p->vcpus[vcpu]->runtime_ns() : uint64_t{0};
+  };
+  // RDTSC inside Unicorn is the host's TSC, unscaled and unoffset: that is
+  // the guest's TSC, and so the base of reference time (Vm::reference_time).
+  options.vm.hooks.guest_tsc = [](uint32_t) { return static_cast<uint64_t>(__rdtsc()); };
+  // The hooks below run on the vCPU's own thread (the ABI's rule), while the
+  // EmuVcpu exists; the vCPU list is fixed before any vCPU runs.
+  options.vm.hooks.apic_read = [weak](uint32_t vcpu, uint32_t msr, uint64_t& value) {
+    auto p = weak.lock();
+    return p && vcpu < p->vcpus.size() && Lapic::is_apic_msr(msr) && p->vcpus[vcpu]->apic_msr_read(msr, value);
+  };
+  options.vm.hooks.apic_write = [weak](uint32_t vcpu, uint32_t msr, uint64_t value) {
+    auto p = weak.lock();
+    return p && vcpu < p->vcpus.size() && Lapic::is_apic_msr(msr) && p->vcpus[vcpu]->apic_msr_write(msr, value);
+  };
+  options.vm.hooks.pv_eoi_set = [weak](uint32_t vcpu, uint64_t gpa) {
+    auto p = weak.lock();
+    if (!p || vcpu >= p->vcpus.size()) return false;
+    uint32_t* word = gpa == 0 ? nullptr : reinterpret_cast<uint32_t*>(p->vm->memory().base() + gpa);
+    if (gpa & 3) return false;  // the host updates the word atomically
+    p->vcpus[vcpu]->lapic().set_pv_eoi(word);
+    return true;
+  };
+  options.vm.hooks.timer_armed = [weak](uint32_t vcpu) {
+    auto p = weak.lock();
+    if (p && vcpu < p->vcpus.size()) p->vcpus[vcpu]->wake();
   };
   if (options.vm.memory_bytes & 0xFFF) throw std::runtime_error("emu: guest RAM must be a multiple of 4 KiB");
   options.vm.tsc_frequency_hz = host_tsc_hz();
@@ -164,10 +191,24 @@ RunResult EmuVm::run(std::chrono::milliseconds timeout) {
       break;
     }
     const uint64_t now = s.now_ns();
+    const uint64_t ref_now = vm_->reference_time();
+    uint64_t earliest = 0;
     for (auto& v : s.vcpus) {
-      if (v->lapic().poll_timer(now) || v->pending_kick() || v->lapic().deliverable()) v->kick();
+      const uint64_t due = vm_->next_timer_deadline(v->index());
+      const bool timer_due = due != 0 && due <= ref_now;
+      if (due != 0 && !timer_due && (earliest == 0 || due < earliest)) earliest = due;
+      // A due plugin timer stops a running engine so that the vCPU runs it
+      // between two blocks (on its own thread, as the ABI promises).
+      if (v->lapic().poll_timer(now) || timer_due || v->pending_kick() || v->lapic().deliverable()) v->kick();
     }
-    std::this_thread::sleep_for(std::chrono::microseconds(500));
+    // Sleep to the next plugin timer deadline, at most 250 us (the APIC
+    // timer, stops and the time-out are polled at that granularity).
+    auto nap = std::chrono::microseconds(250);
+    if (earliest != 0) {
+      const auto until = std::chrono::microseconds((earliest - ref_now) / 10);
+      if (until < nap) nap = until;
+    }
+    std::this_thread::sleep_for(nap);
   }
   for (auto& t : threads) t.join();
 

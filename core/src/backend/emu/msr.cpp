@@ -78,8 +78,10 @@ bool EmuVcpu::apic_msr_read(uint32_t index, uint64_t& value) { return lapic_.rea
 
 bool EmuVcpu::apic_msr_write(uint32_t index, uint64_t value) {
   std::optional<IpiRequest> ipi;
-  if (!lapic_.write(index, value, vm_.now_ns(), ipi)) return false;
+  int eoi = -1;
+  if (!lapic_.write(index, value, vm_.now_ns(), ipi, eoi)) return false;
   if (ipi) vm_.route_ipi(index_, *ipi);
+  if (eoi >= 0) vm_.vm->notify_eoi(index_, static_cast<uint8_t>(eoi), false);
   // An EOI, a TPR change or a self-IPI may make a vector deliverable now:
   // stop at the next block (on_block). Not uc_emu_stop here: the RIP write
   // that skips the instruction makes Unicorn drop that stop request.

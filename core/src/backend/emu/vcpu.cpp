@@ -105,13 +105,30 @@ bool EmuVcpu::pending_kick() const { return kicked_.load() && running_.load(); }
 
 bool EmuVcpu::interrupts_enabled() { return (reg(UC_X86_REG_RFLAGS) >> 9) & 1u; }
 
+void EmuVcpu::service_host_events() {
+  const int retired = lapic_.sync_pv_eoi();
+  if (retired >= 0) vm_.vm->notify_eoi(index_, static_cast<uint8_t>(retired), true);
+  vm_.vm->run_timers(index_);
+  lapic_.poll_timer(vm_.now_ns());
+}
+
 void EmuVcpu::halt_wait() {
   std::unique_lock lock(wait_mutex_);
   while (!vm_.over.load() && !vm_.vm->stopped()) {
-    lapic_.poll_timer(vm_.now_ns());
+    lock.unlock();  // plugin timer callbacks may inject into this vCPU (which kicks it)
+    service_host_events();
+    lock.lock();
     if (interrupts_enabled() && lapic_.deliverable()) return;
-    // Bounded wait: the timer deadline is polled, not signalled.
-    wake_.wait_for(lock, std::chrono::microseconds(500));
+    // Bounded wait: deadlines are polled, not signalled. Sleep to the
+    // earliest plugin timer deadline when it is sooner.
+    auto wait = std::chrono::microseconds(500);
+    const uint64_t deadline = vm_.vm->next_timer_deadline(index_);
+    if (deadline != 0) {
+      const uint64_t now = vm_.vm->reference_time();
+      const auto until = std::chrono::microseconds(deadline > now ? (deadline - now) / 10 : 0);
+      if (until < wait) wait = until;
+    }
+    if (wait.count() > 0) wake_.wait_for(lock, wait);
   }
 }
 
@@ -122,7 +139,7 @@ void EmuVcpu::run() {
       break;
     }
     kicked_.store(false);
-    lapic_.poll_timer(vm_.now_ns());
+    service_host_events();
     if (!deliver_pending()) break;
     stop_ = Stop::None;
     running_.store(true);

@@ -2,7 +2,7 @@
 // APIC and the loop its host thread runs.
 #pragma once
 
-#include "lapic.hpp"
+#include "../lapic/lapic.hpp"
 
 #include <enlight/core/backend/emu.hpp>
 
@@ -41,6 +41,14 @@ class EmuVcpu {
   uint32_t index() const { return index_; }
   // A kick not yet seen by a running engine (the monitor repeats it).
   bool pending_kick() const;
+  // Wakes the vCPU if it sleeps in HLT, without stopping a running engine
+  // (a plugin armed a timer: the sleeper must recompute its deadline).
+  void wake() { wake_.notify_all(); }
+
+  // The guest's x2APIC MSR accesses (and plugins' apic_read/apic_write),
+  // on this vCPU's thread; false is #GP.
+  bool apic_msr_read(uint32_t index, uint64_t& value);
+  bool apic_msr_write(uint32_t index, uint64_t value);
 
  private:
   // Why the last uc_emu_start returned, when a hook stopped it.
@@ -55,8 +63,9 @@ class EmuVcpu {
   static void on_block(uc_engine* uc, uint64_t address, uint32_t size, void* self);
 
   void msr_exit(uint64_t rip, bool write);
-  bool apic_msr_read(uint32_t index, uint64_t& value);
-  bool apic_msr_write(uint32_t index, uint64_t value);
+  // Everything due between two runs of guest code: a PV EOI the guest
+  // took, plugins' timers, the APIC timer.
+  void service_host_events();
   bool hypercall(uint64_t rip);
   // Delivers an exception through the guest's IDT with RIP = `rip` pushed;
   // escalates to #DF and then to a triple fault. False when the run ended.

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -69,13 +70,30 @@ class DirectVm {
 
   GuestMemory& memory() { return vm_->memory(); }
 
-  // The manual clock, in ns since the VM started.
-  void set_time_ns(uint64_t ns) { now_ns_->store(ns); }
-  void advance_ns(uint64_t ns) { now_ns_->fetch_add(ns); }
+  // The manual clock, in ns since the VM started. Moving it runs every
+  // plugin timer that became due, on this (every vCPU's) thread, as a
+  // backend does between two runs of guest code.
+  void set_time_ns(uint64_t ns);
+  void advance_ns(uint64_t ns) { set_time_ns(now_ns_->load() + ns); }
+  uint64_t time_ns() const { return now_ns_->load(); }
+  // Runs the vCPU's due timers now; returns how many fired.
+  uint32_t run_timers(uint32_t vcpu);
 
   // Interrupts the plugins asked to inject: (vcpu, vector), in order.
   std::vector<std::pair<uint32_t, uint8_t>> injected() const;
+  void clear_injected();
   uint32_t yields() const { return yields_->load(); }
+
+  // Each vCPU has the shared local APIC model (docs/timers.md): injected
+  // vectors land in its IRR. take_interrupt() is the CPU accepting the
+  // highest deliverable vector (IRR -> ISR), after retiring a PV EOI the
+  // guest took; nullopt when nothing is deliverable.
+  std::optional<uint8_t> take_interrupt(uint32_t vcpu);
+  // The guest's own x2APIC MSR accesses (rdmsr/wrmsr 0x800-0x8FF), with
+  // the EOI notifications plugins asked for. false is #GP.
+  bool apic_read(uint32_t vcpu, uint32_t x2apic_msr, uint64_t& value);
+  bool apic_write(uint32_t vcpu, uint32_t x2apic_msr, uint64_t value);
+  bool in_service(uint32_t vcpu, uint8_t vector);
 
  private:
   DirectVm() = default;
@@ -87,6 +105,8 @@ class DirectVm {
     std::vector<std::pair<uint32_t, uint8_t>> list;
   };
   std::shared_ptr<Injected> injected_ = std::make_shared<Injected>();
+  struct Apics;
+  std::shared_ptr<Apics> apics_;
 };
 
 // What the direct backend can run: everything.

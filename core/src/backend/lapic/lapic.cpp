@@ -1,6 +1,8 @@
 #include "lapic.hpp"
 
-namespace enlight::emu {
+#include <atomic>
+
+namespace enlight {
 namespace {
 constexpr uint32_t kId = 0x802, kVersion = 0x803, kTpr = 0x808, kPpr = 0x80A, kEoi = 0x80B, kLdr = 0x80D,
                    kSvr = 0x80F, kIsr0 = 0x810, kTmr0 = 0x818, kIrr0 = 0x820, kEsr = 0x828, kIcr = 0x830,
@@ -72,8 +74,50 @@ bool Lapic::read(uint32_t index, uint64_t& value, uint64_t now_ns) {
   }
 }
 
-bool Lapic::write(uint32_t index, uint64_t value, uint64_t now_ns, std::optional<IpiRequest>& ipi) {
+bool Lapic::empty(const uint32_t (&bits)[8]) noexcept {
+  for (uint32_t w : bits)
+    if (w != 0) return false;
+  return true;
+}
+
+int Lapic::eoi_locked() {
+  const int v = highest(isr_);
+  if (v < 0) return -1;
+  clear(isr_, static_cast<uint8_t>(v));
+  if (v == pv_vector_) {
+    // The guest ignored the assist bit and wrote EOI: the permission lapses.
+    std::atomic_ref<uint32_t>(*pv_word_).fetch_and(~1u, std::memory_order_relaxed);
+    pv_vector_ = -1;
+  }
+  return v;
+}
+
+void Lapic::set_pv_eoi(uint32_t* word) {
   std::lock_guard lock(mutex_);
+  if (pv_word_ != nullptr && pv_vector_ >= 0) std::atomic_ref<uint32_t>(*pv_word_).fetch_and(~1u, std::memory_order_relaxed);
+  pv_word_ = word;
+  pv_vector_ = -1;
+}
+
+int Lapic::sync_pv_eoi() {
+  std::lock_guard lock(mutex_);
+  if (pv_vector_ < 0) return -1;
+  std::atomic_ref<uint32_t> word(*pv_word_);
+  // Still set and nothing new pending: the permission stands.
+  if ((word.load(std::memory_order_acquire) & 1u) != 0 && empty(irr_)) return -1;
+  // Take the bit back; if the guest had already cleared it, it skipped its
+  // EOI and the vector retires here.
+  const uint32_t old = word.fetch_and(~1u, std::memory_order_acq_rel);
+  const int v = pv_vector_;
+  pv_vector_ = -1;
+  if ((old & 1u) != 0) return -1;
+  clear(isr_, static_cast<uint8_t>(v));
+  return v;
+}
+
+bool Lapic::write(uint32_t index, uint64_t value, uint64_t now_ns, std::optional<IpiRequest>& ipi, int& eoi_vector) {
+  std::lock_guard lock(mutex_);
+  eoi_vector = -1;
   const uint32_t lo = static_cast<uint32_t>(value);
   switch (index) {
     case kApicBase: apic_base_ = value & ~(1ull << 8); return true;  // BSP is read-only
@@ -81,8 +125,7 @@ bool Lapic::write(uint32_t index, uint64_t value, uint64_t now_ns, std::optional
     case kEoi: {
       // x2APIC: a non-zero EOI write is #GP.
       if (value != 0) return false;
-      const int v = highest(isr_);
-      if (v >= 0) clear(isr_, static_cast<uint8_t>(v));
+      eoi_vector = eoi_locked();
       return true;
     }
     case kSvr: svr_ = lo & 0x13FF; return true;
@@ -116,10 +159,12 @@ bool Lapic::write(uint32_t index, uint64_t value, uint64_t now_ns, std::optional
   }
 }
 
-bool Lapic::set_irr(uint8_t vector) {
+bool Lapic::set_irr(uint8_t vector, bool auto_eoi) {
   if (vector < 16) return false;
   std::lock_guard lock(mutex_);
   set(irr_, vector);
+  if (auto_eoi) set(auto_eoi_, vector);
+  else clear(auto_eoi_, vector);
   return true;
 }
 
@@ -136,7 +181,22 @@ std::optional<uint8_t> Lapic::deliverable() {
 void Lapic::accept(uint8_t vector) {
   std::lock_guard lock(mutex_);
   clear(irr_, vector);
+  if (test(auto_eoi_, vector)) {
+    clear(auto_eoi_, vector);
+    return;  // retired as it is taken: nothing in service, nothing to EOI
+  }
   set(isr_, vector);
+  // KVM's rule for granting a PV EOI: nothing else pending, nothing else in
+  // service (so the skipped EOI could only have retired this vector).
+  if (pv_word_ != nullptr && pv_vector_ < 0 && empty(irr_)) {
+    uint32_t isr_copy[8];
+    for (int i = 0; i < 8; ++i) isr_copy[i] = isr_[i];
+    clear(isr_copy, vector);
+    if (empty(isr_copy)) {
+      std::atomic_ref<uint32_t>(*pv_word_).fetch_or(1u, std::memory_order_release);
+      pv_vector_ = vector;
+    }
+  }
 }
 
 bool Lapic::in_service(uint8_t vector) {
@@ -168,4 +228,4 @@ std::optional<uint64_t> Lapic::timer_deadline() {
   return deadline_ns_;
 }
 
-}  // namespace enlight::emu
+}  // namespace enlight

@@ -1,4 +1,5 @@
-// A local APIC model for one emu vCPU, through its x2APIC MSR interface.
+// A local APIC model for one vCPU, through its x2APIC MSR interface, shared
+// by the backends that have no in-kernel APIC (emu, direct).
 // IRR/ISR/TPR priority rules as in the SDM (vol. 3, 11.8): a vector is
 // deliverable when its priority class (vector >> 4) is above both the TPR's
 // class and the highest in-service class. Other vCPUs (IPIs) and host
@@ -11,7 +12,7 @@
 #include <mutex>
 #include <optional>
 
-namespace enlight::emu {
+namespace enlight {
 
 // An IPI the ICR asked for: the backend routes it (the APIC knows no peers).
 struct IpiRequest {
@@ -27,12 +28,25 @@ class Lapic {
   static bool is_apic_msr(uint32_t index) noexcept { return index == kApicBase || (index >= 0x800 && index <= 0x8FF); }
 
   // rdmsr/wrmsr from the guest; false means #GP. A write to the ICR fills
-  // `ipi` for the caller to route.
+  // `ipi` for the caller to route; an EOI sets `eoi_vector` to the vector
+  // it retired (-1 otherwise), for the caller's EOI notifications.
   bool read(uint32_t index, uint64_t& value, uint64_t now_ns);
-  bool write(uint32_t index, uint64_t value, uint64_t now_ns, std::optional<IpiRequest>& ipi);
+  bool write(uint32_t index, uint64_t value, uint64_t now_ns, std::optional<IpiRequest>& ipi, int& eoi_vector);
+
+  // PV EOI (Hyper-V VP assist page, APIC assist; KVM's pv_eoi rules):
+  // `word` is the host address of the guest's 32-bit assist word, nullptr
+  // turns it off. On the vCPU's own thread only.
+  void set_pv_eoi(uint32_t* word);
+  // Call on the vCPU's thread whenever the guest is not running, before
+  // delivering: if the guest cleared the assist bit instead of writing EOI,
+  // retires the vector now and returns it; if a new vector is pending, takes
+  // the permission back (the guest will EOI through the MSR). -1: nothing
+  // retired.
+  int sync_pv_eoi();
 
   // Sets a fixed vector pending; vectors 0-15 are illegal and dropped.
-  bool set_irr(uint8_t vector);
+  // auto_eoi: retired on acceptance, never in service (SynIC AutoEOI).
+  bool set_irr(uint8_t vector, bool auto_eoi = false);
   // The vector to deliver now, if any (IF is the caller's business).
   std::optional<uint8_t> deliverable();
   // Moves the vector from IRR to ISR: the CPU has taken it.
@@ -60,6 +74,7 @@ class Lapic {
   // IA32_APIC_BASE: BSP for vCPU 0, enabled, x2APIC mode, default base.
   uint64_t apic_base_ = 0xFEE00000ull | (1ull << 11) | (1ull << 10);
   uint32_t irr_[8] = {}, isr_[8] = {};
+  uint32_t auto_eoi_[8] = {};        // pending vectors that retire on acceptance
   uint32_t tpr_ = 0;
   uint32_t svr_ = 0xFF;              // software-disabled at reset
   uint32_t lvt_timer_ = 1u << 16;    // masked at reset
@@ -67,6 +82,11 @@ class Lapic {
   uint32_t divide_ = 0;              // divide configuration register
   uint64_t timer_start_ns_ = 0;
   uint64_t deadline_ns_ = 0;         // 0: not armed
+  uint32_t* pv_word_ = nullptr;      // the guest's APIC assist word
+  int pv_vector_ = -1;               // in service with the assist bit set
+
+  int eoi_locked();
+  static bool empty(const uint32_t (&bits)[8]) noexcept;
 };
 
-}  // namespace enlight::emu
+}  // namespace enlight
