@@ -4,6 +4,7 @@
 #include "commands.hpp"
 
 #include <enlight/core/backend/emu.hpp>
+#include <enlight/core/backend/kvm.hpp>
 #include <enlight/core/catalog.hpp>
 #include <enlight/core/guest/images.hpp>
 #include <enlight/core/guest/protocol.h>
@@ -17,6 +18,8 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <functional>
+#include <memory>
 #include <iterator>
 #include <sstream>
 #include <thread>
@@ -107,18 +110,18 @@ std::vector<uint8_t> load_guest(const std::string& name_or_path, std::string& la
 }
 
 // A short report of the guest's own words: checks by name, failures in full.
-void print_report(const emu::RunResult& r, const Vm& vm, const std::string& guest, std::chrono::duration<double> took) {
+void print_report(const RunResult& r, const Vm& vm, const std::string& guest, std::chrono::duration<double> took) {
   uint32_t passed = 0, failed = 0;
-  for (const emu::CheckRecord& c : r.records) {
+  for (const CheckRecord& c : r.records) {
     if (c.kind == ENLIGHT_GUEST_CHECK_PASS) ++passed;
     if (c.kind == ENLIGHT_GUEST_CHECK_FAIL) ++failed;
   }
-  std::printf("\n== guest %s on %u vCPU(s): %s", guest.c_str(), vm.vcpu_count(), emu::to_string(r.outcome));
-  if (r.outcome == emu::Outcome::Exited) std::printf(", exit status %u", r.exit_status);
+  std::printf("\n== guest %s on %u vCPU(s): %s", guest.c_str(), vm.vcpu_count(), to_string(r.outcome));
+  if (r.outcome == Outcome::Exited) std::printf(", exit status %u", r.exit_status);
   std::printf(" after %.2f s\n", took.count());
   if (!r.message.empty()) std::printf("   %s\n", r.message.c_str());
   std::printf("   checks: %u passed, %u failed\n", passed, failed);
-  for (const emu::CheckRecord& c : r.records) {
+  for (const CheckRecord& c : r.records) {
     if (c.kind == ENLIGHT_GUEST_CHECK_FAIL)
       std::printf("   FAIL vcpu %u line %u: %s: expected 0x%llx, got 0x%llx\n", c.vcpu, c.line, c.name.c_str(),
                   static_cast<unsigned long long>(c.expected), static_cast<unsigned long long>(c.actual));
@@ -128,35 +131,102 @@ void print_report(const emu::RunResult& r, const Vm& vm, const std::string& gues
   std::printf("   exits: %llu MSR, %llu hypercall, %llu interrupt(s) delivered\n",
               static_cast<unsigned long long>(r.stats.msr_exits), static_cast<unsigned long long>(r.stats.hypercalls),
               static_cast<unsigned long long>(r.stats.interrupts_delivered));
+  if (r.stats.exits != 0)  // kvm: where the MSR exits went (an architectural MSR never leaves KVM)
+    std::printf("   kvm: %llu exit(s), %llu I/O, MSR exits %llu synthetic, %llu other\n",
+                static_cast<unsigned long long>(r.stats.exits), static_cast<unsigned long long>(r.stats.io_exits),
+                static_cast<unsigned long long>(r.stats.msr_exits_synthetic),
+                static_cast<unsigned long long>(r.stats.msr_exits_other));
   if (r.stats.bad_records) std::printf("   ignored %llu malformed report(s)\n", static_cast<unsigned long long>(r.stats.bad_records));
+}
+
+// The backend a run uses: kvm or emu behind the three calls `enlight run`
+// makes, so the rest of the command does not care which.
+struct Machine {
+  std::string name, why;
+  std::function<Vm&()> vm;
+  std::function<RunResult(std::chrono::milliseconds)> run;
+  std::function<void(const char*)> stop;
+  std::shared_ptr<void> owner;
+};
+
+template <typename Backend>
+Machine wrap(std::unique_ptr<Backend> b, std::string name, std::string why) {
+  std::shared_ptr<Backend> p(std::move(b));
+  Machine m;
+  m.name = std::move(name);
+  m.why = std::move(why);
+  m.vm = [p]() -> Vm& { return p->vm(); };
+  m.run = [p](std::chrono::milliseconds t) { return p->run(t); };
+  m.stop = [p](const char* msg) { p->stop(msg); };
+  m.owner = p;
+  return m;
+}
+
+// auto: kvm when /dev/kvm is usable, else emu. A forced backend that
+// cannot run is an error, never a silent fallback.
+std::string choose_backend(const std::string& requested, std::string& why) {
+  if (requested == "direct")
+    throw UsageError("--backend direct runs no guest code (it drives exits from tests and benchmarks)\n"
+                     "  fix: use --backend kvm or --backend emu, or leave --backend out");
+  if (requested != "auto" && requested != "emu" && requested != "kvm")
+    throw UsageError("--backend must be kvm, emu or direct, not '" + requested + "'");
+  if (requested == "emu") {
+    why = "forced with --backend emu";
+    return "emu";
+  }
+  std::string missing;
+  const bool kvm_ok = kvm::available(&missing);
+  if (requested == "kvm") {
+    if (!kvm_ok)
+      throw std::runtime_error("the kvm backend cannot run here: " + missing +
+                               "\n  fix: run where /dev/kvm is usable (load kvm_intel or kvm_amd), or use --backend emu");
+    why = "forced with --backend kvm";
+    return "kvm";
+  }
+  if (kvm_ok) {
+    why = "/dev/kvm is usable";
+    return "kvm";
+  }
+  why = "no usable /dev/kvm: " + missing;
+  return "emu";
 }
 
 }  // namespace
 
 int run(const Globals& g, const std::vector<std::string>& args) {
   const RunArgs a = parse(args);
-  if (a.backend != "auto" && a.backend != "emu") {
-    if (a.backend == "kvm")
-      throw std::runtime_error("the kvm backend is not built into this enlight yet\n  fix: use --backend emu (or leave --backend out)");
-    throw UsageError("--backend must be emu or kvm (direct runs no guest code)");
-  }
+  std::string backend_why;
+  const std::string backend = choose_backend(a.backend, backend_why);
   const Catalog catalog = Catalog::discover(search_path(g));
   Profile profile = a.have_flags ? parse_cpu_flags(a.flags, catalog)
                                  : load_profile(a.profile.empty() ? default_profile_name() : a.profile);
   if (a.vcpus != 0) profile.vcpus = a.vcpus;
-  const Resolution resolution = resolve(profile, catalog, emu::capabilities());
+  const Resolution resolution =
+      resolve(profile, catalog, backend == "kvm" ? kvm::capabilities() : emu::capabilities());
   for (const std::string& w : resolution.warnings) std::printf("warning: %s\n", w.c_str());
 
   std::string guest_label;
-  emu::EmuOptions options;
-  options.image = load_guest(a.guest, guest_label);
-  options.vm.memory_bytes = ENLIGHT_GUEST_DEFAULT_RAM;
-  options.run_ms = static_cast<uint32_t>(a.duration * 1000 + 0.5);
-  auto vm = emu::EmuVm::create(resolution, std::move(options));
+  std::vector<uint8_t> image = load_guest(a.guest, guest_label);
+  const uint32_t run_ms = static_cast<uint32_t>(a.duration * 1000 + 0.5);
+  Machine machine;
+  if (backend == "kvm") {
+    kvm::KvmOptions options;
+    options.image = std::move(image);
+    options.vm.memory_bytes = ENLIGHT_GUEST_DEFAULT_RAM;
+    options.run_ms = run_ms;
+    machine = wrap(kvm::KvmVm::create(resolution, std::move(options)), "kvm", backend_why);
+  } else {
+    emu::EmuOptions options;
+    options.image = std::move(image);
+    options.vm.memory_bytes = ENLIGHT_GUEST_DEFAULT_RAM;
+    options.run_ms = run_ms;
+    machine = wrap(emu::EmuVm::create(resolution, std::move(options)), "emu", backend_why);
+  }
+  Vm& vmref = machine.vm();
 
-  std::printf("enlight: backend emu (no usable /dev/kvm backend in this build), profile %s, %u vCPU(s), %zu plugin(s):",
-              profile.source.c_str(), vm->vcpu_count(), vm->vm().plugins().size());
-  for (const LoadedPlugin& p : vm->vm().plugins()) std::printf(" %s", p.manifest->name.c_str());
+  std::printf("enlight: backend %s (%s), profile %s, %u vCPU(s), %zu plugin(s):", machine.name.c_str(),
+              machine.why.c_str(), profile.source.c_str(), vmref.vcpu_count(), vmref.plugins().size());
+  for (const LoadedPlugin& p : vmref.plugins()) std::printf(" %s", p.manifest->name.c_str());
   std::printf("\n");
 
 #ifdef ENLIGHT_WITH_METRICS
@@ -164,7 +234,7 @@ int run(const Globals& g, const std::vector<std::string>& args) {
   std::unique_ptr<MetricsServer::Attachment> attachment;
   if (a.metrics != "off") {
     server = std::make_unique<MetricsServer>(a.metrics);
-    attachment = server->attach(vm->vm());
+    attachment = server->attach(vmref);
     std::printf("enlight: metrics at %s\n", server->url().c_str());
   }
 #endif
@@ -178,15 +248,15 @@ int run(const Globals& g, const std::vector<std::string>& args) {
   std::thread watcher([&] {
     while (!done.load()) {
       if (g_interrupted.load()) {
-        vm->stop("interrupted (Ctrl-C)");
+        machine.stop("interrupted (Ctrl-C)");
         return;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   });
   const auto start = std::chrono::steady_clock::now();
-  const emu::RunResult result =
-      vm->run(std::chrono::milliseconds(static_cast<int64_t>(timeout_seconds(a.duration) * 1000)));
+  const RunResult result =
+      machine.run(std::chrono::milliseconds(static_cast<int64_t>(timeout_seconds(a.duration) * 1000)));
   const auto took = std::chrono::steady_clock::now() - start;
   done.store(true);
   watcher.join();
@@ -196,13 +266,13 @@ int run(const Globals& g, const std::vector<std::string>& args) {
     std::printf("-- guest console --\n%s", result.console.c_str());
     if (result.console.back() != '\n') std::printf("\n");
   }
-  print_report(result, vm->vm(), guest_label, took);
+  print_report(result, vmref, guest_label, took);
 
   uint32_t failed = 0;
-  for (const emu::CheckRecord& c : result.records) failed += c.kind == ENLIGHT_GUEST_CHECK_FAIL;
-  const bool clean = result.outcome == emu::Outcome::Exited && result.exit_status == 0 && failed == 0;
+  for (const CheckRecord& c : result.records) failed += c.kind == ENLIGHT_GUEST_CHECK_FAIL;
+  const bool clean = result.outcome == Outcome::Exited && result.exit_status == 0 && failed == 0;
   if (!clean) {
-    std::fprintf(stderr, "enlight: run failed: %s%s%s\n", emu::to_string(result.outcome),
+    std::fprintf(stderr, "enlight: run failed: %s%s%s\n", to_string(result.outcome),
                  result.message.empty() ? "" : ": ", result.message.c_str());
   }
   return clean ? 0 : 1;

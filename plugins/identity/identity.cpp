@@ -20,6 +20,11 @@ namespace {
 // (SDM Vol. 3C), VMMCALL is AMD SVM (APM Vol. 3); both are three bytes.
 constexpr uint8_t kVmcall[3] = {0x0F, 0x01, 0xC1};
 constexpr uint8_t kVmmcall[3] = {0x0F, 0x01, 0xD9};
+// The "ioport" form, for backends on which VMCALL/VMMCALL never leaves the
+// kernel (kvm on hosts without KVM's Xen hypercall intercept): `out imm8,
+// eax` to ENLIGHT_HYPERCALL_IO_PORT, an exit KVM always gives userspace,
+// with no register clobbered; the backend treats it as the hypercall.
+constexpr uint8_t kOutImm8Eax[2] = {0xE7, static_cast<uint8_t>(ENLIGHT_HYPERCALL_IO_PORT)};
 constexpr uint8_t kNearRet = 0xC3;
 // The rest of the page is INT3 so that a guest jumping anywhere else in it
 // traps instead of sliding into whatever the page held (Xen viridian does
@@ -61,9 +66,10 @@ struct Vm : enlight::VmBase {
     cpuid_field(HV_CPUID_IMPLEMENT_LIMITS, ENLIGHT_EBX, HV_DEFAULT_MAX_LOGICAL_PROCESSORS);
 
     const std::string_view insn = option_string("instruction");
-    if (insn == "vmcall") hypercall_insn = kVmcall;
-    else if (insn == "vmmcall") hypercall_insn = kVmmcall;
-    else throw enlight::PluginError("option 'instruction' must be \"vmcall\" or \"vmmcall\", got \"" + std::string(insn) + "\"");
+    if (insn == "vmcall") hypercall_insn = kVmcall, hypercall_insn_size = sizeof kVmcall;
+    else if (insn == "vmmcall") hypercall_insn = kVmmcall, hypercall_insn_size = sizeof kVmmcall;
+    else if (insn == "ioport") hypercall_insn = kOutImm8Eax, hypercall_insn_size = sizeof kOutImm8Eax;
+    else throw enlight::PluginError("option 'instruction' must be \"vmcall\", \"vmmcall\" or \"ioport\", got \"" + std::string(insn) + "\"");
   }
 
   // QEMU copies the first 12 bytes, zero-padded, and warns when it drops
@@ -91,6 +97,7 @@ struct Vm : enlight::VmBase {
   std::atomic<uint64_t> guest_os_id{0};
   std::atomic<uint64_t> hypercall{0};
   const uint8_t* hypercall_insn = kVmcall;
+  size_t hypercall_insn_size = sizeof kVmcall;
 };
 
 struct Vcpu : enlight::VcpuBase<Vm> {
@@ -130,8 +137,8 @@ enlight_access_result write_hypercall(Vm& vm, uint64_t value) {
   }
   uint8_t page[HV_PAGE_SIZE];
   std::fill(std::begin(page), std::end(page), kInt3);
-  std::copy_n(vm.hypercall_insn, sizeof kVmcall, page);
-  page[sizeof kVmcall] = kNearRet;
+  std::copy_n(vm.hypercall_insn, vm.hypercall_insn_size, page);
+  page[vm.hypercall_insn_size] = kNearRet;
   if (!vm.write_guest(value & HV_X64_MSR_HYPERCALL_PAGE_MASK, page, sizeof page)) return ENLIGHT_ACCESS_GP;
   vm.hypercall.store(value);
   vm.set_hypercalls_enabled(true);

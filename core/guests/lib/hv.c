@@ -7,6 +7,16 @@ extern uint8_t guest_vmmcall_fault_rip[], guest_vmmcall_resume_rip[];
 uint64_t guest_vmcall_raw(uint64_t control, uint64_t in, uint64_t out);
 uint64_t guest_vmmcall_raw(uint64_t control, uint64_t in, uint64_t out);
 
+_Static_assert(__builtin_offsetof(hv_ref_tsc_page, sequence) == HV_REFERENCE_TSC_PAGE_SEQUENCE_OFFSET, "layout");
+_Static_assert(__builtin_offsetof(hv_ref_tsc_page, scale) == HV_REFERENCE_TSC_PAGE_SCALE_OFFSET, "layout");
+_Static_assert(__builtin_offsetof(hv_ref_tsc_page, offset) == HV_REFERENCE_TSC_PAGE_OFFSET_OFFSET, "layout");
+_Static_assert(sizeof(hv_message) == HV_MESSAGE_SIZE, "layout");
+_Static_assert(__builtin_offsetof(hv_message, type) == HV_MESSAGE_TYPE_OFFSET, "layout");
+_Static_assert(__builtin_offsetof(hv_message, payload_size) == HV_MESSAGE_PAYLOAD_SIZE_OFFSET, "layout");
+_Static_assert(__builtin_offsetof(hv_message, flags) == HV_MESSAGE_FLAGS_OFFSET, "layout");
+_Static_assert(__builtin_offsetof(hv_message, origin) == HV_MESSAGE_ORIGIN_OFFSET, "layout");
+_Static_assert(__builtin_offsetof(hv_message, payload) == HV_MESSAGE_PAYLOAD_OFFSET, "layout");
+
 static uint8_t hypercall_page_storage[4096] __attribute__((aligned(4096)));
 /* Where hv_hypercall calls; set by hv_enable_hypercall_page. */
 void* hv_hypercall_page_ptr;
@@ -115,4 +125,58 @@ bool hv_hypercall_direct_faults(uint64_t control, uint64_t in_gpa, uint64_t out_
   bool faulted = guest_fault_take(NULL) != GUEST_NO_FAULT;
   if (result) *result = r;
   return faulted;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reference time and SynIC                                                 */
+
+bool hv_ref_tsc_page_read(const hv_ref_tsc_page* page, uint64_t* time) {
+  for (;;) {
+    const uint32_t seq = page->sequence;
+    if (seq == HV_REFERENCE_TSC_SEQUENCE_INVALID || seq == HV_REFERENCE_TSC_SEQUENCE_INVALID_LEGACY) return false;
+    /* Loads of scale/offset after the sequence, and the TSC after them:
+     * without the LFENCE the CPU may read the TSC early, and a reading
+     * compared against a value another vCPU published could go backwards. */
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    const uint64_t scale = page->scale;
+    const int64_t offset = page->offset;
+    uint32_t lo, hi;
+    __asm__ volatile("lfence; rdtsc" : "=a"(lo), "=d"(hi) : : "memory");
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    if (page->sequence != seq) continue; /* the hypervisor updated it under us */
+    const uint64_t tsc = ((uint64_t)hi << 32) | lo;
+    *time = (uint64_t)(((unsigned __int128)tsc * scale) >> 64) + (uint64_t)offset;
+    return true;
+  }
+}
+
+bool hv_synic_enable(void* simp_page, void* siefp_page) {
+  uint64_t v = 0;
+  if (rdmsr_safe(HV_X64_MSR_SIMP, &v)) return false;
+  /* RsvdP bits are written back as read. */
+  v = (v & HV_SYNIC_PAGE_RSVDP_MASK) | ((uint64_t)(uintptr_t)simp_page & HV_SYNIC_PAGE_MASK) | HV_SYNIC_SIMP_ENABLE;
+  if (wrmsr_safe(HV_X64_MSR_SIMP, v)) return false;
+  if (rdmsr_safe(HV_X64_MSR_SIEFP, &v)) return false;
+  v = (v & HV_SYNIC_PAGE_RSVDP_MASK) | ((uint64_t)(uintptr_t)siefp_page & HV_SYNIC_PAGE_MASK) | HV_SYNIC_SIEFP_ENABLE;
+  if (wrmsr_safe(HV_X64_MSR_SIEFP, v)) return false;
+  if (rdmsr_safe(HV_X64_MSR_SCONTROL, &v)) return false;
+  return !wrmsr_safe(HV_X64_MSR_SCONTROL, v | HV_SYNIC_SCONTROL_ENABLE);
+}
+
+void hv_synic_disable(void) {
+  uint64_t v = 0;
+  if (!rdmsr_safe(HV_X64_MSR_SCONTROL, &v)) wrmsr_safe(HV_X64_MSR_SCONTROL, v & ~HV_SYNIC_SCONTROL_ENABLE);
+  if (!rdmsr_safe(HV_X64_MSR_SIMP, &v)) wrmsr_safe(HV_X64_MSR_SIMP, v & ~HV_SYNIC_SIMP_ENABLE);
+  if (!rdmsr_safe(HV_X64_MSR_SIEFP, &v)) wrmsr_safe(HV_X64_MSR_SIEFP, v & ~HV_SYNIC_SIEFP_ENABLE);
+}
+
+bool hv_message_ack(volatile hv_message* slot) {
+  slot->type = HvMessageTypeNone;
+  /* MessagePending is read after the store of the type is visible: a
+   * hypervisor that found the slot busy set the flag before that store, one
+   * that looks after it finds the slot free and needs no EOM. */
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  if (!(slot->flags & HV_MESSAGE_FLAG_PENDING)) return false;
+  wrmsr(HV_X64_MSR_EOM, 0);
+  return true;
 }

@@ -129,6 +129,12 @@ typedef struct enlight_msr_claim {
 #define ENLIGHT_HC_FAST (1u << 2)        /* may be called with Fast = 1 (RDX, R8) */
 #define ENLIGHT_HC_XMM_FAST (1u << 3)    /* fast input continues in XMM0..XMM5 */
 
+/* The I/O port of the hypercall page's "ioport" form (identity option
+ * instruction: ioport): `out 0xEB, eax; ret`. Backends whose VMCALL/VMMCALL
+ * cannot reach userspace (KVM without its Xen intercept) take a 32-bit OUT
+ * to this port as the hypercall instruction (docs/kvm-backend.md). */
+#define ENLIGHT_HYPERCALL_IO_PORT 0x00EBu
+
 typedef struct enlight_hypercall_claim {
   uint16_t code;
   uint16_t flags;               /* ENLIGHT_HC_* */

@@ -627,6 +627,23 @@
 #define HV_APIC_ASSIST_NO_EOI_REQUIRED                  (UINT32_C(1) << 0)
 
 /*
+ * HV_X64_MSR_EOI, _ICR and _TPR (TLFS Virtual Interrupt Control, "Local
+ * APIC MSR Accesses"): EOI is write-only, 31:0 EOI value, 63:32 RsvdZ; ICR
+ * is ICR-high in 63:32 and ICR-low in 31:0; TPR is 7:0, 63:8 RsvdZ.
+ * *_X2APIC_INDEX are the x2APIC MSR indexes of the same three APIC
+ * registers, which enlight_host.apic_read/apic_write take: Intel SDM Vol.
+ * 3A, "x2APIC Register Address Space", not TLFS numbers.
+ */
+#define HV_X64_MSR_EOI_RSVDZ_MASK        UINT64_C(0xFFFFFFFF00000000)
+#define HV_X64_MSR_ICR_HIGH_SHIFT        UINT32_C(32)
+#define HV_X64_MSR_ICR_LOW_MASK          UINT64_C(0x00000000FFFFFFFF)
+#define HV_X64_MSR_TPR_VALUE_MASK        UINT64_C(0x00000000000000FF)
+#define HV_X64_MSR_TPR_RSVDZ_MASK        UINT64_C(0xFFFFFFFFFFFFFF00)
+#define HV_X64_MSR_TPR_X2APIC_INDEX      UINT32_C(0x808)
+#define HV_X64_MSR_EOI_X2APIC_INDEX      UINT32_C(0x80B)
+#define HV_X64_MSR_ICR_X2APIC_INDEX      UINT32_C(0x830)
+
+/*
  * SynIC registers (TLFS Inter-Partition Communication). SCONTROL and the
  * SINTs are per VP. SVERSION always reads 1. A SINT resets to masked, and an
  * unmasked SINT needs a vector >= 16. Polling needs
@@ -1029,6 +1046,7 @@
  * clear), PayloadSize u32 (<= 240), payload.
  */
 #define HV_POST_MESSAGE_CONNECTION_ID_OFFSET UINT32_C(0)
+#define HV_POST_MESSAGE_RSVDZ_OFFSET         UINT32_C(4)
 #define HV_POST_MESSAGE_MESSAGE_TYPE_OFFSET  UINT32_C(8)
 #define HV_POST_MESSAGE_PAYLOAD_SIZE_OFFSET  UINT32_C(12)
 #define HV_POST_MESSAGE_PAYLOAD_OFFSET       UINT32_C(16)

@@ -73,10 +73,10 @@ void expect_clean(const RunResult& r) {
   for (const auto& c : r.records) EXPECT_NE(c.kind, ENLIGHT_GUEST_CHECK_FAIL) << c.name << " line " << c.line;
 }
 
-// No time plugin exists yet, so no profile advertises the reference
-// counter or the TSC page: the guest must take the legacy rdtsc path, with
-// its TSC frequency from HV_X64_MSR_TSC_FREQUENCY when hv-frequencies is on
-// and calibrated against the APIC timer otherwise.
+// Without hv-time no profile advertises the reference counter or the TSC
+// page: the guest must take the legacy rdtsc path, with its TSC frequency
+// from HV_X64_MSR_TSC_FREQUENCY when hv-frequencies is on and calibrated
+// against the APIC timer otherwise.
 TEST(WorkloadOnEmu, TimereadLegacyPathWithFrequencyMsr) {
   const RunResult r = run_builtin("workload-timeread", "hv-relaxed,hv-frequencies", 1);
   expect_clean(r);
@@ -97,6 +97,20 @@ TEST(WorkloadOnEmu, TimereadWithoutHyperVCalibratesAgainstApicTimer) {
   EXPECT_EQ(metric(r, "path"), 0u) << describe(r);
   EXPECT_EQ(metric(r, "tsc_hz_source"), 2u) << describe(r);  // GUEST_TSC_HZ_CALIBRATED
   EXPECT_GT(metric(r, "reads_per_second").value_or(0), 0u) << describe(r);
+}
+
+// With hv-time the guest reads the reference TSC page (path 2), and its
+// clock is the page itself: the run lasts the hint by reference time.
+TEST(WorkloadOnEmu, TimereadTscPagePathWithTimePlugin) {
+  const RunResult r = run_builtin("workload-timeread", "hv-time", 1);
+  expect_clean(r);
+  EXPECT_EQ(metric(r, "path"), 2u) << describe(r);
+  EXPECT_GT(metric(r, "reads_per_second").value_or(0), 0u) << describe(r);
+  const uint64_t us = metric(r, "elapsed_us").value_or(0);
+  EXPECT_GE(us, kRunMs * 1000u) << describe(r);
+  EXPECT_LT(us, kRunMs * 1000u * 2) << describe(r);
+  // Page reads are not exits: far fewer MSR exits than reads.
+  EXPECT_LT(r.stats.msr_exits * 100, metric(r, "reads").value_or(0)) << describe(r);
 }
 
 // The run length comes from the hint: 300 ms and 900 ms runs differ.
@@ -123,6 +137,31 @@ TEST(WorkloadOnEmu, TimerIdleTicksOnEveryVcpu) {
     EXPECT_GT(rate, 100u) << "vcpu " << v << "\n" << describe(r);
     EXPECT_LE(rate, 1100u) << "vcpu " << v << "\n" << describe(r);
   }
+}
+
+// The synthetic timer paths: direct mode when 0x40000003.EDX[19] is
+// advertised (hv-stimer-direct), else SynIC messages; ticks on every vCPU,
+// at a rate bounded like the APIC timer's.
+void expect_ticks(const RunResult& r, uint32_t vcpus) {
+  for (uint32_t v = 0; v < vcpus; ++v) {
+    const uint64_t rate = metric(r, "ticks_per_second", v).value_or(0);
+    EXPECT_GT(rate, 100u) << "vcpu " << v << "\n" << describe(r);
+    EXPECT_LE(rate, 1100u) << "vcpu " << v << "\n" << describe(r);
+  }
+}
+
+TEST(WorkloadOnEmu, TimerIdleSyntheticTimerDirectMode) {
+  const RunResult r = run_builtin("workload-timer-idle", "hv-vpindex,hv-synic,hv-time,hv-stimer,hv-stimer-direct,hv-frequencies", 2);
+  expect_clean(r);
+  EXPECT_EQ(metric(r, "path"), 2u) << describe(r);
+  expect_ticks(r, 2);
+}
+
+TEST(WorkloadOnEmu, TimerIdleSyntheticTimerMessageMode) {
+  const RunResult r = run_builtin("workload-timer-idle", "hv-vpindex,hv-synic,hv-time,hv-stimer,hv-frequencies", 2);
+  expect_clean(r);
+  EXPECT_EQ(metric(r, "path"), 1u) << describe(r);
+  expect_ticks(r, 2);
 }
 
 // IPI ping-pong between two vCPUs: sustained cross-vCPU kicks (see

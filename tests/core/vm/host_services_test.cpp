@@ -114,6 +114,19 @@ TEST(HostServices, PvEoiThroughTheAssistWord) {
   EXPECT_NE(metrics_text(d->vm()).find("enlight_apic_pv_eois_total 1"), std::string::npos);
 }
 
+TEST(HostServices, TurningPvEoiOffRetiresAGrantTheGuestAlreadyUsed) {
+  auto d = probe();
+  constexpr uint64_t kWord = 0x5000;
+  ASSERT_EQ(d->wrmsr(0, kPvEoi, kWord), Access::Ok);
+  ASSERT_EQ(d->wrmsr(0, kArm, 0), Access::Ok);
+  d->advance_ns(100);
+  ASSERT_EQ(d->take_interrupt(0), std::optional<uint8_t>(0x61));
+  const uint32_t cleared = 0;  // the guest's PV EOI, then it turns the page off
+  ASSERT_TRUE(d->memory().write(kWord, &cleared, 4));
+  ASSERT_EQ(d->wrmsr(0, kPvEoi, 0), Access::Ok);
+  EXPECT_FALSE(d->in_service(0, 0x61)) << "the skipped EOI must not be lost";
+}
+
 TEST(HostServices, PvEoiRefusesGpasOutsideRamAndMisaligned) {
   VmOptions o;
   o.memory_bytes = 1 << 20;

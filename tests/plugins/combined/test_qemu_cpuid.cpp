@@ -59,17 +59,18 @@ TEST(QemuCpuid, CrashFrequenciesResetSpinlocksVendor) {
 
 TEST(QemuCpuid, RecommendedSetThatExists) {
   // QEMU's recommended list restricted to the plugins enlight has.
-  auto d = make_vm("hv-relaxed,hv-spinlocks=0x1fff,hv-vpindex,hv-runtime,hv-frequencies,hv-reset,hv-crash", 4);
+  auto d = make_vm("hv-relaxed,hv-vapic,hv-spinlocks=0x1fff,hv-vpindex,hv-runtime,hv-time,hv-synic,hv-stimer,hv-frequencies,hv-reset,hv-crash", 4);
   Expected e;
-  e.features_eax = kAlwaysEax | bit(0) | bit(6) | bit(7) | bit(11);  // 0x8E1
+  e.features_eax = kAlwaysEax | bit(0) | bit(1) | bit(2) | bit(3) | bit(4) | bit(6) | bit(7) | bit(9) | bit(11);  // 0xAFF
+  e.features_ebx = bit(4) | bit(5);                                  // PostMessages, SignalEvents (hv-synic)
   e.features_edx = kAlwaysEdx | bit(8) | bit(10);                    // 0x508
-  e.recommend_eax = bit(5);
+  e.recommend_eax = bit(3) | bit(5);                                 // APIC MSRs (hv-vapic), relaxed timing
   e.spinlocks = 0x1FFF;
   expect_leaves(*d, e, 4);
 }
 
 TEST(QemuCpuid, RecommendedProfileEqualsItsFlags) {
-  auto flags = make_vm("hv-relaxed,hv-spinlocks=0x1fff,hv-vpindex,hv-runtime,hv-frequencies,hv-reset,hv-crash");
+  auto flags = make_vm("hv-relaxed,hv-vapic,hv-spinlocks=0x1fff,hv-vpindex,hv-runtime,hv-time,hv-synic,hv-stimer,hv-frequencies,hv-reset,hv-crash");
   auto profile = make_vm_from_profile(read_file(std::string(ENLIGHT_TEST_SOURCE_DIR) + "/manifests/profiles/recommended.yaml"));
   for (uint32_t leaf = 0x40000000; leaf <= 0x4000000A; ++leaf)
     EXPECT_EQ(profile->cpuid(0, leaf), flags->cpuid(0, leaf)) << std::hex << leaf;
@@ -122,6 +123,31 @@ TEST(QemuCpuid, VendorIdAloneEnablesNothing) {
 TEST(QemuCpuid, NoFlagsNoLeaves) {
   auto d = make_vm("");
   EXPECT_EQ(d->cpuid(0, 0x40000000), CpuidValue{});
+}
+
+TEST(QemuCpuid, TimeSynicStimerDirect) {
+  auto d = make_vm("hv-vpindex,hv-time,hv-synic,hv-stimer,hv-stimer-direct", 2);
+  Expected e;
+  e.features_eax = kAlwaysEax | bit(1) /* TIME_REF_COUNT */ | bit(9) /* reference TSC */ | bit(2) /* SynIC */ |
+                   bit(3) /* synthetic timers */ | bit(6) /* VP index */;                            // 0x26E
+  e.features_ebx = bit(4) /* PostMessages */ | bit(5) /* SignalEvents */;                             // 0x30
+  e.features_edx = kAlwaysEdx | bit(19) /* direct synthetic timers */;                                // 0x80008
+  expect_leaves(*d, e, 2);
+  EXPECT_EQ(d->cpuid(0, 0x40000003), (CpuidValue{0x26E, 0x30, 0, 0x80008}));
+}
+
+TEST(QemuCpuid, VapicRecommendsApicMsrsUnlessAvic) {
+  Expected e;
+  e.features_eax = kAlwaysEax | bit(4) /* APIC access MSRs */;
+  e.recommend_eax = bit(3) /* use APIC MSRs */;
+  expect_leaves(*make_vm("hv-vapic"), e);
+
+  e.recommend_eax = bit(9) /* deprecating AutoEOI */;  // QEMU drops bit 3 with hv-avic
+  expect_leaves(*make_vm("hv-vapic,hv-avic"), e);
+
+  Expected avic_only;
+  avic_only.recommend_eax = bit(9);
+  expect_leaves(*make_vm("hv-avic"), avic_only);
 }
 
 }  // namespace

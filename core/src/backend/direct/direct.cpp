@@ -65,6 +65,10 @@ std::unique_ptr<DirectVm> DirectVm::create(const Resolution& resolution, VmOptio
   };
   options.hooks.pv_eoi_set = [apics](uint32_t vcpu, uint64_t gpa) {
     if (vcpu >= apics->lapics.size() || (gpa & 3)) return false;
+    // Retire a grant the guest already used before the word goes away or
+    // moves (the emu backend does the same; see its pv_eoi_set hook).
+    const int retired = apics->lapics[vcpu].sync_pv_eoi();
+    if (retired >= 0) apics->vm->notify_eoi(vcpu, static_cast<uint8_t>(retired), true);
     apics->lapics[vcpu].set_pv_eoi(gpa == 0 ? nullptr : reinterpret_cast<uint32_t*>(apics->vm->memory().base() + gpa));
     return true;
   };

@@ -16,18 +16,6 @@
 
 namespace enlight::emu {
 
-const char* to_string(Outcome o) noexcept {
-  switch (o) {
-    case Outcome::Exited: return "exited";
-    case Outcome::Stopped: return "stopped";
-    case Outcome::GuestFault: return "guest-fault";
-    case Outcome::TripleFault: return "triple-fault";
-    case Outcome::Timeout: return "timeout";
-    case Outcome::HostError: return "host-error";
-  }
-  return "?";
-}
-
 BackendCaps capabilities() { return BackendCaps{"emu", {"emu-lapic"}, true}; }
 
 namespace {
@@ -134,7 +122,16 @@ std::unique_ptr<EmuVm> EmuVm::create(const Resolution& resolution, EmuOptions op
     if (!p || vcpu >= p->vcpus.size()) return false;
     uint32_t* word = gpa == 0 ? nullptr : reinterpret_cast<uint32_t*>(p->vm->memory().base() + gpa);
     if (gpa & 3) return false;  // the host updates the word atomically
-    p->vcpus[vcpu]->lapic().set_pv_eoi(word);
+    Lapic& apic = p->vcpus[vcpu]->lapic();
+    // A grant the guest has already used (assist bit cleared, EOI skipped)
+    // must retire its vector before the word goes away or moves, else it
+    // stays in service for good: the guest disabling its VP assist page
+    // right after a PV EOI (no delivery in between) blocked that vector and
+    // every lower class. The MSR write is an exit on this vCPU's thread,
+    // as KVM syncs PV EOI on every exit.
+    const int retired = apic.sync_pv_eoi();
+    if (retired >= 0) p->vm->notify_eoi(vcpu, static_cast<uint8_t>(retired), true);
+    apic.set_pv_eoi(word);
     return true;
   };
   options.vm.hooks.timer_armed = [weak](uint32_t vcpu) {

@@ -74,18 +74,27 @@ void guest_metric(const char* name, uint64_t value, uint32_t line);
 uint32_t guest_checks_failed(void);
 uint32_t guest_checks_passed(void);
 
-#define CHECK_EQ(name, expected, actual)                                          \
-  guest_check((name), (uint64_t)(expected), (uint64_t)(actual),                   \
-              (uint64_t)(expected) == (uint64_t)(actual), __LINE__)
-#define CHECK_NE(name, unexpected, actual)                                        \
-  guest_check((name), (uint64_t)(unexpected), (uint64_t)(actual),                 \
-              (uint64_t)(unexpected) != (uint64_t)(actual), __LINE__)
+/* Each argument is evaluated exactly once (the helpers below take the
+ * values), so a check may wrap a call with side effects, e.g.
+ * CHECK_EQ("x.write.gp", 1, wrmsr_safe(...)). */
+static inline bool guest_check_eq_(const char* name, uint64_t expected, uint64_t actual, uint32_t line) {
+  return guest_check(name, expected, actual, expected == actual, line);
+}
+static inline bool guest_check_ne_(const char* name, uint64_t unexpected, uint64_t actual, uint32_t line) {
+  return guest_check(name, unexpected, actual, unexpected != actual, line);
+}
+static inline bool guest_check_ge_(const char* name, uint64_t minimum, uint64_t actual, uint32_t line) {
+  return guest_check(name, minimum, actual, actual >= minimum, line);
+}
+static inline bool guest_check_true_(const char* name, bool cond, uint32_t line) {
+  return guest_check(name, 1, cond ? 1 : 0, cond, line);
+}
+#define CHECK_EQ(name, expected, actual) guest_check_eq_((name), (uint64_t)(expected), (uint64_t)(actual), __LINE__)
+#define CHECK_NE(name, unexpected, actual) guest_check_ne_((name), (uint64_t)(unexpected), (uint64_t)(actual), __LINE__)
 /* expected = 1, actual = whether cond held */
-#define CHECK_TRUE(name, cond) guest_check((name), 1, (cond) ? 1 : 0, (cond) ? true : false, __LINE__)
+#define CHECK_TRUE(name, cond) guest_check_true_((name), (cond) ? true : false, __LINE__)
 /* actual >= minimum; expected records the minimum */
-#define CHECK_GE(name, minimum, actual)                                           \
-  guest_check((name), (uint64_t)(minimum), (uint64_t)(actual),                    \
-              (uint64_t)(actual) >= (uint64_t)(minimum), __LINE__)
+#define CHECK_GE(name, minimum, actual) guest_check_ge_((name), (uint64_t)(minimum), (uint64_t)(actual), __LINE__)
 #define METRIC(name, value) guest_metric((name), (uint64_t)(value), __LINE__)
 
 /* ------------------------------------------------------------------------ */

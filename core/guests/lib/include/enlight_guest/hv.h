@@ -83,6 +83,61 @@ uint64_t hv_hypercall_rep(uint64_t control, uint32_t rep_count, uint64_t in_gpa,
  * otherwise *result is RAX. */
 bool hv_hypercall_direct_faults(uint64_t control, uint64_t in_gpa, uint64_t out_gpa, uint64_t* result);
 
+/* ------------------------------------------------------------------------ */
+/* Partition reference time (TLFS "Timers")                                 */
+/* ------------------------------------------------------------------------ */
+
+/* HV_REFERENCE_TSC_PAGE: the fields the guest reads (offsets checked in
+ * hv.c against tlfs.h). */
+typedef struct hv_ref_tsc_page {
+  volatile uint32_t sequence;
+  uint32_t reserved;
+  volatile uint64_t scale;
+  volatile int64_t offset;
+} hv_ref_tsc_page;
+
+/* One reading of the reference TSC page: ((rdtsc * scale) >> 64) + offset
+ * under the sequence protocol (re-read when the sequence changed meanwhile),
+ * with the TSC read ordered after the loads before it (LFENCE; RDTSC, as
+ * Linux's hv_read_tsc_page). False when the page is invalid (sequence 0, or
+ * 0xFFFFFFFF in older revisions): the TLFS then sends the guest to
+ * HV_X64_MSR_TIME_REF_COUNT. */
+bool hv_ref_tsc_page_read(const hv_ref_tsc_page* page, uint64_t* time);
+
+/* ------------------------------------------------------------------------ */
+/* SynIC (TLFS "Inter-Partition Communication")                             */
+/* ------------------------------------------------------------------------ */
+
+/* One HV_MESSAGE slot of the SynIC message page (offsets checked in hv.c). */
+typedef struct hv_message {
+  volatile uint32_t type;          /* HvMessageType*, 0 = slot empty */
+  volatile uint8_t payload_size;
+  volatile uint8_t flags;          /* HV_MESSAGE_FLAG_PENDING */
+  uint16_t reserved;
+  volatile uint64_t origin;
+  volatile uint64_t payload[HV_MESSAGE_PAYLOAD_QWORD_COUNT];
+} hv_message;
+
+/* This vCPU's message slot `sint` on a message page. */
+static inline volatile hv_message* hv_message_slot(void* simp_page, uint32_t sint) {
+  return (volatile hv_message*)((uint8_t*)simp_page + (size_t)sint * HV_MESSAGE_SIZE);
+}
+
+/* Enables this vCPU's SynIC the way Linux's hv_synic_enable_regs does:
+ * SIMP and SIEFP at the given 4 KiB-aligned pages, then SCONTROL. The
+ * SINTs are left as they are (masked after reset). False if any write
+ * raised #GP. */
+bool hv_synic_enable(void* simp_page, void* siefp_page);
+/* SCONTROL, SIMP and SIEFP disabled again (SINTs untouched). */
+void hv_synic_disable(void);
+/* SINTx value: unmasked, edge, vector. */
+static inline uint64_t hv_sint_value(uint8_t vector) { return (uint64_t)vector << HV_SYNIC_SINT_VECTOR_SHIFT; }
+/* The guest's half of the message protocol: MessageType = 0, a full
+ * barrier, then EOM if MessagePending was set, so the hypervisor retries
+ * the message it queued behind this one (Linux's vmbus_signal_eom). Returns
+ * whether EOM was written. */
+bool hv_message_ack(volatile hv_message* slot);
+
 #ifdef __cplusplus
 }
 #endif

@@ -6,6 +6,7 @@
 // docs/emu-backend.md explains how MSRs are trapped and what is not modelled.
 #pragma once
 
+#include <enlight/core/backend/run_result.hpp>
 #include <enlight/core/vm.hpp>
 
 #include <chrono>
@@ -28,42 +29,12 @@ struct EmuOptions {
   uint32_t run_ms = 0;
 };
 
-enum class Outcome : uint8_t {
-  Exited,       // the guest wrote ENLIGHT_GUEST_PORT_EXIT
-  Stopped,      // the VM stopped: crash MSR, reset, plugin fault (stop_reason says which)
-  GuestFault,   // the guest did something the emulator cannot continue from
-  TripleFault,  // a fault while delivering a double fault (or no usable IDT)
-  Timeout,      // still running when the time-out expired
-  HostError,    // the emulator itself failed
-};
-const char* to_string(Outcome o) noexcept;
-
-// One ENLIGHT_GUEST_PORT_REPORT record, copied out of guest memory.
-struct CheckRecord {
-  uint32_t vcpu = 0;
-  uint32_t kind = 0;
-  uint32_t line = 0;
-  uint64_t expected = 0, actual = 0;
-  std::string name;
-};
-
-struct RunStats {
-  uint64_t msr_exits = 0;            // rdmsr/wrmsr trapped by the code hooks
-  uint64_t msr_hook_sites = 0;       // 0F 30 / 0F 32 pairs hooked in the image
-  uint64_t hypercalls = 0;
-  uint64_t interrupts_delivered = 0; // external vectors and exceptions
-  uint64_t bad_records = 0;          // report GPAs outside RAM or misaligned
-};
-
-struct RunResult {
-  Outcome outcome = Outcome::HostError;
-  uint32_t exit_status = 0;   // valid for Exited
-  StopReason stop_reason = StopReason::None;
-  std::string message;        // why, for anything but Exited
-  std::vector<CheckRecord> records;
-  std::string console;
-  RunStats stats;
-};
+// The run's result types are shared with the kvm backend (run_result.hpp).
+using enlight::CheckRecord;
+using enlight::Outcome;
+using enlight::RunResult;
+using enlight::RunStats;
+using enlight::to_string;
 
 class EmuVm {
  public:

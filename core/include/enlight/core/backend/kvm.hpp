@@ -1,0 +1,81 @@
+// The kvm backend: real guest machine code under Linux KVM (/dev/kvm), one
+// host thread per vCPU. The seam to KVM is narrow: every return from
+// KVM_RUN is turned into one of a small closed set of exits (port I/O, a
+// filtered MSR, the hypercall doorbell, shutdown, a fault the guest cannot
+// continue from) and each goes to the same Bus as the other backends.
+// CPUID is composed once from the bus's table and set with KVM_SET_CPUID2;
+// KVM answers it in the kernel. Interrupts go through KVM's in-kernel
+// irqchip. docs/kvm-backend.md explains the choices and what they cost.
+#pragma once
+
+#include <enlight/core/backend/run_result.hpp>
+#include <enlight/core/vm.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace enlight::kvm {
+
+struct KvmOptions {
+  // hooks are replaced by this backend's, and tsc_frequency_hz by the rate
+  // of the TSC the guest reads (the host's: KVM does not scale it here).
+  VmOptions vm;
+  std::vector<uint8_t> image;   // flat binary, loaded at ENLIGHT_GUEST_LOAD_ADDRESS
+  // The run-length hint the guest finds in RDX at entry (protocol.h), in
+  // ms; 0 = none. Give run() a longer time-out.
+  uint32_t run_ms = 0;
+  std::string device = "/dev/kvm";
+};
+
+// Whether `device` can run this backend's guests: it opens, speaks API 12,
+// and has every capability the backend relies on (in-kernel irqchip,
+// userspace MSR exits with filters, sync regs, immediate exit, MSI). Cost:
+// a few ioctls on a short-lived fd (~tens of us). On false, `why` says
+// what is missing, for the error `enlight run --backend kvm` prints.
+bool available(std::string* why = nullptr, const std::string& device = "/dev/kvm");
+
+class KvmVm {
+ public:
+  // Throws like Vm::create, or std::runtime_error naming the ioctl and the
+  // errno when KVM refuses something (no /dev/kvm, a missing capability,
+  // the image not fitting in RAM). Cost: one VM, one vCPU fd and mapping
+  // per vCPU, guest RAM registered as one memory slot.
+  static std::unique_ptr<KvmVm> create(const Resolution& resolution, KvmOptions options);
+  ~KvmVm();
+  KvmVm(const KvmVm&) = delete;
+  KvmVm& operator=(const KvmVm&) = delete;
+
+  Vm& vm() { return *vm_; }
+  uint32_t vcpu_count() const { return vm_->vcpu_count(); }
+
+  // Runs every vCPU on its own thread until the guest exits, the VM stops,
+  // a fatal exit (shutdown = TripleFault, an emulation failure or an
+  // access to unbacked memory = GuestFault, a failed ioctl = HostError), or
+  // the time-out (Timeout: every vCPU is kicked out of KVM_RUN by a signal,
+  // so the host never waits on a looping guest). One run per KvmVm.
+  RunResult run(std::chrono::milliseconds timeout);
+
+  // Host service: vector (>= 16) to vCPU n through the in-kernel local
+  // APIC (KVM_SIGNAL_MSI, fixed delivery, physical destination n). 0 on
+  // success, -1 for a bad vCPU or vector or when KVM refused it.
+  int inject_interrupt(uint32_t vcpu, uint8_t vector);
+
+  // From any thread: stops the VM with StopReason::Requested.
+  void stop(const char* message);
+
+  struct Impl;
+
+ private:
+  KvmVm() = default;
+  std::unique_ptr<Vm> vm_;
+  std::shared_ptr<Impl> impl_;  // shared with the hooks given to the Vm
+};
+
+// What the kvm backend can run: AMD SVM or Intel VMX as the host has it,
+// KVM's in-kernel local APIC.
+BackendCaps capabilities();
+
+}  // namespace enlight::kvm

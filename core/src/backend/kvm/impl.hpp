@@ -1,0 +1,54 @@
+// State shared by every vCPU thread of one kvm run: the KVM fds, the
+// outcome (first decision wins), the harness's console and records.
+#pragma once
+
+#include "sys.hpp"
+#include "vcpu.hpp"
+
+#include <enlight/core/backend/kvm.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+namespace enlight::kvm {
+
+struct KvmVm::Impl {
+  Vm* vm = nullptr;
+  sys::Fd kvm;
+  sys::Fd vm_fd;
+  std::vector<std::unique_ptr<KvmVcpu>> vcpus;
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  uint32_t run_ms = 0;
+  int run_mmap_size = 0;
+  // guest TSC = host TSC + tsc_offset (KVM runs the guest TSC at the host's
+  // rate with an offset it chose when vCPU 0 was created).
+  int64_t tsc_offset = 0;
+
+  std::atomic<bool> over{false};  // the run has an outcome: every vCPU leaves
+  std::mutex mutex;               // result below; harness ports and outcomes only
+  RunResult result;
+  bool decided = false;
+  std::atomic<uint64_t> interrupts{0}, bad_records{0};
+
+  // The monitor sleeps on this; timer_armed and finish wake it.
+  std::mutex monitor_mutex;
+  std::condition_variable monitor_cv;
+  bool monitor_poke = false;
+
+  uint64_t now_ns() const {
+    return static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
+  }
+  void finish(Outcome outcome, std::string message, uint32_t status = 0);
+  void kick_all();
+  void poke_monitor();
+  int inject(uint32_t vcpu, uint8_t vector, uint32_t flags);
+  void console(char c);
+  void report(uint32_t vcpu, uint64_t gpa);
+};
+
+}  // namespace enlight::kvm

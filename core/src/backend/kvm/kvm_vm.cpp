@@ -1,0 +1,293 @@
+// KvmVm: builds the Vm with this backend's host-service hooks, the KVM VM
+// (irqchip, MSR filter, one memory slot over the Vm's RAM, CPUID), one
+// vCPU per Vm vCPU, and runs them on host threads under a monitor that
+// enforces the time-out and kicks vCPUs whose plugin timers are due.
+#include "impl.hpp"
+#include "setup.hpp"
+#include "sys.hpp"
+#include "vcpu.hpp"
+
+#include <enlight/core/guest/protocol.h>
+
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <x86intrin.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <stdexcept>
+#include <thread>
+
+namespace enlight::kvm {
+
+BackendCaps capabilities() {
+  return BackendCaps{"kvm", {host_is_amd() ? "amd-svm" : "intel-vmx", "in-kernel-lapic"}, true};
+}
+
+bool available(std::string* why, const std::string& device) {
+  try {
+    sys::Fd fd = sys::open_device(device);
+    const std::string missing = sys::missing_capabilities(fd.get());
+    if (why) *why = missing.empty() ? "" : device + ": " + missing;
+    return missing.empty();
+  } catch (const std::exception& e) {
+    if (why) *why = e.what();
+    return false;
+  }
+}
+
+namespace {
+// The guest reads the host's TSC unscaled (its offset is set to 0 below),
+// so its rate is the host's: the bus's per-process measurement, in kHz.
+uint64_t host_tsc_hz() {
+  const double hz = tsc_hz();
+  if (hz <= 0) return VmOptions{}.tsc_frequency_hz;
+  return static_cast<uint64_t>(hz / 1000.0 + 0.5) * 1000;
+}
+
+// Guest TSC = host TSC: the same counter on every vCPU and the same one the
+// core's reference time was defined from at Vm creation (docs/timers.md).
+// KVM_VCPU_TSC_OFFSET (Linux 5.16) sets it exactly; before that, writing
+// IA32_TSC is within a few hundred cycles.
+void zero_tsc_offset(int vcpu_fd) {
+  uint64_t offset = 0;
+  kvm_device_attr attr{};
+  attr.group = KVM_VCPU_TSC_CTRL;
+  attr.attr = KVM_VCPU_TSC_OFFSET;
+  attr.addr = reinterpret_cast<uint64_t>(&offset);
+  if (::ioctl(vcpu_fd, KVM_SET_DEVICE_ATTR, &attr) == 0) return;
+  if (!sys::set_msr(vcpu_fd, 0x10 /* IA32_TSC */, __rdtsc())) throw std::runtime_error("kvm: cannot set the guest TSC");
+}
+
+// The identity plugin fills the hypercall page. KVM keeps VMCALL/VMMCALL
+// in the kernel (its own KVM or Hyper-V hypercalls), so on this backend
+// the page's instruction is an OUT to ENLIGHT_HYPERCALL_IO_PORT, which
+// always exits (docs/kvm-backend.md).
+Resolution with_kvm_hypercall_page(Resolution r) {
+  for (ResolvedPlugin& p : r.plugins)
+    if (p.manifest != nullptr && p.manifest->name == "identity")
+      for (TypedOption& o : p.options)
+        if (o.name == "instruction") o.str = "ioport";
+  return r;
+}
+}  // namespace
+
+void KvmVm::Impl::finish(Outcome outcome, std::string message, uint32_t status) {
+  {
+    std::lock_guard lock(mutex);
+    if (!decided) {
+      decided = true;
+      result.outcome = outcome;
+      result.exit_status = status;
+      result.message = std::move(message);
+    }
+  }
+  over.store(true);
+  kick_all();
+  poke_monitor();
+}
+
+void KvmVm::Impl::kick_all() {
+  for (auto& v : vcpus) v->kick();
+}
+
+void KvmVm::Impl::poke_monitor() {
+  {
+    std::lock_guard lock(monitor_mutex);
+    monitor_poke = true;
+  }
+  monitor_cv.notify_all();
+}
+
+int KvmVm::Impl::inject(uint32_t vcpu, uint8_t vector, uint32_t flags) {
+  if (vcpu >= vcpus.size() || vector < 16) return -1;
+  // AutoEOI needs the APIC to retire the vector as it is accepted; KVM's
+  // in-kernel APIC does that only for its own SynIC, not for an MSI.
+  if (flags & ENLIGHT_IRQ_AUTO_EOI) return -1;
+  kvm_msi msi{};
+  msi.address_lo = 0xFEE00000u | (vcpu << 12);  // physical destination = APIC ID = vCPU index
+  msi.data = vector;                             // fixed delivery, edge
+  const int r = ::ioctl(vm_fd.get(), KVM_SIGNAL_MSI, &msi);
+  if (r <= 0) return -1;  // 0: the APIC refused it (disabled); <0: KVM did
+  interrupts.fetch_add(1, std::memory_order_relaxed);
+  return 0;
+}
+
+void KvmVm::Impl::console(char c) {
+  std::lock_guard lock(mutex);
+  if (result.console.size() < (1u << 20)) result.console.push_back(c);
+}
+
+void KvmVm::Impl::report(uint32_t vcpu, uint64_t gpa) {
+  enlight_guest_record rec;
+  if ((gpa & 7) != 0 || !vm->memory().read(gpa, &rec, sizeof rec)) {
+    bad_records.fetch_add(1);
+    return;
+  }
+  CheckRecord r{vcpu, rec.kind, rec.line, rec.expected, rec.actual, std::string(rec.name, strnlen(rec.name, sizeof rec.name))};
+  std::lock_guard lock(mutex);
+  if (result.records.size() < 100000) result.records.push_back(std::move(r));
+}
+
+std::unique_ptr<KvmVm> KvmVm::create(const Resolution& resolution, KvmOptions options) {
+  sys::install_kick_handler();
+  std::unique_ptr<KvmVm> e(new KvmVm());
+  auto impl = std::make_shared<Impl>();
+  e->impl_ = impl;
+  impl->kvm = sys::open_device(options.device);
+  if (const std::string missing = sys::missing_capabilities(impl->kvm.get()); !missing.empty())
+    throw std::runtime_error("kvm: " + options.device + ": " + missing);
+
+  std::weak_ptr<Impl> weak = impl;
+  options.vm.hooks.inject_interrupt = [weak](uint32_t vcpu, uint8_t vector, uint32_t flags) {
+    auto p = weak.lock();
+    return p ? p->inject(vcpu, vector, flags) : -1;
+  };
+  options.vm.hooks.yield_vcpu = [](uint32_t) { sched_yield(); };
+  options.vm.hooks.now_ns = [weak] {
+    auto p = weak.lock();
+    return p ? p->now_ns() : uint64_t{0};
+  };
+  options.vm.hooks.vcpu_runtime_ns = [weak](uint32_t vcpu) {
+    auto p = weak.lock();
+    return p && vcpu < p->vcpus.size() ? p->vcpus[vcpu]->runtime_ns() : uint64_t{0};
+  };
+  options.vm.hooks.guest_tsc = [](uint32_t) { return static_cast<uint64_t>(__rdtsc()); };
+  options.vm.hooks.apic_read = [weak](uint32_t vcpu, uint32_t msr, uint64_t& value) {
+    auto p = weak.lock();
+    return p && vcpu < p->vcpus.size() && msr >= 0x800 && msr <= 0x8FF && p->vcpus[vcpu]->apic_read(msr, value);
+  };
+  options.vm.hooks.apic_write = [weak](uint32_t vcpu, uint32_t msr, uint64_t value) {
+    auto p = weak.lock();
+    return p && vcpu < p->vcpus.size() && msr >= 0x800 && msr <= 0x8FF && p->vcpus[vcpu]->apic_write(msr, value);
+  };
+  // PV EOI needs to see the guest's EOIs; KVM's APIC keeps them in the
+  // kernel (docs/kvm-backend.md).
+  options.vm.hooks.pv_eoi_set = [](uint32_t, uint64_t) { return false; };
+  options.vm.hooks.timer_armed = [weak](uint32_t) {
+    if (auto p = weak.lock()) p->poke_monitor();
+  };
+  if (options.vm.memory_bytes & 0xFFF) throw std::runtime_error("kvm: guest RAM must be a multiple of 4 KiB");
+  options.vm.tsc_frequency_hz = host_tsc_hz();
+  e->vm_ = Vm::create(with_kvm_hypercall_page(resolution), options.vm);
+  Vm& vm = *e->vm_;
+  impl->vm = &vm;
+  impl->run_ms = options.run_ms;
+
+  const int kvm = impl->kvm.get();
+  impl->vm_fd = sys::Fd(sys::xioctl(kvm, KVM_CREATE_VM, "KVM_CREATE_VM"));
+  const int vmfd = impl->vm_fd.get();
+  impl->run_mmap_size = sys::xioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, "KVM_GET_VCPU_MMAP_SIZE");
+  if (static_cast<size_t>(impl->run_mmap_size) < sizeof(kvm_run))
+    throw std::runtime_error("kvm: KVM_GET_VCPU_MMAP_SIZE smaller than struct kvm_run");
+  // Intel needs a TSS area below 4 GiB outside RAM for real-mode emulation;
+  // AMD ignores it. The guests never leave long mode, so failure is harmless.
+  (void)::ioctl(vmfd, KVM_SET_TSS_ADDR, 0xFFFBD000ul);
+  sys::xioctl(vmfd, KVM_CREATE_IRQCHIP, "KVM_CREATE_IRQCHIP");  // before any vCPU
+  kvm_enable_cap cap{};
+  cap.cap = KVM_CAP_X86_USER_SPACE_MSR;
+  cap.args[0] = KVM_MSR_EXIT_REASON_FILTER;  // only filtered MSRs leave the kernel
+  sys::xioctl(vmfd, KVM_ENABLE_CAP, "KVM_ENABLE_CAP(KVM_CAP_X86_USER_SPACE_MSR)", &cap);
+  install_msr_filter(vmfd, resolution);
+
+  GuestMemory& mem = vm.memory();
+  write_long_mode_tables(mem.base(), mem.size());
+  if (!mem.write(ENLIGHT_GUEST_LOAD_ADDRESS, options.image.data(), options.image.size()))
+    throw std::runtime_error("kvm: the guest image does not fit in RAM");
+  kvm_userspace_memory_region region{};
+  region.slot = 0;
+  region.guest_phys_addr = 0;
+  region.memory_size = mem.size();
+  region.userspace_addr = reinterpret_cast<uint64_t>(mem.base());
+  sys::xioctl(vmfd, KVM_SET_USER_MEMORY_REGION, "KVM_SET_USER_MEMORY_REGION", &region);
+
+  const std::vector<kvm_cpuid_entry2> cpuid = compose_cpuid(kvm, vm.bus().cpuid_table());
+  for (uint32_t i = 0; i < vm.vcpu_count(); ++i) {
+    impl->vcpus.push_back(std::make_unique<KvmVcpu>(*impl, i, cpuid));
+    zero_tsc_offset(impl->vcpus.back()->fd());
+  }
+  return e;
+}
+
+KvmVm::~KvmVm() {
+  // vCPUs and the VM fd go before the Vm whose RAM the memory slot maps.
+  if (impl_) {
+    impl_->vcpus.clear();
+    impl_->vm_fd = sys::Fd();
+  }
+}
+
+int KvmVm::inject_interrupt(uint32_t vcpu, uint8_t vector) { return impl_->inject(vcpu, vector, 0); }
+
+void KvmVm::stop(const char* message) {
+  vm_->request_stop(StopReason::Requested, message);
+  impl_->kick_all();
+  impl_->poke_monitor();
+}
+
+RunResult KvmVm::run(std::chrono::milliseconds timeout) {
+  Impl& s = *impl_;
+  std::vector<std::thread> threads;
+  threads.reserve(s.vcpus.size());
+  for (auto& v : s.vcpus) threads.emplace_back([&v] { v->run(); });
+
+  // The monitor: time-out, VM stop from any source, and plugin timers. A
+  // vCPU with a due timer is kicked out of KVM_RUN (even from an in-kernel
+  // HLT) and runs the timer on its own thread before it re-enters.
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!s.over.load()) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      char text[96];
+      std::snprintf(text, sizeof text, "still running after %lld ms", static_cast<long long>(timeout.count()));
+      s.finish(Outcome::Timeout, text);
+      break;
+    }
+    if (vm_->stopped()) {
+      s.finish(Outcome::Stopped, vm_->stop_message());
+      break;
+    }
+    const uint64_t ref_now = vm_->reference_time();
+    uint64_t earliest = 0;
+    bool kicked = false;
+    for (auto& v : s.vcpus) {
+      const uint64_t due = vm_->next_timer_deadline(v->index());
+      if (due == 0) continue;
+      if (due <= ref_now) {
+        v->kick();
+        kicked = true;
+      } else if (earliest == 0 || due < earliest) {
+        earliest = due;
+      }
+    }
+    // Sleep to the next deadline, at most 1 ms (the time-out and stops are
+    // polled at that granularity); after a kick give the vCPU 50 us to run
+    // its timer before looking again.
+    auto nap = std::chrono::microseconds(1000);
+    if (earliest != 0) nap = std::min(nap, std::chrono::microseconds((earliest - ref_now) / 10));
+    if (kicked) nap = std::max(nap, std::chrono::microseconds(50));
+    std::unique_lock lock(s.monitor_mutex);
+    s.monitor_cv.wait_for(lock, nap, [&] { return s.monitor_poke; });
+    s.monitor_poke = false;
+  }
+  for (auto& t : threads) t.join();
+
+  std::lock_guard lock(s.mutex);
+  RunResult r = s.result;
+  r.stop_reason = vm_->stop_reason();
+  if (r.outcome == Outcome::Stopped && r.message.empty()) r.message = vm_->stop_message();
+  for (auto& v : s.vcpus) {
+    const VcpuCounters& c = v->counters();
+    r.stats.exits += c.exits;
+    r.stats.io_exits += c.io;
+    r.stats.hypercalls += c.hypercalls;
+    r.stats.msr_exits_synthetic += c.msr_synthetic;
+    r.stats.msr_exits_other += c.msr_other;
+  }
+  r.stats.msr_exits = r.stats.msr_exits_synthetic + r.stats.msr_exits_other;
+  r.stats.interrupts_delivered = s.interrupts.load();
+  r.stats.bad_records = s.bad_records.load();
+  return r;
+}
+
+}  // namespace enlight::kvm

@@ -1,0 +1,70 @@
+// One KVM vCPU: its fd, its mapped kvm_run, the loop its host thread runs,
+// and the exits it turns into bus calls (exits.cpp).
+#pragma once
+
+#include "sys.hpp"
+
+#include <enlight/core/backend/kvm.hpp>
+
+#include <linux/kvm.h>
+#include <pthread.h>
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <vector>
+
+namespace enlight::kvm {
+
+// Counters of one vCPU, written only by its thread (plain stores), read
+// after the run has joined the thread.
+struct VcpuCounters {
+  uint64_t exits = 0, io = 0, hypercalls = 0, msr_synthetic = 0, msr_other = 0;
+};
+
+class KvmVcpu {
+ public:
+  // Creates the vCPU (KVM_CREATE_VCPU), maps its kvm_run, sets CPUID,
+  // registers, the FPU and the MP state. Throws on any refused ioctl.
+  KvmVcpu(KvmVm::Impl& vm, uint32_t index, std::vector<kvm_cpuid_entry2> cpuid);
+  ~KvmVcpu();
+  KvmVcpu(const KvmVcpu&) = delete;
+  KvmVcpu& operator=(const KvmVcpu&) = delete;
+
+  void run();   // the vCPU thread's body; returns when the run is over
+  // Any thread: make KVM_RUN return now (or not start) so the loop looks at
+  // the run state and the plugin timers. Costs a signal when the thread is
+  // in the guest; never blocks.
+  void kick();
+  uint32_t index() const { return index_; }
+  int fd() const { return fd_.get(); }
+  uint64_t runtime_ns() const { return runtime_ns_.load(std::memory_order_relaxed); }
+  const VcpuCounters& counters() const { return counters_; }
+
+  // The in-kernel x2APIC through KVM_GET_MSRS / KVM_SET_MSRS (0x800-0x8FF);
+  // on this vCPU's thread (the ABI's rule), where no KVM_RUN is in flight.
+  bool apic_read(uint32_t msr, uint64_t& value);
+  bool apic_write(uint32_t msr, uint64_t value);
+
+ private:
+  // Each returns false when the run is over for this vCPU.
+  bool handle_exit();
+  bool on_io();
+  bool on_msr(bool write);
+  bool on_hypercall();
+  bool inject_ud_at(uint64_t rip);
+  void end(Outcome outcome, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
+
+  KvmVm::Impl& vm_;
+  uint32_t index_;
+  sys::Fd fd_;
+  kvm_run* run_ = nullptr;
+  size_t run_size_ = 0;
+  VcpuCounters counters_;
+  std::atomic<uint64_t> runtime_ns_{0};
+  std::mutex thread_mutex_;  // kick() vs the thread's start and end: never on the exit path
+  pthread_t thread_{};
+  bool alive_ = false;
+};
+
+}  // namespace enlight::kvm
