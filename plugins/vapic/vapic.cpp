@@ -221,10 +221,11 @@ enlight_access_result read_vp_assist(Vcpu& v, uint32_t, uint64_t& value, enlight
 //    KVM cleared the whole page, but "there can be valuable data in the
 //    rest which needs to be preserved e.g. on migration"), then gives the
 //    word's GPA to the backend's PV EOI.
-// A backend without PV EOI refuses pv_eoi_set: the write still succeeds (as
-// it would under KVM with APICv, which then never sets the bit), the guest
-// just never sees "No EOI required" and EOIs through the MSR, which the TLFS
-// explicitly allows ("conventional EOIs can still be performed").
+// A backend without PV EOI refuses pv_eoi_set: the write still succeeds,
+// the guest just never sees "No EOI required" and EOIs through the MSR.
+// That is architectural: the TLFS has the hypervisor set the bit only when
+// it chooses to, and "conventional EOIs can still be performed" at any
+// time. (KVM cannot refuse here: its PV EOI is software.)
 // Host writes (restore) take the same path, as in KVM: QEMU restores this
 // MSR after guest memory, and the assist word is cleared again.
 enlight_access_result write_vp_assist(Vcpu& v, uint32_t, uint64_t value, enlight_origin origin) {

@@ -671,7 +671,7 @@ TEST(VapicFakeBackend, NoHooksAtAllMeansGp) {
   EXPECT_EQ(value, kPage | HV_X64_MSR_VP_ASSIST_PAGE_ENABLE);
 }
 
-// KVM's behaviour with APICv: the MSR write succeeds, PV EOI just does not
+// A backend without PV EOI: the MSR write succeeds, PV EOI just does not
 // happen (the guest is never told it may skip an EOI).
 TEST(VapicFakeBackend, PvEoiRefusedStillEnablesThePage) {
   FakeVm f;
