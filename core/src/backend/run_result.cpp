@@ -1,4 +1,7 @@
 #include <enlight/core/backend/run_result.hpp>
+#include <enlight/core/guest/protocol.h>
+
+#include <cstring>
 
 namespace enlight {
 
@@ -12,6 +15,39 @@ const char* to_string(Outcome o) noexcept {
     case Outcome::HostError: return "host-error";
   }
   return "?";
+}
+
+bool RunRecorder::decide(Outcome outcome, std::string message, uint32_t status) {
+  std::lock_guard lock(mutex_);
+  if (decided_) return false;
+  decided_ = true;
+  result_.outcome = outcome;
+  result_.exit_status = status;
+  result_.message = std::move(message);
+  return true;
+}
+
+void RunRecorder::console(char c) {
+  std::lock_guard lock(mutex_);
+  if (result_.console.size() < (1u << 20)) result_.console.push_back(c);
+}
+
+void RunRecorder::report(const GuestMemory& memory, uint32_t vcpu, uint64_t gpa) {
+  enlight_guest_record rec;
+  if ((gpa & 7) != 0 || !memory.read(gpa, &rec, sizeof rec)) {
+    bad_record();
+    return;
+  }
+  CheckRecord r{vcpu, rec.kind, rec.line, rec.expected, rec.actual, std::string(rec.name, strnlen(rec.name, sizeof rec.name))};
+  std::lock_guard lock(mutex_);
+  if (result_.records.size() < 100000) result_.records.push_back(std::move(r));
+}
+
+RunResult RunRecorder::snapshot() {
+  std::lock_guard lock(mutex_);
+  RunResult r = result_;
+  r.stats.bad_records = bad_records_.load();
+  return r;
 }
 
 }  // namespace enlight

@@ -22,11 +22,9 @@ struct EmuVm::Impl {
   uint32_t run_ms = 0;  // EmuOptions::run_ms, given to every vCPU in RDX
 
   std::atomic<bool> over{false};  // the run has an outcome: every vCPU leaves
-  std::mutex mutex;               // result below; harness ports and outcomes only
-  RunResult result;
-  bool decided = false;
+  RunRecorder recorder;           // outcome, console, check records
 
-  std::atomic<uint64_t> msr_exits{0}, hypercalls{0}, interrupts{0}, bad_records{0};
+  std::atomic<uint64_t> msr_exits{0}, hypercalls{0}, interrupts{0};
 
   uint64_t now_ns() const {
     return static_cast<uint64_t>(
@@ -37,8 +35,6 @@ struct EmuVm::Impl {
   void kick_all();
   int inject(uint32_t vcpu, uint8_t vector, bool auto_eoi = false);
   void route_ipi(uint32_t from, const IpiRequest& ipi);
-  void console(char c);
-  void report(uint32_t vcpu, uint64_t gpa);
 };
 
 }  // namespace enlight::emu

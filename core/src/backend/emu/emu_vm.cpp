@@ -32,15 +32,7 @@ uint64_t host_tsc_hz() {
 }  // namespace
 
 void EmuVm::Impl::finish(Outcome outcome, std::string message, uint32_t status) {
-  {
-    std::lock_guard lock(mutex);
-    if (!decided) {
-      decided = true;
-      result.outcome = outcome;
-      result.exit_status = status;
-      result.message = std::move(message);
-    }
-  }
+  recorder.decide(outcome, std::move(message), status);
   over.store(true);
   kick_all();
 }
@@ -66,22 +58,6 @@ void EmuVm::Impl::route_ipi(uint32_t from, const IpiRequest& ipi) {
     }
     if (hit) inject(i, ipi.vector);  // a bad vector is dropped (a real APIC sets ESR)
   }
-}
-
-void EmuVm::Impl::console(char c) {
-  std::lock_guard lock(mutex);
-  if (result.console.size() < (1u << 20)) result.console.push_back(c);  // bounded: a chatty guest cannot eat the host
-}
-
-void EmuVm::Impl::report(uint32_t vcpu, uint64_t gpa) {
-  enlight_guest_record rec;
-  if ((gpa & 7) != 0 || !vm->memory().read(gpa, &rec, sizeof rec)) {
-    bad_records.fetch_add(1);
-    return;
-  }
-  CheckRecord r{vcpu, rec.kind, rec.line, rec.expected, rec.actual, std::string(rec.name, strnlen(rec.name, sizeof rec.name))};
-  std::lock_guard lock(mutex);
-  if (result.records.size() < 100000) result.records.push_back(std::move(r));
 }
 
 std::unique_ptr<EmuVm> EmuVm::create(const Resolution& resolution, EmuOptions options) {
@@ -209,15 +185,13 @@ RunResult EmuVm::run(std::chrono::milliseconds timeout) {
   }
   for (auto& t : threads) t.join();
 
-  std::lock_guard lock(s.mutex);
-  RunResult r = s.result;
+  RunResult r = s.recorder.snapshot();
   r.stop_reason = vm_->stop_reason();
   if (r.outcome == Outcome::Stopped && r.message.empty()) r.message = vm_->stop_message();
   r.stats.msr_exits = s.msr_exits.load();
   r.stats.msr_hook_sites = s.msr_sites;
   r.stats.hypercalls = s.hypercalls.load();
   r.stats.interrupts_delivered = s.interrupts.load();
-  r.stats.bad_records = s.bad_records.load();
   return r;
 }
 

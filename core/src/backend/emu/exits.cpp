@@ -26,14 +26,14 @@ void EmuVcpu::on_out(uc_engine*, uint32_t port, int size, uint32_t value, void* 
   auto& v = *static_cast<EmuVcpu*>(self);
   switch (port) {
     case ENLIGHT_GUEST_PORT_CONSOLE:
-      v.vm_.console(static_cast<char>(value & 0xFF));
+      v.vm_.recorder.console(static_cast<char>(value & 0xFF));
       return;
     case ENLIGHT_GUEST_PORT_REPORT:
       if (size != 4) {
-        v.vm_.bad_records.fetch_add(1);
+        v.vm_.recorder.bad_record();
         return;
       }
-      v.vm_.report(v.index_, value);
+      v.vm_.recorder.report(v.vm_.vm->memory(), v.index_, value);
       return;
     case ENLIGHT_GUEST_PORT_EXIT:
       v.stop_ = Stop::Ended;

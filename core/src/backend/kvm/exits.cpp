@@ -84,11 +84,11 @@ bool KvmVcpu::on_io() {
       std::memcpy(&value, item, size);
       switch (io.port) {
         case ENLIGHT_GUEST_PORT_CONSOLE:
-          vm_.console(static_cast<char>(value & 0xFF));
+          vm_.recorder.console(static_cast<char>(value & 0xFF));
           continue;
         case ENLIGHT_GUEST_PORT_REPORT:
-          if (size != 4) vm_.bad_records.fetch_add(1);
-          else vm_.report(index_, value);
+          if (size != 4) vm_.recorder.bad_record();
+          else vm_.recorder.report(vm_.vm->memory(), index_, value);
           continue;
         case ENLIGHT_GUEST_PORT_EXIT:
           vm_.finish(Outcome::Exited, "", value);

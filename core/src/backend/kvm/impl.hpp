@@ -29,10 +29,8 @@ struct KvmVm::Impl {
   int64_t tsc_offset = 0;
 
   std::atomic<bool> over{false};  // the run has an outcome: every vCPU leaves
-  std::mutex mutex;               // result below; harness ports and outcomes only
-  RunResult result;
-  bool decided = false;
-  std::atomic<uint64_t> interrupts{0}, bad_records{0};
+  RunRecorder recorder;           // outcome, console, check records
+  std::atomic<uint64_t> interrupts{0};
 
   // The monitor sleeps on this; timer_armed and finish wake it.
   std::mutex monitor_mutex;
@@ -47,8 +45,6 @@ struct KvmVm::Impl {
   void kick_all();
   void poke_monitor();
   int inject(uint32_t vcpu, uint8_t vector, uint32_t flags);
-  void console(char c);
-  void report(uint32_t vcpu, uint64_t gpa);
 };
 
 }  // namespace enlight::kvm

@@ -74,15 +74,7 @@ Resolution with_kvm_hypercall_page(Resolution r) {
 }  // namespace
 
 void KvmVm::Impl::finish(Outcome outcome, std::string message, uint32_t status) {
-  {
-    std::lock_guard lock(mutex);
-    if (!decided) {
-      decided = true;
-      result.outcome = outcome;
-      result.exit_status = status;
-      result.message = std::move(message);
-    }
-  }
+  recorder.decide(outcome, std::move(message), status);
   over.store(true);
   kick_all();
   poke_monitor();
@@ -112,22 +104,6 @@ int KvmVm::Impl::inject(uint32_t vcpu, uint8_t vector, uint32_t flags) {
   if (r <= 0) return -1;  // 0: the APIC refused it (disabled); <0: KVM did
   interrupts.fetch_add(1, std::memory_order_relaxed);
   return 0;
-}
-
-void KvmVm::Impl::console(char c) {
-  std::lock_guard lock(mutex);
-  if (result.console.size() < (1u << 20)) result.console.push_back(c);
-}
-
-void KvmVm::Impl::report(uint32_t vcpu, uint64_t gpa) {
-  enlight_guest_record rec;
-  if ((gpa & 7) != 0 || !vm->memory().read(gpa, &rec, sizeof rec)) {
-    bad_records.fetch_add(1);
-    return;
-  }
-  CheckRecord r{vcpu, rec.kind, rec.line, rec.expected, rec.actual, std::string(rec.name, strnlen(rec.name, sizeof rec.name))};
-  std::lock_guard lock(mutex);
-  if (result.records.size() < 100000) result.records.push_back(std::move(r));
 }
 
 std::unique_ptr<KvmVm> KvmVm::create(const Resolution& resolution, KvmOptions options) {
@@ -272,8 +248,7 @@ RunResult KvmVm::run(std::chrono::milliseconds timeout) {
   }
   for (auto& t : threads) t.join();
 
-  std::lock_guard lock(s.mutex);
-  RunResult r = s.result;
+  RunResult r = s.recorder.snapshot();
   r.stop_reason = vm_->stop_reason();
   if (r.outcome == Outcome::Stopped && r.message.empty()) r.message = vm_->stop_message();
   for (auto& v : s.vcpus) {
@@ -286,7 +261,6 @@ RunResult KvmVm::run(std::chrono::milliseconds timeout) {
   }
   r.stats.msr_exits = r.stats.msr_exits_synthetic + r.stats.msr_exits_other;
   r.stats.interrupts_delivered = s.interrupts.load();
-  r.stats.bad_records = s.bad_records.load();
   return r;
 }
 

@@ -6,7 +6,9 @@
 
 #include <enlight/core/vm.hpp>
 
+#include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -55,6 +57,29 @@ struct RunResult {
   std::vector<CheckRecord> records;
   std::string console;
   RunStats stats;
+};
+
+// What every vCPU thread of one run writes into its RunResult: the first
+// outcome (later ones are ignored), the harness console and check records.
+// Both bounded, so a chatty or hostile guest cannot eat the host; the mutex
+// is taken only on harness ports and outcomes, never on the bus's exit path.
+class RunRecorder {
+ public:
+  // Records the outcome unless one was already decided; true if this call decided.
+  bool decide(Outcome outcome, std::string message, uint32_t status = 0);
+  void console(char c);
+  // An ENLIGHT_GUEST_PORT_REPORT: the record at `gpa` (8-byte aligned, in RAM).
+  void report(const GuestMemory& memory, uint32_t vcpu, uint64_t gpa);
+  // A malformed report the caller saw itself (e.g. a wrong access size).
+  void bad_record() { bad_records_.fetch_add(1, std::memory_order_relaxed); }
+  // A copy of what was recorded, with stats.bad_records filled in.
+  RunResult snapshot();
+
+ private:
+  std::mutex mutex_;
+  RunResult result_;
+  bool decided_ = false;
+  std::atomic<uint64_t> bad_records_{0};
 };
 
 }  // namespace enlight
