@@ -17,14 +17,9 @@ struct DirectVm::Apics {
     std::optional<IpiRequest> ipi;
     int eoi = -1;
     if (!Lapic::is_apic_msr(msr) || !lapics[vcpu].write(msr, value, vm->now_ns(), ipi, eoi)) return false;
-    if (ipi) {
-      for (uint32_t i = 0; i < lapics.size(); ++i) {
-        const bool hit = ipi->dest == IpiRequest::Dest::All || (ipi->dest == IpiRequest::Dest::Self && i == vcpu) ||
-                         (ipi->dest == IpiRequest::Dest::AllButSelf && i != vcpu) ||
-                         (ipi->dest == IpiRequest::Dest::Physical && i == ipi->target);
-        if (hit) lapics[i].set_irr(ipi->vector);
-      }
-    }
+    if (ipi)
+      for (uint32_t i = 0; i < lapics.size(); ++i)
+        if (ipi->reaches(i, vcpu)) lapics[i].set_irr(ipi->vector);
     if (eoi >= 0) vm->notify_eoi(vcpu, static_cast<uint8_t>(eoi), false);
     return true;
   }

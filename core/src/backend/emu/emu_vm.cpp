@@ -48,16 +48,8 @@ int EmuVm::Impl::inject(uint32_t vcpu, uint8_t vector, bool auto_eoi) {
 }
 
 void EmuVm::Impl::route_ipi(uint32_t from, const IpiRequest& ipi) {
-  for (uint32_t i = 0; i < vcpus.size(); ++i) {
-    bool hit = false;
-    switch (ipi.dest) {
-      case IpiRequest::Dest::Physical: hit = i == ipi.target; break;
-      case IpiRequest::Dest::Self: hit = i == from; break;
-      case IpiRequest::Dest::All: hit = true; break;
-      case IpiRequest::Dest::AllButSelf: hit = i != from; break;
-    }
-    if (hit) inject(i, ipi.vector);  // a bad vector is dropped (a real APIC sets ESR)
-  }
+  for (uint32_t i = 0; i < vcpus.size(); ++i)
+    if (ipi.reaches(i, from)) inject(i, ipi.vector);  // a bad vector is dropped (a real APIC sets ESR)
 }
 
 std::unique_ptr<EmuVm> EmuVm::create(const Resolution& resolution, EmuOptions options) {

@@ -19,6 +19,16 @@ struct IpiRequest {
   enum class Dest : uint8_t { Physical, Self, All, AllButSelf } dest = Dest::Physical;
   uint32_t target = 0;  // for Physical
   uint8_t vector = 0;
+  // Whether vCPU `vcpu` receives this IPI sent by vCPU `from`.
+  bool reaches(uint32_t vcpu, uint32_t from) const noexcept {
+    switch (dest) {
+      case Dest::Physical: return vcpu == target;
+      case Dest::Self: return vcpu == from;
+      case Dest::All: return true;
+      case Dest::AllButSelf: return vcpu != from;
+    }
+    return false;
+  }
 };
 
 class Lapic {
