@@ -128,8 +128,9 @@ void print_report(const RunResult& r, const Vm& vm, const std::string& guest, st
     if (c.kind == ENLIGHT_GUEST_METRIC)
       std::printf("   metric vcpu %u: %s = %llu\n", c.vcpu, c.name.c_str(), static_cast<unsigned long long>(c.actual));
   }
-  std::printf("   exits: %llu MSR, %llu hypercall, %llu interrupt(s) delivered\n",
+  std::printf("   exits: %llu MSR, %llu hypercall, %llu PM timer, %llu interrupt(s) delivered\n",
               static_cast<unsigned long long>(r.stats.msr_exits), static_cast<unsigned long long>(r.stats.hypercalls),
+              static_cast<unsigned long long>(r.stats.pm_timer_reads),
               static_cast<unsigned long long>(r.stats.interrupts_delivered));
   if (r.stats.exits != 0)  // kvm: where the MSR exits went (an architectural MSR never leaves KVM)
     std::printf("   kvm: %llu exit(s), %llu I/O, MSR exits %llu synthetic, %llu other\n",

@@ -24,8 +24,8 @@ VARIANTS=(
 # The value of `metric vcpu 0: NAME = V` in a run's report (empty if absent).
 metric() { sed -n "s/^   metric vcpu 0: $2 = \([0-9]*\)$/\1/p" <<<"$1" | head -1; }
 
-printf '| guest | --cpu | guest path | guest rate (/s) | MSR exits/s | hypercalls/s | interrupts/s | guest s |\n'
-printf '|---|---|---|---|---|---|---|---|\n'
+printf '| guest | --cpu | guest path | guest rate (/s) | MSR exits/s | PM timer exits/s | hypercalls/s | interrupts/s | guest s |\n'
+printf '|---|---|---|---|---|---|---|---|---|\n'
 for v in "${VARIANTS[@]}"; do
   read -r guest vcpus flags <<<"$v"
   out=$("$enlight" run --cpu "$flags" --guest "$guest" --vcpus "$vcpus" --duration "$duration" --metrics off 2>&1) || {
@@ -36,14 +36,14 @@ for v in "${VARIANTS[@]}"; do
   path=$(metric "$out" path)
   rate=$(metric "$out" reads_per_second)
   [[ -n $rate ]] || rate=$(metric "$out" ticks_per_second)
-  # "   exits: A MSR, B hypercall, C interrupt(s) delivered" and "after T s".
-  read -r msr hc irq < <(sed -n 's/^   exits: \([0-9]*\) MSR, \([0-9]*\) hypercall, \([0-9]*\) interrupt.*/\1 \2 \3/p' <<<"$out")
+  # "   exits: A MSR, B hypercall, C PM timer, D interrupt(s) delivered" and "after T s".
+  read -r msr hc pm irq < <(sed -n 's/^   exits: \([0-9]*\) MSR, \([0-9]*\) hypercall, \([0-9]*\) PM timer, \([0-9]*\) interrupt.*/\1 \2 \3 \4/p' <<<"$out")
   # Per second of the guest's own measured run when it reports one (the
   # exits outside it, boot and report, are a handful), else of the whole run.
   secs=$(sed -n 's/.* after \([0-9.]*\) s$/\1/p' <<<"$out" | head -1)
   elapsed_us=$(metric "$out" elapsed_us)
   [[ -n $elapsed_us && $elapsed_us != 0 ]] && secs=$(awk -v u="$elapsed_us" 'BEGIN { printf "%.3f", u / 1e6 }')
   per() { awk -v n="$1" -v s="$secs" 'BEGIN { printf "%.0f", n / s }'; }
-  printf '| %s | `%s` | %s | %s | %s | %s | %s | %s |\n' "$guest" "$flags" "${path:-?}" "${rate:-?}" \
-    "$(per "$msr")" "$(per "$hc")" "$(per "$irq")" "$secs"
+  printf '| %s | `%s` | %s | %s | %s | %s | %s | %s | %s |\n' "$guest" "$flags" "${path:-?}" "${rate:-?}" \
+    "$(per "$msr")" "$(per "$pm")" "$(per "$hc")" "$(per "$irq")" "$secs"
 done

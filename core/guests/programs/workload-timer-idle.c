@@ -176,6 +176,8 @@ int main(void) {
                run_ms, TICK_PERIOD_US, names[path], (unsigned long long)apic_hz, (unsigned long long)tsc_hz, how,
                guest_vcpu_count());
   METRIC("period_us", TICK_PERIOD_US);
+  METRIC("tsc_hz", tsc_hz);
+  METRIC("tsc_hz_source", how);
   guest_set_irq_handler(TICK_VECTOR, on_tick);
   go = 1;
   idle_on_timer(0, run_ms);

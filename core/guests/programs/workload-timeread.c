@@ -10,10 +10,14 @@
  *           Enlightenment"); a sequence of 0 sends that read to the MSR.
  *   path 1  AccessPartitionReferenceCounter: rdmsr HV_X64_MSR_TIME_REF_COUNT
  *           (100 ns units, one exit per read).
- *   path 0  legacy: rdtsc, no exit at all.
+ *   path 3  legacy, as Windows without hv-time: the machine's ACPI PM
+ *           timer (ENLIGHT_MACHINE_PORT_PM_TIMER, 3.579545 MHz, 24 bits),
+ *           one I/O exit per read. Present when its high byte reads 0.
+ *   path 0  legacy without a PM timer: rdtsc, no exit at all.
  *
  * Each read is also the loop's clock, so the run ends without a second time
- * source: paths 1 and 2 count in 100 ns units; path 0 converts TSC ticks with
+ * source: paths 1 and 2 count in 100 ns units, path 3 in PM timer ticks
+ * (wrap-safe deltas of the 24-bit count); path 0 converts TSC ticks with
  * the frequency from enlight_guest/clock.h (HV_X64_MSR_TSC_FREQUENCY when
  * advertised, else calibrated against the APIC timer). With neither (no
  * x2APIC) the legacy loop does a fixed budget of reads instead and reports
@@ -27,6 +31,7 @@
 #define PATH_LEGACY_TSC 0u
 #define PATH_REF_COUNTER_MSR 1u
 #define PATH_REF_TSC_PAGE 2u
+#define PATH_PM_TIMER 3u
 
 #define DEFAULT_RUN_MS 1000u
 /* Reads per requested millisecond when there is no clock at all: roughly
@@ -86,6 +91,24 @@ static uint64_t run_ref_time(uint32_t path, uint64_t budget_100ns, uint64_t* ela
   return reads;
 }
 
+/* A machine without the device reads all ones; PM_TMR's bits 31:24 are 0. */
+static bool pm_timer_present(void) { return (inl(ENLIGHT_MACHINE_PORT_PM_TIMER) & ~ENLIGHT_PM_TIMER_MASK) == 0; }
+
+/* Reads the PM timer for budget_ticks of its own count; the 24-bit count
+ * wraps every 4.69 s, far longer than one loop iteration. */
+static uint64_t run_pm_timer(uint64_t budget_ticks, uint64_t* elapsed_ticks) {
+  uint64_t reads = 0, ticks = 0;
+  uint32_t last = inl(ENLIGHT_MACHINE_PORT_PM_TIMER);
+  do {
+    const uint32_t now = inl(ENLIGHT_MACHINE_PORT_PM_TIMER);
+    ticks += (now - last) & ENLIGHT_PM_TIMER_MASK;
+    last = now;
+    ++reads;
+  } while (ticks < budget_ticks);
+  *elapsed_ticks = ticks;
+  return reads;
+}
+
 int main(void) {
   const uint32_t run_ms = guest_run_ms() != 0 ? guest_run_ms() : DEFAULT_RUN_MS;
   hv_detect(&hv);  /* no Hyper-V: hv stays zero and the legacy path runs */
@@ -106,12 +129,20 @@ int main(void) {
   }
   /* The TSC-page path reads the MSR when the page is invalid: it needs the
    * counter too, which the TLFS pairs with it. */
+  if (path == PATH_LEGACY_TSC && pm_timer_present()) path = PATH_PM_TIMER;
 
-  static const char* const names[] = {"legacy rdtsc", "HV_X64_MSR_TIME_REF_COUNT", "reference TSC page"};
+  static const char* const names[] = {"legacy rdtsc", "HV_X64_MSR_TIME_REF_COUNT", "reference TSC page",
+                                      "ACPI PM timer"};
   guest_printf("workload-timeread: %u ms on the %s path\n", run_ms, names[path]);
 
   uint64_t reads = 0, per_second = 0, elapsed_us = 0;
-  if (path != PATH_LEGACY_TSC) {
+  if (path == PATH_PM_TIMER) {
+    uint64_t ticks = 0;
+    /* One tick past the truncated budget, so the run is never short of it. */
+    reads = run_pm_timer(guest_muldiv64(run_ms, ENLIGHT_PM_TIMER_HZ, 1000) + 1, &ticks);
+    elapsed_us = guest_muldiv64(ticks, 1000000, ENLIGHT_PM_TIMER_HZ);
+    per_second = guest_muldiv64(reads, ENLIGHT_PM_TIMER_HZ, ticks);
+  } else if (path != PATH_LEGACY_TSC) {
     uint64_t elapsed = 0;
     reads = run_ref_time(path, (uint64_t)run_ms * (HV_REFERENCE_TIME_UNITS_PER_SECOND / 1000), &elapsed);
     elapsed_us = elapsed / 10;

@@ -163,6 +163,16 @@ INSTANTIATE_TEST_SUITE_P(
       return n;
     });
 
+// On emu the hypercall page is VMCALL/VMMCALL, which reaches the bus
+// wherever it runs: conformance-identity must run its direct-instruction
+// checks here (it skips them, visibly, only for the kvm backend's ioport
+// page), so they are exercised on at least one backend.
+TEST(ConformanceOnEmuIdentity, DirectInstructionChecksRun) {
+  const enlight::emu::RunResult r = run(Case{"conformance-identity", "hv-relaxed", 1});
+  expect_all_pass(r);
+  EXPECT_EQ(metric_sum(r, "direct_instruction_checked"), 1u) << describe(r);
+}
+
 // The spinlock guest reports the retry count it saw as a metric: it must be
 // the profile's value.
 TEST(ConformanceOnEmuSpinlocks, RetryMetricMatchesProfile) {

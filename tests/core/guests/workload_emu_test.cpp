@@ -2,6 +2,7 @@
 // (300 ms), exits 0 and reports a non-zero rate; and a guest that fails a
 // check on purpose makes the run fail (FAIL record, non-zero status).
 #include <enlight/core/backend/emu.hpp>
+#include <enlight/core/backend/pm_timer.hpp>
 #include <enlight/core/catalog.hpp>
 #include <enlight/core/guest/images.hpp>
 #include <enlight/core/guest/protocol.h>
@@ -74,29 +75,52 @@ void expect_clean(const RunResult& r) {
 }
 
 // Without hv-time no profile advertises the reference counter or the TSC
-// page: the guest must take the legacy rdtsc path, with its TSC frequency
-// from HV_X64_MSR_TSC_FREQUENCY when hv-frequencies is on and calibrated
-// against the APIC timer otherwise.
-TEST(WorkloadOnEmu, TimereadLegacyPathWithFrequencyMsr) {
+// page: the guest reads the machine's ACPI PM timer, as Windows would, and
+// every read is an exit: the host counts exactly as many PM timer reads as
+// the guest made (plus its presence probe and the loop's first read).
+TEST(WorkloadOnEmu, TimereadWithoutHvTimeReadsThePmTimerOneExitPerRead) {
   const RunResult r = run_builtin("workload-timeread", "hv-relaxed,hv-frequencies", 1);
   expect_clean(r);
-  EXPECT_EQ(metric(r, "path"), 0u) << describe(r);
-  EXPECT_EQ(metric(r, "tsc_hz_source"), 1u) << describe(r);  // GUEST_TSC_HZ_FROM_MSR
-  EXPECT_GT(metric(r, "reads").value_or(0), 0u) << describe(r);
+  EXPECT_EQ(metric(r, "path"), 3u) << describe(r);
+  const uint64_t reads = metric(r, "reads").value_or(0);
+  EXPECT_GT(reads, 0u) << describe(r);
+  EXPECT_EQ(r.stats.pm_timer_reads, reads + 2) << describe(r);
   EXPECT_GT(metric(r, "reads_per_second").value_or(0), 0u) << describe(r);
-  // The run lasted what was asked, by the guest's own clock: the frequency
-  // the MSR reports must be the rate of the TSC the guest reads.
+  // The run lasted what was asked by the PM timer's own count, and that
+  // count kept time with the host: 300 ms of it took at least 300 ms.
   const uint64_t us = metric(r, "elapsed_us").value_or(0);
   EXPECT_GE(us, kRunMs * 1000u) << describe(r);
   EXPECT_LT(us, kRunMs * 1000u * 2) << describe(r);
 }
 
-TEST(WorkloadOnEmu, TimereadWithoutHyperVCalibratesAgainstApicTimer) {
-  const RunResult r = run_builtin("workload-timeread", "", 2);
+// The guests' TSC frequency: from HV_X64_MSR_TSC_FREQUENCY with
+// hv-frequencies, calibrated against the APIC timer without Hyper-V. The
+// tick rate is measured with it, so a wrong frequency shows as a run that
+// did not last what was asked.
+TEST(WorkloadOnEmu, TscFrequencyFromTheMsrWithFrequencies) {
+  const RunResult r = run_builtin("workload-timer-idle", "hv-relaxed,hv-frequencies", 1);
   expect_clean(r);
-  EXPECT_EQ(metric(r, "path"), 0u) << describe(r);
+  EXPECT_EQ(metric(r, "tsc_hz_source"), 1u) << describe(r);  // GUEST_TSC_HZ_FROM_MSR
+  const uint64_t us = metric(r, "elapsed_us").value_or(0);
+  EXPECT_GE(us, kRunMs * 1000u) << describe(r);
+  EXPECT_LT(us, kRunMs * 1000u * 2) << describe(r);
+}
+
+TEST(WorkloadOnEmu, TscFrequencyCalibratedAgainstApicTimerWithoutHyperV) {
+  const RunResult r = run_builtin("workload-timer-idle", "", 2);
+  expect_clean(r);
   EXPECT_EQ(metric(r, "tsc_hz_source"), 2u) << describe(r);  // GUEST_TSC_HZ_CALIBRATED
-  EXPECT_GT(metric(r, "reads_per_second").value_or(0), 0u) << describe(r);
+  EXPECT_GT(metric(r, "tsc_hz").value_or(0), 0u) << describe(r);
+}
+
+// A PM timer read returns the machine's count: 24 bits at 3.579545 MHz.
+TEST(PmTimer, CountsAt3579545HzIn24Bits) {
+  EXPECT_EQ(enlight::pm_timer_count(0), 0u);
+  EXPECT_EQ(enlight::pm_timer_count(1'000'000'000u), ENLIGHT_PM_TIMER_HZ & ENLIGHT_PM_TIMER_MASK);
+  EXPECT_EQ(enlight::pm_timer_count(1'000'000u), 3579u);  // 3579.545 ticks in 1 ms, truncated
+  // 2^24 ticks wrap to 0: 4.687 s.
+  const uint64_t wrap_ns = (uint64_t{1} << 24) * 1'000'000'000ull / ENLIGHT_PM_TIMER_HZ + 1;
+  EXPECT_LT(enlight::pm_timer_count(wrap_ns), 4u);
 }
 
 // With hv-time the guest reads the reference TSC page (path 2), and its

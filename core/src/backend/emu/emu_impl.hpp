@@ -24,7 +24,7 @@ struct EmuVm::Impl {
   std::atomic<bool> over{false};  // the run has an outcome: every vCPU leaves
   RunRecorder recorder;           // outcome, console, check records
 
-  std::atomic<uint64_t> msr_exits{0}, hypercalls{0}, interrupts{0};
+  std::atomic<uint64_t> msr_exits{0}, hypercalls{0}, interrupts{0}, pm_timer_reads{0};
 
   uint64_t now_ns() const {
     return static_cast<uint64_t>(

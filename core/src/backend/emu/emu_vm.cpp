@@ -183,6 +183,7 @@ RunResult EmuVm::run(std::chrono::milliseconds timeout) {
   r.stats.msr_exits = s.msr_exits.load();
   r.stats.msr_hook_sites = s.msr_sites;
   r.stats.hypercalls = s.hypercalls.load();
+  r.stats.pm_timer_reads = s.pm_timer_reads.load();
   r.stats.interrupts_delivered = s.interrupts.load();
   return r;
 }

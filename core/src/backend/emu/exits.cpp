@@ -3,6 +3,7 @@
 #include "emu_impl.hpp"
 #include "vcpu.hpp"
 
+#include <enlight/core/backend/pm_timer.hpp>
 #include <enlight/core/guest/protocol.h>
 
 #include <cstdio>
@@ -15,6 +16,10 @@ uint32_t EmuVcpu::on_in(uc_engine*, uint32_t port, int size, void* self) {
   const uint32_t ones = size >= 4 ? 0xFFFFFFFFu : (1u << (8 * size)) - 1;
   if (port == ENLIGHT_GUEST_PORT_CONSOLE || port == ENLIGHT_GUEST_PORT_REPORT || port == ENLIGHT_GUEST_PORT_EXIT)
     return ones;  // write-only harness ports
+  if (port == ENLIGHT_MACHINE_PORT_PM_TIMER) {
+    v.vm_.pm_timer_reads.fetch_add(1, std::memory_order_relaxed);
+    return pm_timer_count(v.vm_.vm->now_ns()) & ones;
+  }
   uint32_t value = ones;
   const Access a = v.vm_.vm->bus().io_in(v.vm_.vm->vcpu(v.index_), static_cast<uint16_t>(port),
                                          static_cast<uint8_t>(size), value);

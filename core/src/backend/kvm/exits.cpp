@@ -7,6 +7,7 @@
 #include "vcpu.hpp"
 
 #include <enlight/abi.h>
+#include <enlight/core/backend/pm_timer.hpp>
 #include <enlight/core/guest/protocol.h>
 #include <enlight/tlfs.h>
 
@@ -101,7 +102,10 @@ bool KvmVcpu::on_io() {
       }
     } else {
       value = ones;
-      if (io.port != ENLIGHT_GUEST_PORT_CONSOLE && io.port != ENLIGHT_GUEST_PORT_REPORT &&
+      if (io.port == ENLIGHT_MACHINE_PORT_PM_TIMER) {
+        ++counters_.pm_timer;
+        value = pm_timer_count(vm.now_ns());
+      } else if (io.port != ENLIGHT_GUEST_PORT_CONSOLE && io.port != ENLIGHT_GUEST_PORT_REPORT &&
           io.port != ENLIGHT_GUEST_PORT_EXIT) {  // write-only harness ports read all ones
         if (vm.bus().io_in(v, io.port, static_cast<uint8_t>(size), value) == Access::Fault) {
           vm_.finish(Outcome::Stopped, vm.stop_message());
@@ -152,7 +156,6 @@ bool KvmVcpu::on_hypercall() {
   ++counters_.hypercalls;
   kvm_regs& g = run_->s.regs.regs;          // stored by KVM at this exit (KVM_SYNC_X86_REGS)
   const kvm_sregs& s = run_->s.regs.sregs;  // KVM_SYNC_X86_SREGS
-  const uint64_t rip = g.rip;               // on the OUT: KVM skips it when the exit completes
   HypercallRegs r;
   r.rax = g.rax;
   r.rbx = g.rbx;
@@ -207,7 +210,7 @@ bool KvmVcpu::on_hypercall() {
       }
       return true;
     case HypercallAction::InjectUD:
-      return inject_ud_at(rip);
+      return inject_ud_on_out();
     case HypercallAction::Fault:
     default:
       vm_.finish(Outcome::Stopped, vm.stop_message());
@@ -219,7 +222,25 @@ bool KvmVcpu::on_hypercall() {
 // pending OUT by skipping it on the next KVM_RUN, so that completion is
 // run first without entering the guest (immediate_exit), then RIP is put
 // back and the exception queued. Rare: hypercalls off, or CPL > 0.
-bool KvmVcpu::inject_ud_at(uint64_t rip) {
+namespace {
+// Where the OUT that exited starts, given the RIP after KVM completed it.
+// Once completed, RIP is past the OUT whichever way KVM took: its fast PIO
+// path exits with RIP on the OUT and skips it on completion; its emulator
+// (PVM, and OUTs it decodes itself) advances RIP before the exit. So the
+// start is found backwards from the completed RIP: `E7 EB` (out 0xEB, eax,
+// the page's form) or `EF` (out dx, eax). A prefixed OUT (a hostile guest's
+// own code, never the page) gets its #UD at the next instruction instead:
+// wrong only for that guest, never for the host. RIP is read as a GPA:
+// the guests run identity mapped (protocol.h).
+uint64_t out_instruction_start(const GuestMemory& mem, uint64_t after) {
+  uint8_t b[2] = {};
+  if (after >= 2 && mem.read(after - 2, b, 2) && b[0] == 0xE7 && b[1] == ENLIGHT_HYPERCALL_IO_PORT) return after - 2;
+  if (after >= 1 && mem.read(after - 1, b, 1) && b[0] == 0xEF) return after - 1;
+  return after;
+}
+}  // namespace
+
+bool KvmVcpu::inject_ud_on_out() {
   __atomic_store_n(&run_->immediate_exit, 1, __ATOMIC_SEQ_CST);
   const int r = ::ioctl(fd_.get(), KVM_RUN, 0);
   if (r == 0 || errno != EINTR) {
@@ -227,8 +248,8 @@ bool KvmVcpu::inject_ud_at(uint64_t rip) {
         r == 0 ? "KVM entered the guest" : std::strerror(errno));
     return false;
   }
-  kvm_regs regs = run_->s.regs.regs;
-  regs.rip = rip;
+  kvm_regs regs = run_->s.regs.regs;  // stored by KVM after the completion
+  regs.rip = out_instruction_start(vm_.vm->memory(), regs.rip);
   kvm_vcpu_events ev{};
   if (::ioctl(fd_.get(), KVM_SET_REGS, &regs) != 0 || ::ioctl(fd_.get(), KVM_GET_VCPU_EVENTS, &ev) != 0) {
     end(Outcome::HostError, "vCPU %u: KVM_SET_REGS/KVM_GET_VCPU_EVENTS: %s", index_, std::strerror(errno));

@@ -249,12 +249,21 @@ RunResult KvmVm::run(std::chrono::milliseconds timeout) {
   for (auto& t : threads) t.join();
 
   RunResult r = s.recorder.snapshot();
+  if (r.outcome == Outcome::Timeout) {
+    for (auto& v : s.vcpus) {
+      char where[64];
+      std::snprintf(where, sizeof where, "%s vCPU %u at RIP 0x%llx", v->index() == 0 ? ";" : ",", v->index(),
+                    static_cast<unsigned long long>(v->last_rip()));
+      r.message += where;
+    }
+  }
   r.stop_reason = vm_->stop_reason();
   if (r.outcome == Outcome::Stopped && r.message.empty()) r.message = vm_->stop_message();
   for (auto& v : s.vcpus) {
     const VcpuCounters& c = v->counters();
     r.stats.exits += c.exits;
     r.stats.io_exits += c.io;
+    r.stats.pm_timer_reads += c.pm_timer;
     r.stats.hypercalls += c.hypercalls;
     r.stats.msr_exits_synthetic += c.msr_synthetic;
     r.stats.msr_exits_other += c.msr_other;

@@ -115,6 +115,10 @@ void KvmVcpu::run() {
     }
     if (!handle_exit()) break;
   }
+  // Where the guest was when the run ended, for a time-out's message: a
+  // hung guest's RIP is the first thing anyone debugging it needs.
+  kvm_regs regs{};
+  if (::ioctl(fd_.get(), KVM_GET_REGS, &regs) == 0) last_rip_.store(regs.rip, std::memory_order_relaxed);
   std::lock_guard lock(thread_mutex_);
   alive_ = false;
 }

@@ -19,7 +19,7 @@ namespace enlight::kvm {
 // Counters of one vCPU, written only by its thread (plain stores), read
 // after the run has joined the thread.
 struct VcpuCounters {
-  uint64_t exits = 0, io = 0, hypercalls = 0, msr_synthetic = 0, msr_other = 0;
+  uint64_t exits = 0, io = 0, hypercalls = 0, msr_synthetic = 0, msr_other = 0, pm_timer = 0;
 };
 
 class KvmVcpu {
@@ -40,6 +40,8 @@ class KvmVcpu {
   int fd() const { return fd_.get(); }
   uint64_t runtime_ns() const { return runtime_ns_.load(std::memory_order_relaxed); }
   const VcpuCounters& counters() const { return counters_; }
+  // The guest RIP when this vCPU's thread left the run (~0 if unknown).
+  uint64_t last_rip() const { return last_rip_.load(std::memory_order_relaxed); }
 
   // The in-kernel x2APIC through KVM_GET_MSRS / KVM_SET_MSRS (0x800-0x8FF);
   // on this vCPU's thread (the ABI's rule), where no KVM_RUN is in flight.
@@ -52,7 +54,9 @@ class KvmVcpu {
   bool on_io();
   bool on_msr(bool write);
   bool on_hypercall();
-  bool inject_ud_at(uint64_t rip);
+  // #UD on the hypercall OUT (hypercalls off): completes the pending OUT
+  // without entering the guest, puts RIP back on it and injects #UD.
+  bool inject_ud_on_out();
   void end(Outcome outcome, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
 
   KvmVm::Impl& vm_;
@@ -62,6 +66,7 @@ class KvmVcpu {
   size_t run_size_ = 0;
   VcpuCounters counters_;
   std::atomic<uint64_t> runtime_ns_{0};
+  std::atomic<uint64_t> last_rip_{~uint64_t{0}};
   std::mutex thread_mutex_;  // kick() vs the thread's start and end: never on the exit path
   pthread_t thread_{};
   bool alive_ = false;

@@ -39,6 +39,7 @@ struct RunStats {
   uint64_t hypercalls = 0;
   uint64_t interrupts_delivered = 0; // emu: external vectors and exceptions; kvm: vectors injected
   uint64_t bad_records = 0;          // report GPAs outside RAM or misaligned
+  uint64_t pm_timer_reads = 0;       // INs from the ACPI PM timer: the legacy clock, one exit each
   // kvm: userspace MSR exits by index class. Only the synthetic range
   // (0x40000000-0x400001FF) and claimed MSRs are filtered to userspace, so
   // `msr_exits_other` stays 0 for a guest that touches only architectural

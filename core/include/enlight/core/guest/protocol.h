@@ -21,6 +21,17 @@
  * check passed. */
 #define ENLIGHT_GUEST_PORT_EXIT 0x00F4u
 
+/* The machine's legacy clock: an ACPI PM timer (ACPI 6.5, 4.8.3.3 "Power
+ * Management Timer (PM_TMR)"): a free-running 24-bit count at 3.579545 MHz
+ * from power-on, read with a 32-bit IN, bits 31:24 read as zero. At QEMU
+ * q35's address (ICH9 PMBASE 0x600 + 8), because a Windows guest without
+ * hv-time reads its clock there (or from the HPET) and every read is an
+ * exit: the "without hv-time" side of the A/B comparison (docs/guests.md).
+ * Writes are ignored, as the register is read-only. */
+#define ENLIGHT_MACHINE_PORT_PM_TIMER 0x0608u
+#define ENLIGHT_PM_TIMER_HZ 3579545u
+#define ENLIGHT_PM_TIMER_MASK 0x00FFFFFFu
+
 /* Guest memory layout (identity mapped, flat, from GPA 0). */
 #define ENLIGHT_GUEST_LOAD_ADDRESS 0x00100000u   /* image loaded and entered here */
 #define ENLIGHT_GUEST_STACK_TOP 0x00080000u      /* initial RSP of vCPU 0; vCPU n: top - n * 0x4000 */
