@@ -178,6 +178,14 @@ RunResult EmuVm::run(std::chrono::milliseconds timeout) {
   for (auto& t : threads) t.join();
 
   RunResult r = s.recorder.snapshot();
+  if (r.outcome == Outcome::Timeout) {  // where each vCPU was: the first question about a hung guest
+    for (auto& v : s.vcpus) {
+      char where[64];
+      std::snprintf(where, sizeof where, "%s vCPU %u at RIP 0x%llx", v->index() == 0 ? ";" : ",", v->index(),
+                    static_cast<unsigned long long>(v->rip_after_run()));
+      r.message += where;
+    }
+  }
   r.stop_reason = vm_->stop_reason();
   if (r.outcome == Outcome::Stopped && r.message.empty()) r.message = vm_->stop_message();
   r.stats.msr_exits = s.msr_exits.load();

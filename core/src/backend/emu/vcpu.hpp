@@ -9,6 +9,7 @@
 #include <unicorn/unicorn.h>
 
 #include <atomic>
+#include <thread>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -49,6 +50,8 @@ class EmuVcpu {
   // on this vCPU's thread; false is #GP.
   bool apic_msr_read(uint32_t index, uint64_t& value);
   bool apic_msr_write(uint32_t index, uint64_t value);
+  // The guest RIP; only once this vCPU's thread has left run().
+  uint64_t rip_after_run() { return reg(UC_X86_REG_RIP); }
 
  private:
   // Why the last uc_emu_start returned, when a hook stopped it.
@@ -103,6 +106,7 @@ class EmuVcpu {
   bool kick_stopped_ = false;
   uint64_t kick_rip_ = 0;
   std::atomic<bool> running_{false};
+  std::atomic<std::thread::id> thread_id_{};  // run()'s thread, for kick()
   std::mutex wait_mutex_;
   std::condition_variable wake_;
   std::atomic<uint64_t> runtime_ns_{0};

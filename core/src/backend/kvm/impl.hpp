@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <vector>
 
 namespace enlight::kvm {
@@ -45,6 +46,14 @@ struct KvmVm::Impl {
   void kick_all();
   void poke_monitor();
   int inject(uint32_t vcpu, uint8_t vector, uint32_t flags);
+  // KVM_SIGNAL_MSI under apic_lock (shared). Returns KVM's answer: > 0
+  // delivered, 0 refused by the APIC (disabled, masked), < 0 failed.
+  int signal_msi(uint32_t address, uint32_t data);
+  // Held shared by every interrupt enlight injects, exclusively by an
+  // xAPIC-mode EOI's read-modify-write of the APIC page (xapic.cpp), so
+  // that no injection lands between its KVM_GET_LAPIC and KVM_SET_LAPIC.
+  // Uncontended unless a vCPU EOIs through HV_X64_MSR_EOI in xAPIC mode.
+  std::shared_mutex apic_lock;
 };
 
 }  // namespace enlight::kvm

@@ -97,13 +97,21 @@ int KvmVm::Impl::inject(uint32_t vcpu, uint8_t vector, uint32_t flags) {
   // AutoEOI needs the APIC to retire the vector as it is accepted; KVM's
   // in-kernel APIC does that only for its own SynIC, not for an MSI.
   if (flags & ENLIGHT_IRQ_AUTO_EOI) return -1;
+  // Physical destination = APIC ID = vCPU index; fixed delivery, edge.
+  return signal_msi(0xFEE00000u | (vcpu << 12), vector) > 0 ? 0 : -1;  // 0: the APIC refused it (disabled)
+}
+
+int KvmVm::Impl::signal_msi(uint32_t address, uint32_t data) {
   kvm_msi msi{};
-  msi.address_lo = 0xFEE00000u | (vcpu << 12);  // physical destination = APIC ID = vCPU index
-  msi.data = vector;                             // fixed delivery, edge
-  const int r = ::ioctl(vm_fd.get(), KVM_SIGNAL_MSI, &msi);
-  if (r <= 0) return -1;  // 0: the APIC refused it (disabled); <0: KVM did
-  interrupts.fetch_add(1, std::memory_order_relaxed);
-  return 0;
+  msi.address_lo = address;
+  msi.data = data;
+  int r;
+  {
+    std::shared_lock lock(apic_lock);
+    r = ::ioctl(vm_fd.get(), KVM_SIGNAL_MSI, &msi);
+  }
+  if (r > 0) interrupts.fetch_add(1, std::memory_order_relaxed);
+  return r;
 }
 
 std::unique_ptr<KvmVm> KvmVm::create(const Resolution& resolution, KvmOptions options) {
@@ -132,11 +140,11 @@ std::unique_ptr<KvmVm> KvmVm::create(const Resolution& resolution, KvmOptions op
   options.vm.hooks.guest_tsc = [](uint32_t) { return static_cast<uint64_t>(__rdtsc()); };
   options.vm.hooks.apic_read = [weak](uint32_t vcpu, uint32_t msr, uint64_t& value) {
     auto p = weak.lock();
-    return p && vcpu < p->vcpus.size() && msr >= 0x800 && msr <= 0x8FF && p->vcpus[vcpu]->apic_read(msr, value);
+    return p && vcpu < p->vcpus.size() && p->vcpus[vcpu]->apic_read(msr, value);
   };
   options.vm.hooks.apic_write = [weak](uint32_t vcpu, uint32_t msr, uint64_t value) {
     auto p = weak.lock();
-    return p && vcpu < p->vcpus.size() && msr >= 0x800 && msr <= 0x8FF && p->vcpus[vcpu]->apic_write(msr, value);
+    return p && vcpu < p->vcpus.size() && p->vcpus[vcpu]->apic_write(msr, value);
   };
   // PV EOI needs to see the guest's EOIs; KVM's APIC keeps them in the
   // kernel (docs/kvm-backend.md).

@@ -123,8 +123,5 @@ void KvmVcpu::run() {
   alive_ = false;
 }
 
-bool KvmVcpu::apic_read(uint32_t msr, uint64_t& value) { return sys::get_msr(fd_.get(), msr, value); }
-
-bool KvmVcpu::apic_write(uint32_t msr, uint64_t value) { return sys::set_msr(fd_.get(), msr, value); }
 
 }  // namespace enlight::kvm

@@ -43,8 +43,10 @@ class KvmVcpu {
   // The guest RIP when this vCPU's thread left the run (~0 if unknown).
   uint64_t last_rip() const { return last_rip_.load(std::memory_order_relaxed); }
 
-  // The in-kernel x2APIC through KVM_GET_MSRS / KVM_SET_MSRS (0x800-0x8FF);
-  // on this vCPU's thread (the ABI's rule), where no KVM_RUN is in flight.
+  // The in-kernel APIC by x2APIC MSR index and layout (0x800-0x8FF; reads
+  // also IA32_APIC_BASE): KVM_GET_MSRS / KVM_SET_MSRS in x2APIC mode, the
+  // register page, CR8 and MSIs in xAPIC mode (xapic.cpp). On this vCPU's
+  // thread (the ABI's rule), where no KVM_RUN is in flight.
   bool apic_read(uint32_t msr, uint64_t& value);
   bool apic_write(uint32_t msr, uint64_t value);
 
@@ -57,6 +59,9 @@ class KvmVcpu {
   // #UD on the hypercall OUT (hypercalls off): completes the pending OUT
   // without entering the guest, puts RIP back on it and injects #UD.
   bool inject_ud_on_out();
+  bool apic_in_x2apic_mode(bool& x2apic);
+  bool xapic_eoi();
+  bool xapic_send_ipi(uint64_t x2apic_icr);
   void end(Outcome outcome, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
 
   KvmVm::Impl& vm_;
