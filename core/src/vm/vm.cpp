@@ -72,7 +72,7 @@ std::unique_ptr<Vm> Vm::create(const Resolution& resolution, const VmOptions& op
   // Rounded up, so a TSC value that is an exact number of ticks gives
   // exactly that many (rounding down would answer one less); the excess,
   // tsc / 2^64 ticks, never shows.
-  if (options.tsc_frequency_hz > 10'000'000u) {
+  if (options.tsc_frequency_hz > 10'000'000u && options.tsc_reliable) {
     const unsigned __int128 one = static_cast<unsigned __int128>(10'000'000u) << 64;
     vm->ref_scale_ = static_cast<uint64_t>((one + options.tsc_frequency_hz - 1) / options.tsc_frequency_hz);
     const uint64_t tsc0 = vm->guest_tsc(0);

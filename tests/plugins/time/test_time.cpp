@@ -202,6 +202,24 @@ TEST(TimeRefCount, CountsWithoutAReferenceTsc) {
   EXPECT_EQ(ref_count(*d, 0), 70'000u);
 }
 
+// A backend whose guest TSC is no steady clock (kvm on a host with an
+// unstable TSC) says so: no reference TSC, the MSR counts from the core's
+// clock, and an enabled page stays invalid (sequence 0) so the guest reads
+// the MSR, as the TLFS tells it to.
+TEST(TimeRefCount, UnreliableTscLeavesThePageInvalidAndTheMsrCounting) {
+  VmOptions o = with_tsc(2'500'000'000ull);
+  o.tsc_reliable = false;
+  auto d = make_vm("hv-time", 1, o);
+  uint64_t scale = 0;
+  int64_t offset = 0;
+  ASSERT_FALSE(d->vm().reference_tsc(scale, offset));
+  d->set_time_ns(3'000'000);
+  EXPECT_EQ(ref_count(*d, 0), 30'000u);
+  write_sequence(*d, kPageGpa, 0xA5A5A5A5u);
+  ASSERT_EQ(d->wrmsr(0, HV_X64_MSR_REFERENCE_TSC, kPageGpa | HV_X64_MSR_REFERENCE_TSC_ENABLE), Access::Ok);
+  EXPECT_EQ(read_page(*d, kPageGpa).sequence, HV_REFERENCE_TSC_SEQUENCE_INVALID);
+}
+
 // ---- HV_X64_MSR_REFERENCE_TSC -------------------------------------------
 
 TEST(ReferenceTscMsr, IsZeroAtResetOnEveryVcpu) {

@@ -146,6 +146,12 @@ class EoiWatch {
 struct VmOptions {
   uint64_t memory_bytes = 64ull << 20;
   uint64_t tsc_frequency_hz = 2'500'000'000ull;
+  // false: the TSC the guest reads is not a steady clock (KVM rewrites a
+  // vCPU's TSC offset when the host's TSC is unstable). Reference time then
+  // comes from now_ns() and reference_tsc() says no, so the reference TSC
+  // page stays invalid and guests read the MSR: what KVM does when it has
+  // no master clock (docs/timers.md).
+  bool tsc_reliable = true;
   // KVM's local APIC bus runs at 1 GHz (1 ns per bus cycle); QEMU+KVM
   // guests read that from HV_X64_MSR_APIC_FREQUENCY.
   uint64_t apic_frequency_hz = 1'000'000'000ull;

@@ -14,6 +14,7 @@
 #include <x86intrin.h>
 
 #include <cerrno>
+#include <fstream>
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
@@ -44,6 +45,21 @@ uint64_t host_tsc_hz() {
   const double hz = tsc_hz();
   if (hz <= 0) return VmOptions{}.tsc_frequency_hz;
   return static_cast<uint64_t>(hz / 1000.0 + 0.5) * 1000;
+}
+
+// Whether the host's Linux trusts its TSC. KVM keeps a guest's TSC a fixed
+// offset from the host's only then: on a host whose TSC the clocksource
+// watchdog marked unstable (seen in the nested stage: Linux under QEMU's
+// TCG keeps hpet and acpi_pm only), KVM rewrites each vCPU's offset when
+// the vCPU moves between host CPUs, so the guest TSC drifts from the host
+// TSC the reference time is computed from, differently on each vCPU
+// (conformance-time saw 2 ms backwards across vCPUs). An unstable TSC is
+// dropped from available_clocksource (it loses CLOCK_SOURCE_VALID_FOR_HRES).
+bool host_tsc_reliable() {
+  std::ifstream in("/sys/devices/system/clocksource/clocksource0/available_clocksource");
+  for (std::string name; in >> name;)
+    if (name == "tsc") return true;
+  return false;
 }
 
 // Guest TSC = host TSC: the same counter on every vCPU and the same one the
@@ -154,6 +170,7 @@ std::unique_ptr<KvmVm> KvmVm::create(const Resolution& resolution, KvmOptions op
   };
   if (options.vm.memory_bytes & 0xFFF) throw std::runtime_error("kvm: guest RAM must be a multiple of 4 KiB");
   options.vm.tsc_frequency_hz = host_tsc_hz();
+  options.vm.tsc_reliable = host_tsc_reliable();
   e->vm_ = Vm::create(with_kvm_hypercall_page(resolution), options.vm);
   Vm& vm = *e->vm_;
   impl->vm = &vm;
