@@ -17,14 +17,16 @@ Hyper-V enlightenments for KVM virtual machines, as plugins.
 
 Commands:
   run     [PROFILE | --cpu FLAGS] [--guest NAME|PATH] [--vcpus N] [--duration S]
-          [--metrics ADDR|off] [--backend emu|kvm]
+          [--metrics ADDR|off] [--backend emu|kvm] [--offload PLUGIN,...]
                                           boot the profile with a guest program (default:
                                           the built-in profile and guest), serve Prometheus
                                           metrics while it runs (default 127.0.0.1:0), print
                                           what the guest saw; exit 0 when every check passed.
                                           --duration S: a workload guest runs S seconds
                                           (conformance guests ignore it); the time-out is
-                                          the larger of S+10 and 2S (default 30 s)
+                                          the larger of S+10 and 2S (default 30 s).
+                                          --offload time,vapic: KVM does those plugins'
+                                          work in the kernel (kvm backend only)
   check   [PROFILE | --cpu FLAGS]         resolve, load and create the plugin set;
                                           print the order, or the error and its fix
   cpuid   [PROFILE | --cpu FLAGS] [--json]

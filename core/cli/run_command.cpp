@@ -38,6 +38,7 @@ struct RunArgs {
   // guest gets no hint (workloads then run their default) and the run
   // times out after kDefaultTimeout.
   double duration = 0;
+  std::string offload;  // --offload time,vapic: plugins whose work KVM does
 };
 
 constexpr double kDefaultTimeoutSeconds = 30;
@@ -84,6 +85,7 @@ RunArgs parse(const std::vector<std::string>& args) {
       if (!(r.duration > 0 && r.duration <= 86400)) throw UsageError("--duration must be in (0, 86400] seconds");
     } else if (a == "--metrics") r.metrics = value(i, a);
     else if (a == "--backend") r.backend = value(i, a);
+    else if (a == "--offload") r.offload = value(i, a);
     else if (!a.empty() && a[0] == '-') throw UsageError("unknown option '" + a + "'");
     else if (r.profile.empty()) r.profile = a;
     else throw UsageError("more than one profile given ('" + r.profile + "' and '" + a + "')");
@@ -192,6 +194,24 @@ std::string choose_backend(const std::string& requested, std::string& why) {
   return "emu";
 }
 
+// --offload a,b: the same as `offload: kvm` on those profile entries.
+void apply_offload(const std::string& list, Profile& profile) {
+  size_t start = 0;
+  while (start < list.size()) {
+    const size_t comma = std::min(list.find(',', start), list.size());
+    const std::string name = list.substr(start, comma - start);
+    start = comma + 1;
+    if (name.empty()) continue;
+    auto it = std::find_if(profile.plugins.begin(), profile.plugins.end(),
+                           [&](const PluginRequest& r) { return r.name == name; });
+    if (it == profile.plugins.end())
+      throw UsageError("--offload " + name + ": the profile does not enable '" + name +
+                       "'\n  fix: enable it (its flag, or an entry in the profile) or leave it out of --offload");
+    it->offload = "kvm";
+    it->offload_where = {"--offload", 0, 0};
+  }
+}
+
 }  // namespace
 
 int run(const Globals& g, const std::vector<std::string>& args) {
@@ -202,6 +222,7 @@ int run(const Globals& g, const std::vector<std::string>& args) {
   Profile profile = a.have_flags ? parse_cpu_flags(a.flags, catalog)
                                  : load_profile(a.profile.empty() ? default_profile_name() : a.profile);
   if (a.vcpus != 0) profile.vcpus = a.vcpus;
+  apply_offload(a.offload, profile);
   const Resolution resolution =
       resolve(profile, catalog, backend == "kvm" ? kvm::capabilities() : emu::capabilities());
   for (const std::string& w : resolution.warnings) std::printf("warning: %s\n", w.c_str());

@@ -192,9 +192,13 @@ static void check_pv_eoi(void) {
     return;
   }
 
-  /* One at a time: nothing else pending or in service, so each arrives with
-   * the bit set; each later one arriving proves the previous was retired
-   * without an EOI write. */
+  /* One at a time: nothing else pending or in service, so each may arrive
+   * with the bit set; each later one arriving proves the previous was
+   * retired, without an EOI write when the bit was set. When to grant is
+   * the hypervisor's choice (TLFS); that it never grants with another
+   * vector pending, and that every ungranted one needs its MSR EOI, are
+   * not. enlight's vapic grants every eligible one (the emu host test
+   * holds it to the METRICs below); KVM's (offload) may decline some. */
   const uint64_t base = s->irqs[VEC_LOW], granted0 = s->granted[VEC_LOW], msr0 = s->msr_eois;
   irq_enable();
   uint32_t sent = 0;
@@ -203,27 +207,34 @@ static void check_pv_eoi(void) {
     if (!wait_count(&s->irqs[VEC_LOW], base + sent + 1)) break;
   }
   CHECK_EQ("pv_eoi.same_vector.all_delivered", PV_ROUNDS, s->irqs[VEC_LOW] - base);
-  CHECK_EQ("pv_eoi.same_vector.bit_set_every_time", PV_ROUNDS, s->granted[VEC_LOW] - granted0);
-  CHECK_EQ("pv_eoi.same_vector.no_msr_eoi", msr0, s->msr_eois);
+  const uint64_t same_granted = s->granted[VEC_LOW] - granted0;
+  METRIC("pv_eoi_same_vector_granted", same_granted);
+  CHECK_GE("pv_eoi.same_vector.granted", 1, same_granted);
+  CHECK_EQ("pv_eoi.same_vector.msr_eoi_only_when_not_granted", PV_ROUNDS - same_granted, s->msr_eois - msr0);
 
   /* A PV-retired high vector does not block a lower class. */
   const uint64_t high = s->irqs[VEC_HIGH], low = s->irqs[VEC_LOW];
+  const uint64_t msr_a = s->msr_eois, grants_a = s->granted[VEC_HIGH] + s->granted[VEC_LOW];
   self_ipi(VEC_HIGH);
   CHECK_TRUE("pv_eoi.high.delivered", wait_count(&s->irqs[VEC_HIGH], high + 1));
   self_ipi(VEC_LOW);
   CHECK_TRUE("pv_eoi.lower_class_after_pv_eoi.delivered", wait_count(&s->irqs[VEC_LOW], low + 1));
-  CHECK_EQ("pv_eoi.lower_class_after_pv_eoi.no_msr_eoi", msr0, s->msr_eois);
+  const uint64_t grants_b = s->granted[VEC_HIGH] + s->granted[VEC_LOW];
+  METRIC("pv_eoi_high_then_low_granted", grants_b - grants_a);
+  CHECK_EQ("pv_eoi.lower_class_after_pv_eoi.msr_eoi_only_when_not_granted", 2 - (grants_b - grants_a),
+           s->msr_eois - msr_a);
 
   /* Two pending: the first taken may not skip its EOI. */
-  const uint64_t gh = s->granted[VEC_HIGH], gl = s->granted[VEC_LOW];
+  const uint64_t gh = s->granted[VEC_HIGH], gl = s->granted[VEC_LOW], msr_c = s->msr_eois;
   irq_disable();
   self_ipi(VEC_LOW);
   self_ipi(VEC_HIGH);
   CHECK_TRUE("pv_eoi.two_pending.high_delivered", wait_count(&s->irqs[VEC_HIGH], high + 2));
   CHECK_TRUE("pv_eoi.two_pending.low_delivered", wait_count(&s->irqs[VEC_LOW], low + 2));
   CHECK_EQ("pv_eoi.two_pending.high_not_granted", gh, s->granted[VEC_HIGH]);
-  CHECK_EQ("pv_eoi.two_pending.high_eoi_through_msr", msr0 + 1, s->msr_eois);
-  CHECK_EQ("pv_eoi.two_pending.low_granted", gl + 1, s->granted[VEC_LOW]);
+  METRIC("pv_eoi_two_pending_low_granted", s->granted[VEC_LOW] - gl);
+  CHECK_EQ("pv_eoi.two_pending.msr_eoi_for_high_and_any_ungranted_low", 2 - (s->granted[VEC_LOW] - gl),
+           s->msr_eois - msr_c);
 
   /* A conventional EOI with the bit set still retires the vector. */
   s->ignore_bit = 1;
@@ -288,10 +299,17 @@ void guest_ap_main(uint32_t index) {
   irq_disable();
   guest_snprintf(name, sizeof name, "pv_eoi.vcpu%u.ipis_received", index);
   CHECK_GE(name, AP_ROUNDS, s->irqs[VEC_LOW]);
+  /* The TLFS lets the hypervisor decide when it sets NoEoiRequired; KVM
+   * (offload) declines when another vector is pending at entry, enlight's
+   * vapic grants whenever the vector is alone in service. So the guest
+   * checks that PV EOI worked here at all, and reports how often it was
+   * granted (the emu host test holds enlight to "every time"). */
   if (pv_offered) {
-    guest_snprintf(name, sizeof name, "pv_eoi.vcpu%u.bit_set_every_time", index);
-    CHECK_EQ(name, s->irqs[VEC_LOW], s->granted[VEC_LOW]);
+    guest_snprintf(name, sizeof name, "pv_eoi.vcpu%u.bit_set", index);
+    CHECK_GE(name, 1, s->granted[VEC_LOW]);
   }
+  METRIC("ap_ipis", s->irqs[VEC_LOW]);
+  METRIC("ap_pv_eoi_granted", s->granted[VEC_LOW]);
   METRIC("pv_eois", s->pv_eois);
   METRIC("msr_eois", s->msr_eois);
   s->done = 1;

@@ -40,7 +40,7 @@ using detail::MapReader;
 
 const std::vector<std::string> kTopKeys = {
     "name",     "version",   "abi",           "description", "flag",     "library",
-    "status",   "security",  "implicit",      "passthrough", "host-features", "requires",
+    "status",   "security",  "implicit",      "passthrough", "host-features", "offload", "requires",
     "recommends", "conflicts", "claims",      "options"};
 
 std::string one_of(const MapReader& r, const std::string& key, const std::vector<std::string>& allowed,
@@ -130,6 +130,10 @@ Manifest parse_manifest(const std::string& text, const std::string& path) {
   m.implicit = r.boolean("implicit", false);
   m.passthrough = r.boolean("passthrough", false);
   m.host_features = r.string_list("host-features");
+  m.offload = r.string_list("offload");
+  for (const std::string& o : m.offload)
+    if (o != "kvm")
+      r.fail("offload", "offload '" + o + "' is not a backend that can take a plugin's work", "write 'offload: [kvm]' or leave it out");
   m.requires_ = parse_dependencies(r, "requires", m.name);
   m.recommends = parse_dependencies(r, "recommends", m.name);
   m.conflicts = parse_dependencies(r, "conflicts", m.name);

@@ -61,6 +61,9 @@ void parse_options(const MapReader& top, Manifest& m) {
     o.where = r.location();
     o.name = r.string("name");
     if (!valid_name(o.name)) r.fail("name", "option name '" + o.name + "' may use only a-z, 0-9 and '-'");
+    if (o.name == "offload")
+      r.fail("name", "'offload' is the core's key in a profile entry (which backend does the plugin's work), not an option name",
+             "rename the option");
     if (m.find_option(o.name))
       r.fail("name", "option '" + o.name + "' is declared twice (first at line " +
                          std::to_string(m.find_option(o.name)->where.line) + ")");

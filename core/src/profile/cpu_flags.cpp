@@ -75,6 +75,7 @@ class FlagParser {
     const std::string value = has_value ? trim(token.substr(eq + 1)) : std::string{};
     if (name == kPassthrough || name == kEnforceCpuid) {
       (name == kPassthrough ? profile_.passthrough : profile_.enforce_cpuid) = on_off(written, has_value, value, at);
+      if (name == kPassthrough) profile_.passthrough_where = at;
       return;
     }
     auto it = table_.find(name);
@@ -100,7 +101,7 @@ class FlagParser {
   Profile finish() {
     for (const auto& name : order_) {
       auto opts = options_.find(name);
-      PluginRequest req{name, opts == options_.end() ? decltype(PluginRequest::options){} : opts->second, first_at_[name]};
+      PluginRequest req{name, opts == options_.end() ? decltype(PluginRequest::options){} : opts->second, first_at_[name], {}, {}};
       if (enabled_[name]) profile_.plugins.push_back(std::move(req));
       else if (!req.options.empty()) profile_.option_only.push_back(std::move(req));
     }

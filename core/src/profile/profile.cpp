@@ -53,6 +53,11 @@ PluginRequest parse_request(const YAML::Node& item, const MapReader& top) {
     // Values stay text until resolution types them against the manifest:
     // only the manifest knows whether "0x1fff" is a number or a string.
     const std::string value = detail::scalar_text(it->second, top.file(), "the value of option '" + key + "'", at);
+    if (key == "offload") {  // the core's key, not the plugin's (no manifest may declare an option so named)
+      req.offload = value;
+      req.offload_where = detail::location_of(top.file(), it->second, at);
+      continue;
+    }
     req.options[key] = {value, detail::location_of(top.file(), it->second, at)};
   }
   return req;
@@ -82,6 +87,7 @@ Profile parse_profile(const std::string& text, const std::string& path) {
     r.fail("vcpus", "vcpus is " + std::to_string(p.vcpus) + ", outside 1.." + std::to_string(kMaxVcpus));
   p.enforce_cpuid = r.boolean("enforce-cpuid", false);
   p.passthrough = r.boolean("passthrough", false);
+  p.passthrough_where = r.has("passthrough") ? r.value_location("passthrough") : SourceLocation{path, 1, 0};
   for (const YAML::Node& item : r.list("enlightenments")) {
     PluginRequest req = parse_request(item, r);
     for (const auto& other : p.plugins)

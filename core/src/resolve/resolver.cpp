@@ -47,6 +47,17 @@ bool backend_has(const BackendCaps& caps, const std::string& feature) {
   return std::find(caps.features.begin(), caps.features.end(), feature) != caps.features.end();
 }
 
+// Whether every CPUID bit the plugin claims is one the host reports.
+bool host_reports_cpuid_of(const Manifest& m, const BackendCaps& caps) {
+  for (const CpuidClaim& c : m.cpuid) {
+    if (c.mask == 0 || c.kind != ENLIGHT_CPUID_BITS) continue;  // fields and defaults are enlight's own values
+    auto it = std::find_if(caps.hv_supported.begin(), caps.hv_supported.end(),
+                           [&](const HvCpuidLeaf& l) { return l.leaf == c.leaf; });
+    if (it == caps.hv_supported.end() || c.reg > 3 || (it->regs[c.reg] & c.mask) != c.mask) return false;
+  }
+  return true;
+}
+
 // The working state: what is enabled, and why.
 struct Selection {
   EnabledSet enabled;
@@ -71,14 +82,21 @@ void select_requested(const Profile& profile, const Catalog& catalog, const Back
     s.add(m, "profile");
   }
   if (!profile.passthrough) return;
+  if (caps.narrows_passthrough && !caps.hv_supported_missing.empty())
+    throw ConfigError(profile.passthrough_where,
+                      "hv-passthrough on the " + caps.name + " backend takes the host's Hyper-V set from KVM, but " +
+                          caps.hv_supported_missing,
+                      "list the enlightenments you want instead of hv-passthrough");
   // hv-passthrough means "everything this host can do": a plugin whose host
-  // features are missing is left out rather than refused. BackendCaps::
-  // supports_all is not consulted yet: every backend so far runs every
-  // plugin; a backend that cannot will need a per-plugin list here.
+  // features are missing, or (kvm) whose CPUID bits the host does not
+  // report, is left out rather than refused. BackendCaps::supports_all is
+  // not consulted yet: every backend so far runs every plugin.
   for (const auto& [name, m] : catalog.all()) {
     if (!m.passthrough || s.enabled.count(name)) continue;
-    if (std::all_of(m.host_features.begin(), m.host_features.end(), [&](const auto& f) { return backend_has(caps, f); }))
-      s.add(&m, "hv-passthrough");
+    if (!std::all_of(m.host_features.begin(), m.host_features.end(), [&](const auto& f) { return backend_has(caps, f); }))
+      continue;
+    if (caps.narrows_passthrough && !host_reports_cpuid_of(m, caps)) continue;
+    s.add(&m, "hv-passthrough");
   }
 }
 
@@ -155,6 +173,21 @@ void check_conflicts(const Selection& s) {
   }
 }
 
+// `offload: B` asks backend B to do the plugin's work itself: the plugin
+// must offer it and B must be the backend this run uses.
+void check_offload(const Manifest& m, const PluginRequest& req, const BackendCaps& caps) {
+  if (req.offload.empty()) return;
+  if (std::find(m.offload.begin(), m.offload.end(), req.offload) == m.offload.end())
+    throw ConfigError(req.offload_where,
+                      "'" + m.name + "' cannot be offloaded to '" + req.offload + "' (" + m.path +
+                          (m.offload.empty() ? " offers no offload)" : " offers: " + m.offload.front() + ")"),
+                      "remove 'offload' from '" + m.name + "'");
+  if (caps.name != req.offload)
+    throw ConfigError(req.offload_where,
+                      "'" + m.name + "' is offloaded to " + req.offload + ", but this run uses the " + caps.name + " backend",
+                      "run with --backend " + req.offload + ", or remove 'offload'");
+}
+
 std::vector<std::string> recommend_warnings(const Selection& s) {
   std::vector<std::string> out;
   for (const auto& [name, m] : s.enabled) {
@@ -198,7 +231,10 @@ Resolution resolve(const Profile& profile, const Catalog& catalog, const Backend
     if (!s.enabled.count(req.name))
       res.warnings.push_back(req.where.str() + ": options for '" + req.name + "' are ignored: " + req.name + " is not enabled");
   }
-  for (const auto& [name, req] : s.requested) detail::check_request_options(*s.enabled.at(name), *req);
+  for (const auto& [name, req] : s.requested) {
+    detail::check_request_options(*s.enabled.at(name), *req);
+    check_offload(*s.enabled.at(name), *req, caps);
+  }
 
   for (const Manifest* m : order) {
     auto oo = option_only.find(m->name);
@@ -207,7 +243,7 @@ Resolution resolve(const Profile& profile, const Catalog& catalog, const Backend
     res.plugins.push_back({m,
                            detail::typed_options(*m, {oo == option_only.end() ? nullptr : oo->second,
                                                       rq == s.requested.end() ? nullptr : rq->second}),
-                           s.why.at(m->name)});
+                           s.why.at(m->name), rq == s.requested.end() ? std::string() : rq->second->offload});
   }
 
   for (auto& w : recommend_warnings(s)) res.warnings.push_back(std::move(w));

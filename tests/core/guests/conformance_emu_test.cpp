@@ -277,6 +277,15 @@ TEST(ConformanceOnEmuVapic, PvEoisAvoidEoiExits) {
   EXPECT_GE(host_pv + vcpus, guest_pv) << describe(r);
   EXPECT_EQ(host_msr, guest_msr) << describe(r);
   EXPECT_LT(host_msr, guest_pv) << describe(r);
+  // enlight's vapic grants PV EOI for every IPI the second vCPU takes alone
+  // (the guest checks only "at least once": KVM's policy may decline).
+  EXPECT_GT(metric_sum(r, "ap_ipis"), 0u) << describe(r);
+  EXPECT_EQ(metric_sum(r, "ap_pv_eoi_granted"), metric_sum(r, "ap_ipis")) << describe(r);
+  // ... and every eligible interrupt on vCPU 0: the 100 one at a time, the
+  // high and low one after the other, the low one of two pending.
+  EXPECT_EQ(metric_sum(r, "pv_eoi_same_vector_granted"), 100u) << describe(r);
+  EXPECT_EQ(metric_sum(r, "pv_eoi_high_then_low_granted"), 2u) << describe(r);
+  EXPECT_EQ(metric_sum(r, "pv_eoi_two_pending_low_granted"), 1u) << describe(r);
 }
 
 }  // namespace

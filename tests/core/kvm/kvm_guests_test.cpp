@@ -13,6 +13,11 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
 #include <cctype>
 #include <chrono>
 #include <fstream>
@@ -66,18 +71,29 @@ const enlight::Catalog& catalog() {
   return c;
 }
 
-enlight::Resolution resolution_for(const Case& c, const enlight::BackendCaps& caps) {
+enlight::Resolution resolution_for(const Case& c, const enlight::BackendCaps& caps, const std::string& offload = "") {
   enlight::Profile profile = enlight::parse_cpu_flags(c.flags, catalog());
   profile.vcpus = c.vcpus;
+  for (enlight::PluginRequest& r : profile.plugins)
+    if (r.name == offload) r.offload = "kvm";
   return enlight::resolve(profile, catalog(), caps);
 }
 
-enlight::RunResult run_kvm(const Case& c, std::chrono::milliseconds timeout = 60s) {
+enlight::RunResult run_kvm(const Case& c, std::chrono::milliseconds timeout = 60s, const std::string& offload = "") {
   enlight::kvm::KvmOptions options;
   options.vm.memory_bytes = 16ull << 20;
   options.vm.log = [](uint32_t, const std::string&, const std::string&) {};
   options.image = image_of(c.guest);
-  return enlight::kvm::KvmVm::create(resolution_for(c, enlight::kvm::capabilities()), std::move(options))->run(timeout);
+  return enlight::kvm::KvmVm::create(resolution_for(c, enlight::kvm::capabilities(), offload), std::move(options))
+      ->run(timeout);
+}
+
+bool kvm_has_hyperv() {
+  const int fd = ::open("/dev/kvm", O_RDWR | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool has = ::ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_HYPERV) > 0;
+  ::close(fd);
+  return has;
 }
 
 enlight::RunResult run_emu(const Case& c, std::chrono::milliseconds timeout = 60s) {
@@ -202,6 +218,32 @@ TEST(HostileGuest, EndlessLoopTimesOutOnKvm) {
   EXPECT_GE(took, 300ms);
   EXPECT_LT(took, 2s);
   EXPECT_NE(r.message.find("vCPU 1 at RIP 0x"), std::string::npos) << r.message;
+}
+
+// offload: KVM's in-kernel Hyper-V code answers the plugin's MSRs. With
+// it, the guests pass with fewer exits to enlight; a kernel without it
+// (PVM's) refuses the VM with the reason and the fix, never a guest #GP.
+TEST(KvmOffload, TimeAndVapicOffloadedOrAClearRefusal) {
+  SKIP_WITHOUT_KVM();
+  const Case time{"conformance-time", "hv-time,hv-frequencies", 1};
+  const Case vapic{"conformance-vapic", "hv-vpindex,hv-vapic", 2};
+  if (!kvm_has_hyperv()) {
+    for (const auto& [c, plugin] : {std::pair{time, "time"}, std::pair{vapic, "vapic"}}) {
+      try {
+        run_kvm(c, 30s, plugin);
+        ADD_FAILURE() << plugin << ": offload accepted by a KVM without KVM_CAP_HYPERV";
+      } catch (const std::runtime_error& e) {
+        EXPECT_NE(std::string(e.what()).find("KVM_CAP_HYPERV"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("fix:"), std::string::npos) << e.what();
+      }
+    }
+    return;
+  }
+  const enlight::RunResult in_user = run_kvm(time);
+  const enlight::RunResult in_kernel = run_kvm(time, 30s, "time");
+  expect_all_pass(in_kernel);
+  EXPECT_LT(in_kernel.stats.msr_exits_synthetic, in_user.stats.msr_exits_synthetic) << describe(in_kernel);
+  expect_all_pass(run_kvm(vapic, 30s, "vapic"));
 }
 
 }  // namespace

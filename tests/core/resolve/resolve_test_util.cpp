@@ -14,11 +14,11 @@ TestCatalog& TestCatalog::add(const std::string& name, const std::string& body, 
 Profile profile_of(const std::vector<std::string>& names) {
   Profile p;
   p.source = "/p/test.yaml";
-  for (size_t i = 0; i < names.size(); ++i) p.plugins.push_back({names[i], {}, {"/p/test.yaml", static_cast<int>(i + 1), 5}});
+  for (size_t i = 0; i < names.size(); ++i) p.plugins.push_back({names[i], {}, {"/p/test.yaml", static_cast<int>(i + 1), 5}, {}, {}});
   return p;
 }
 
-BackendCaps direct_caps(std::vector<std::string> features) { return {"direct", std::move(features), true}; }
+BackendCaps direct_caps(std::vector<std::string> features) { return {"direct", std::move(features), true, false, {}, {}}; }
 
 std::vector<std::string> names_of(const Resolution& r) {
   std::vector<std::string> out;

@@ -132,7 +132,7 @@ TEST(ResolveOptions, ExplicitRequestWinsOverOptionOnly) {
   const TestCatalog c = with_options();
   Profile p = profile_of({"identity"});
   p.plugins[0].options["vendor-id"] = {"FromProfile", {"/p/test.yaml", 1, 1}};
-  p.option_only.push_back({"identity", {{"vendor-id", {"FromFlag", {"<flags>", 1, 1}}}}, {"<flags>", 1, 1}});
+  p.option_only.push_back({"identity", {{"vendor-id", {"FromFlag", {"<flags>", 1, 1}}}}, {"<flags>", 1, 1}, {}, {}});
   const Resolution r = resolve(p, c.get(), direct_caps());
   EXPECT_EQ(option(*find_plugin(r, "identity"), "vendor-id").str, "FromProfile");
 }

@@ -133,9 +133,9 @@ TEST(Resolve, AbiMismatchNamesTheFileLineAndFix) {
 }
 
 TEST(Resolve, HostFeatureTheBackendLacks) {
-  const auto e = config_error_of([] { resolve(profile_of({"evmcs"}), hyperv().get(), {"kvm", {"in-kernel-lapic"}, true}); });
+  const auto e = config_error_of([] { resolve(profile_of({"evmcs"}), hyperv().get(), {"kvm", {"in-kernel-lapic"}, true, false, {}, {}}); });
   EXPECT_THAT(e.message, HasSubstr("/m/evmcs.yaml:6:1: plugin 'evmcs' needs host feature 'intel-vmx', which the kvm backend does not have"));
-  EXPECT_NO_THROW(resolve(profile_of({"evmcs"}), hyperv().get(), {"kvm", {"intel-vmx"}, true}));
+  EXPECT_NO_THROW(resolve(profile_of({"evmcs"}), hyperv().get(), {"kvm", {"intel-vmx"}, true, false, {}, {}}));
 }
 
 TEST(Resolve, PassthroughAddsWhatTheHostSupports) {

@@ -104,6 +104,9 @@ struct Manifest {
   bool implicit = false;     // enabled automatically when another enabled plugin requires it
   bool passthrough = false;  // enabled by hv-passthrough when the backend supports it
   std::vector<std::string> host_features;  // backend capabilities needed ("intel-vmx")
+  // Backends that can do this plugin's work themselves ("kvm": KVM's
+  // in-kernel Hyper-V code), for a profile's `offload:` (docs/kvm-backend.md).
+  std::vector<std::string> offload;
   std::vector<Dependency> requires_;
   std::vector<Dependency> recommends;
   std::vector<Dependency> conflicts;

@@ -22,6 +22,10 @@ struct PluginRequest {
   std::string name;
   std::map<std::string, OptionValue> options;
   SourceLocation where;
+  // `offload: kvm` in the entry (or `enlight run --offload`): the backend
+  // does this plugin's work itself. Empty: enlight's plugin does it.
+  std::string offload;
+  SourceLocation offload_where;
 };
 
 struct Profile {
@@ -33,6 +37,7 @@ struct Profile {
   // enabled.
   std::vector<PluginRequest> option_only;
   bool passthrough = false;              // hv-passthrough
+  SourceLocation passthrough_where;      // where it was asked for
   bool enforce_cpuid = false;            // hv-enforce-cpuid
   uint32_t vcpus = 1;
 };

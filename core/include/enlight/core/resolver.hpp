@@ -12,11 +12,25 @@
 namespace enlight {
 
 // What a backend can do; resolution refuses plugins that need more.
+// One Hyper-V CPUID leaf as a host reports it supported.
+struct HvCpuidLeaf {
+  uint32_t leaf = 0;
+  uint32_t regs[4] = {};  // eax, ebx, ecx, edx (enlight_cpuid_reg order)
+};
+
 struct BackendCaps {
   std::string name;                           // "direct", "emu", "kvm"
   std::vector<std::string> features;          // e.g. "intel-vmx", "in-kernel-lapic"
   // Plugins the backend can run. Empty means every plugin (direct backend).
   bool supports_all = true;
+  // What hv-passthrough may turn on, as QEMU's hv-passthrough takes it:
+  // the host's Hyper-V CPUID bits (kvm: KVM_GET_SUPPORTED_HV_CPUID). A
+  // plugin is passed through when each of its CPUID claims lies within
+  // them. Unused unless narrows_passthrough; then, if the host cannot say
+  // (hv_supported_missing says why), hv-passthrough is refused.
+  bool narrows_passthrough = false;
+  std::vector<HvCpuidLeaf> hv_supported;
+  std::string hv_supported_missing;
 };
 
 struct TypedOption {
@@ -30,6 +44,7 @@ struct ResolvedPlugin {
   const Manifest* manifest = nullptr;
   std::vector<TypedOption> options;  // every option of the manifest, defaults filled
   std::string why;                   // "profile", "required by stimer", "hv-passthrough"
+  std::string offload;               // the backend doing this plugin's work ("kvm"), or empty
 };
 
 struct Resolution {

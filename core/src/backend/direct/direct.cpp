@@ -33,7 +33,7 @@ uint64_t control(uint16_t code, bool fast, uint16_t rep_count, uint16_t rep_star
 }
 
 BackendCaps capabilities() {
-  return BackendCaps{"direct", {"intel-vmx", "amd-svm", "in-kernel-lapic"}, true};
+  return BackendCaps{"direct", {"intel-vmx", "amd-svm", "in-kernel-lapic"}, true, false, {}, {}};
 }
 
 std::unique_ptr<DirectVm> DirectVm::create(const Resolution& resolution, VmOptions options) {

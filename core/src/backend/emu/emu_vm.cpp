@@ -16,7 +16,7 @@
 
 namespace enlight::emu {
 
-BackendCaps capabilities() { return BackendCaps{"emu", {"emu-lapic"}, true}; }
+BackendCaps capabilities() { return BackendCaps{"emu", {"emu-lapic"}, true, false, {}, {}}; }
 
 namespace {
 // The rate of the host's TSC, which is what RDTSC returns inside Unicorn

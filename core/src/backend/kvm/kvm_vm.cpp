@@ -9,8 +9,10 @@
 
 #include <enlight/core/guest/protocol.h>
 
+#include <fcntl.h>
 #include <sched.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 #include <x86intrin.h>
 
 #include <cerrno>
@@ -22,8 +24,41 @@
 
 namespace enlight::kvm {
 
+namespace {
+// The Hyper-V CPUID leaves KVM says it supports (KVM_GET_SUPPORTED_HV_CPUID
+// on /dev/kvm, KVM_CAP_SYS_HYPERV_CPUID), for hv-passthrough; or why not.
+std::string supported_hv_cpuid(std::vector<HvCpuidLeaf>& out) {
+  int fd = ::open("/dev/kvm", O_RDWR | O_CLOEXEC);
+  if (fd < 0) return std::string("/dev/kvm cannot be opened: ") + std::strerror(errno);
+  std::string why;
+  if (::ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_SYS_HYPERV_CPUID) <= 0) {
+    why = "this KVM has no KVM_GET_SUPPORTED_HV_CPUID (a kernel without Hyper-V support, e.g. PVM's)";
+  } else {
+    constexpr uint32_t kMax = 64;
+    std::vector<uint8_t> buf(sys::kFlexHeader + kMax * sizeof(kvm_cpuid_entry2), 0);
+    std::memcpy(buf.data(), &kMax, 4);
+    if (::ioctl(fd, sys::kGetSupportedHvCpuid, buf.data()) != 0) {
+      why = std::string("KVM_GET_SUPPORTED_HV_CPUID failed: ") + std::strerror(errno);
+    } else {
+      uint32_t n = 0;
+      std::memcpy(&n, buf.data(), 4);
+      for (uint32_t i = 0; i < n && i < kMax; ++i) {
+        kvm_cpuid_entry2 e;
+        std::memcpy(&e, buf.data() + sys::kFlexHeader + i * sizeof e, sizeof e);
+        out.push_back(HvCpuidLeaf{e.function, {e.eax, e.ebx, e.ecx, e.edx}});
+      }
+    }
+  }
+  ::close(fd);
+  return why;
+}
+}  // namespace
+
 BackendCaps capabilities() {
-  return BackendCaps{"kvm", {host_is_amd() ? "amd-svm" : "intel-vmx", "in-kernel-lapic"}, true};
+  BackendCaps caps{"kvm", {host_is_amd() ? "amd-svm" : "intel-vmx", "in-kernel-lapic"}, true, false, {}, {}};
+  caps.narrows_passthrough = true;
+  caps.hv_supported_missing = supported_hv_cpuid(caps.hv_supported);
+  return caps;
 }
 
 bool available(std::string* why, const std::string& device) {
@@ -190,6 +225,14 @@ std::unique_ptr<KvmVm> KvmVm::create(const Resolution& resolution, KvmOptions op
   cap.cap = KVM_CAP_X86_USER_SPACE_MSR;
   cap.args[0] = KVM_MSR_EXIT_REASON_FILTER;  // only filtered MSRs leave the kernel
   sys::xioctl(vmfd, KVM_ENABLE_CAP, "KVM_ENABLE_CAP(KVM_CAP_X86_USER_SPACE_MSR)", &cap);
+  // offload: kvm hands a plugin's MSRs to KVM's own Hyper-V code, which a
+  // kernel without CONFIG_KVM_HYPERV (PVM's, for one) does not have.
+  for (const ResolvedPlugin& p : resolution.plugins)
+    if (p.offload == "kvm" && ::ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_HYPERV) <= 0)
+      throw std::runtime_error("kvm: '" + p.manifest->name +
+                               "' is offloaded to KVM, but this kernel's KVM has no Hyper-V support (KVM_CAP_HYPERV)"
+                               "\n  fix: remove the offload (enlight's plugin then does the work), or use a kernel "
+                               "built with CONFIG_KVM_HYPERV");
   install_msr_filter(vmfd, resolution);
 
   GuestMemory& mem = vm.memory();

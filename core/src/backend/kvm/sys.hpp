@@ -54,6 +54,7 @@ void install_kick_handler();
 constexpr unsigned long kFlexHeader = 8;
 constexpr unsigned long kGetSupportedCpuid = _IOC(_IOC_READ | _IOC_WRITE, KVMIO, 0x05, kFlexHeader);
 constexpr unsigned long kSetCpuid2 = _IOC(_IOC_WRITE, KVMIO, 0x90, kFlexHeader);
+constexpr unsigned long kGetSupportedHvCpuid = _IOC(_IOC_READ | _IOC_WRITE, KVMIO, 0xc1, kFlexHeader);
 constexpr unsigned long kGetMsrs = _IOC(_IOC_READ | _IOC_WRITE, KVMIO, 0x88, kFlexHeader);
 constexpr unsigned long kSetMsrs = _IOC(_IOC_WRITE, KVMIO, 0x89, kFlexHeader);
 
