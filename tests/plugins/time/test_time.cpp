@@ -350,6 +350,55 @@ INSTANTIATE_TEST_SUITE_P(Frequencies, PageMatchesMsr,
                                            uint64_t{5'000'000'000}, uint64_t{10'000'001}, uint64_t{19'200'000}),
                          [](const ::testing::TestParamInfo<uint64_t>& info) { return std::to_string(info.param) + "Hz"; });
 
+// Save on one host, restore on another with a different TSC rate (what a
+// migration does): the destination's reference time continues from the
+// saved value (Vm::set_reference_time; TLFS: it "appears to stop" between
+// save and restore), and replaying HV_X64_MSR_REFERENCE_TSC republishes the
+// page in the restored RAM with the destination's scale, a moved offset and
+// the next sequence, so page and MSR agree there from the first read.
+TEST(ReferenceTscPage, SaveOnOneHostRestoreOnAnotherContinuesTheTime) {
+  auto src = make_vm("hv-time", 2, with_tsc(2'500'000'000ull));
+  ASSERT_EQ(src->wrmsr(0, HV_X64_MSR_REFERENCE_TSC, kPageGpa | HV_X64_MSR_REFERENCE_TSC_ENABLE), Access::Ok);
+  src->set_time_ns(7'654'321'000);
+  // Save: the clock, the MSRs (host reads), guest RAM (here, the page).
+  const uint64_t saved_time = ref_count(*src, 1);
+  const uint64_t saved_msr = src->host_rdmsr(0, HV_X64_MSR_REFERENCE_TSC).value;
+  const std::vector<uint8_t> saved_page = page_bytes(*src, kPageGpa);
+  const uint32_t saved_sequence = read_page(*src, kPageGpa).sequence;
+  ASSERT_EQ(saved_time, 76'543'210u);
+
+  auto dst = make_vm("hv-time", 2, with_tsc(3'123'456'789ull));
+  dst->set_time_ns(42'000'000);  // the destination has been up for a while
+  std::memcpy(dst->memory().base() + kPageGpa, saved_page.data(), saved_page.size());
+  dst->vm().set_reference_time(saved_time);
+  ASSERT_EQ(dst->host_wrmsr(0, HV_X64_MSR_REFERENCE_TSC, saved_msr), Access::Ok);
+
+  EXPECT_EQ(dst->host_rdmsr(1, HV_X64_MSR_REFERENCE_TSC).value, saved_msr);
+  const Page p = read_page(*dst, kPageGpa);
+  EXPECT_EQ(p.sequence, saved_sequence + 1);
+  EXPECT_EQ(p.scale, expected_scale(3'123'456'789ull));
+  for (uint64_t later_ns : {uint64_t{0}, uint64_t{1'000'000}, uint64_t{2'000'000'000}}) {
+    dst->set_time_ns(42'000'000 + later_ns);
+    const uint64_t expected = saved_time + later_ns / kNsPerTick;
+    for (uint32_t v = 0; v < 2; ++v) {
+      EXPECT_LE(distance(ref_count(*dst, v), expected), 1u) << later_ns << " ns after restore, vCPU " << v;
+      EXPECT_LE(distance(page_time(p, dst->vm().guest_tsc(v)), expected), 1u) << later_ns << " ns, page, vCPU " << v;
+    }
+  }
+}
+
+// Without a reference TSC the restored clock continues all the same.
+TEST(TimeRefCount, RestoredClockContinuesWithoutAReferenceTsc) {
+  VmOptions o = with_tsc(2'500'000'000ull);
+  o.tsc_reliable = false;
+  auto d = make_vm("hv-time", 1, o);
+  d->set_time_ns(5'000'000);
+  d->vm().set_reference_time(1'000'000'000);
+  EXPECT_EQ(ref_count(*d, 0), 1'000'000'000u);
+  d->set_time_ns(6'000'000);
+  EXPECT_EQ(ref_count(*d, 0), 1'000'010'000u);
+}
+
 TEST(ReferenceTscPage, SequenceIncrementsOnEveryEnable) {
   auto d = make_vm("hv-time", 2);
   uint32_t previous = 0;

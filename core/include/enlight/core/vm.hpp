@@ -200,6 +200,13 @@ class Vm {
   // never disagree (docs/timers.md). Falls back to now_ns() / 100 when the
   // TSC is slower than 10 MHz and no scale exists.
   uint64_t reference_time() const noexcept;
+  // Restore (TLFS: reference time "appears to stop" from save until
+  // restore): makes reference_time() read `value` now and count on from it,
+  // on this host's TSC. The offset moves, the scale is this host's, so a
+  // restored reference TSC page (the time plugin republishes it when its
+  // MSR is replayed) carries this host's scale and the moved offset. Only
+  // while no vCPU runs: the offset is read without synchronisation.
+  void set_reference_time(uint64_t value) noexcept;
   uint64_t guest_tsc(uint32_t vcpu) const;
   // false when the TSC cannot serve as the reference (see reference_time).
   bool reference_tsc(uint64_t& scale, int64_t& offset) const noexcept {
@@ -253,6 +260,7 @@ class Vm {
   uint64_t start_ns_ = 0;
   uint64_t ref_scale_ = 0;   // 0: no reference TSC (see reference_time)
   int64_t ref_offset_ = 0;
+  int64_t clock_ref_adjust_ = 0;  // 100 ns units added to now_ns() / 100 when there is no reference TSC
   TimerTable timers_;
   EoiWatch eoi_;
   BusBuilder* builder_ = nullptr;  // only while creating
