@@ -13,6 +13,8 @@
 
 #include <gtest/gtest.h>
 
+#include "conformance_cases.hpp"
+
 #include <cctype>
 #include <fstream>
 #include <ostream>
@@ -27,37 +29,10 @@
 
 namespace {
 
-struct Case {
-  std::string guest;
-  std::string flags;
-  uint32_t vcpus;
-};
+using Case = enlight::test::ConformanceCase;
 
-// gtest prints a failing case's parameter with this, not as raw bytes.
-void PrintTo(const Case& c, std::ostream* os) { *os << c.guest << " | " << c.flags << " | " << c.vcpus; }
-
-std::string trim(const std::string& t) {
-  const size_t b = t.find_first_not_of(" \t"), e = t.find_last_not_of(" \t\r");
-  return b == std::string::npos ? "" : t.substr(b, e - b + 1);
-}
-
-// The case list is shared with the kvm backend's nested stage
-// (tests/nested-kvm/run): one file, `guest | flags | vcpus` per line.
-std::vector<Case> load_cases() {
-  std::ifstream in(ENLIGHT_CONFORMANCE_CASES);
-  if (!in) throw std::runtime_error("cannot read " ENLIGHT_CONFORMANCE_CASES);
-  std::vector<Case> cases;
-  for (std::string line; std::getline(in, line);) {
-    line = trim(line);
-    if (line.empty() || line[0] == '#') continue;
-    const size_t a = line.find('|'), b = line.find('|', a == std::string::npos ? a : a + 1);
-    if (a == std::string::npos || b == std::string::npos)
-      throw std::runtime_error("malformed line in " ENLIGHT_CONFORMANCE_CASES ": " + line);
-    cases.push_back({trim(line.substr(0, a)), trim(line.substr(a + 1, b - a - 1)),
-                     static_cast<uint32_t>(std::stoul(trim(line.substr(b + 1))))});
-  }
-  return cases;
-}
+// The case list is shared with the kvm backend's tests and nested stage.
+std::vector<Case> load_cases() { return enlight::test::load_conformance_cases(ENLIGHT_CONFORMANCE_CASES); }
 
 std::string describe(const enlight::emu::RunResult& r) {
   std::string s = std::string(enlight::emu::to_string(r.outcome)) + ": " + r.message +
@@ -155,13 +130,7 @@ TEST_P(ConformanceOnEmu, AllChecksPass) {
 
 INSTANTIATE_TEST_SUITE_P(
     Guests, ConformanceOnEmu, ::testing::ValuesIn(load_cases()),
-    [](const ::testing::TestParamInfo<Case>& info) {
-      std::string n = info.param.guest + "_" + std::to_string(info.param.vcpus) + "vcpu_" +
-                      std::to_string(info.index);
-      for (char& ch : n)
-        if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-      return n;
-    });
+    [](const ::testing::TestParamInfo<Case>& info) { return enlight::test::conformance_case_name(info.param, info.index); });
 
 // On emu the hypercall page is VMCALL/VMMCALL, which reaches the bus
 // wherever it runs: conformance-identity must run its direct-instruction

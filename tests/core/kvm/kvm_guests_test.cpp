@@ -13,6 +13,8 @@
 
 #include <gtest/gtest.h>
 
+#include "conformance_cases.hpp"
+
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <sys/ioctl.h>
@@ -31,30 +33,15 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct Case {
-  std::string guest;  // a built-in image name, or a path to a flat image
-  std::string flags;
-  uint32_t vcpus;
-};
-void PrintTo(const Case& c, std::ostream* os) { *os << c.guest << " | " << c.flags << " | " << c.vcpus; }
+using Case = enlight::test::ConformanceCase;
 
-std::string trim(const std::string& t) {
-  const size_t b = t.find_first_not_of(" \t"), e = t.find_last_not_of(" \t\r");
-  return b == std::string::npos ? "" : t.substr(b, e - b + 1);
-}
-
+// Unreadable or malformed: no cases here; the emu suite reports the error.
 std::vector<Case> load_cases() {
-  std::ifstream in(ENLIGHT_CONFORMANCE_CASES);
-  std::vector<Case> cases;
-  for (std::string line; std::getline(in, line);) {
-    line = trim(line);
-    if (line.empty() || line[0] == '#') continue;
-    const size_t a = line.find('|'), b = line.find('|', a == std::string::npos ? a : a + 1);
-    if (a == std::string::npos || b == std::string::npos) continue;  // emu's test reports malformed lines
-    cases.push_back({trim(line.substr(0, a)), trim(line.substr(a + 1, b - a - 1)),
-                     static_cast<uint32_t>(std::stoul(trim(line.substr(b + 1))))});
+  try {
+    return enlight::test::load_conformance_cases(ENLIGHT_CONFORMANCE_CASES);
+  } catch (const std::exception&) {
+    return {};
   }
-  return cases;
 }
 
 std::vector<uint8_t> image_of(const std::string& guest) {
@@ -149,11 +136,7 @@ TEST_P(ConformanceOnKvm, AllChecksPassAndArchitecturalMsrsStayInTheKernel) {
 
 INSTANTIATE_TEST_SUITE_P(Guests, ConformanceOnKvm, ::testing::ValuesIn(load_cases()),
                          [](const ::testing::TestParamInfo<Case>& info) {
-                           std::string n = info.param.guest + "_" + std::to_string(info.param.vcpus) + "vcpu_" +
-                                           std::to_string(info.index);
-                           for (char& ch : n)
-                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-                           return n;
+                           return enlight::test::conformance_case_name(info.param, info.index);
                          });
 
 // Every plugin that claims a synthetic MSR, for the garbage guest.
