@@ -1,6 +1,7 @@
 #include <enlight/core/backend/run_result.hpp>
 #include <enlight/core/guest/protocol.h>
 
+#include <cstdio>
 #include <cstring>
 
 namespace enlight {
@@ -47,6 +48,29 @@ RunResult RunRecorder::snapshot() {
   std::lock_guard lock(mutex_);
   RunResult r = result_;
   r.stats.bad_records = bad_records_.load();
+  return r;
+}
+
+std::optional<MonitorVerdict> monitor_verdict(const Vm& vm, std::chrono::steady_clock::time_point deadline,
+                                              std::chrono::milliseconds timeout) {
+  if (std::chrono::steady_clock::now() >= deadline)
+    return MonitorVerdict{Outcome::Timeout, "still running after " + std::to_string(timeout.count()) + " ms"};
+  if (vm.stopped()) return MonitorVerdict{Outcome::Stopped, vm.stop_message()};
+  return std::nullopt;
+}
+
+RunResult final_result(RunRecorder& recorder, const Vm& vm, const std::vector<uint64_t>& rips) {
+  RunResult r = recorder.snapshot();
+  if (r.outcome == Outcome::Timeout) {
+    for (size_t i = 0; i < rips.size(); ++i) {
+      char where[64];
+      std::snprintf(where, sizeof where, "%s vCPU %zu at RIP 0x%llx", i == 0 ? ";" : ",", i,
+                    static_cast<unsigned long long>(rips[i]));
+      r.message += where;
+    }
+  }
+  r.stop_reason = vm.stop_reason();
+  if (r.outcome == Outcome::Stopped && r.message.empty()) r.message = vm.stop_message();
   return r;
 }
 

@@ -145,14 +145,8 @@ RunResult EmuVm::run(std::chrono::milliseconds timeout) {
   // kicks a vCPU has not acted on yet (see EmuVcpu::kick).
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!s.over.load()) {
-    if (std::chrono::steady_clock::now() >= deadline) {
-      char text[96];
-      std::snprintf(text, sizeof text, "still running after %lld ms", static_cast<long long>(timeout.count()));
-      s.finish(Outcome::Timeout, text);
-      break;
-    }
-    if (vm_->stopped()) {
-      s.finish(Outcome::Stopped, vm_->stop_message());
+    if (auto verdict = monitor_verdict(*vm_, deadline, timeout)) {
+      s.finish(verdict->outcome, std::move(verdict->message));
       break;
     }
     const uint64_t now = s.now_ns();
@@ -177,17 +171,9 @@ RunResult EmuVm::run(std::chrono::milliseconds timeout) {
   }
   for (auto& t : threads) t.join();
 
-  RunResult r = s.recorder.snapshot();
-  if (r.outcome == Outcome::Timeout) {  // where each vCPU was: the first question about a hung guest
-    for (auto& v : s.vcpus) {
-      char where[64];
-      std::snprintf(where, sizeof where, "%s vCPU %u at RIP 0x%llx", v->index() == 0 ? ";" : ",", v->index(),
-                    static_cast<unsigned long long>(v->rip_after_run()));
-      r.message += where;
-    }
-  }
-  r.stop_reason = vm_->stop_reason();
-  if (r.outcome == Outcome::Stopped && r.message.empty()) r.message = vm_->stop_message();
+  std::vector<uint64_t> rips;
+  for (auto& v : s.vcpus) rips.push_back(v->rip_after_run());
+  RunResult r = final_result(s.recorder, *vm_, rips);
   r.stats.msr_exits = s.msr_exits.load();
   r.stats.msr_hook_sites = s.msr_sites;
   r.stats.hypercalls = s.hypercalls.load();

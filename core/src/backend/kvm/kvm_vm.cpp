@@ -281,14 +281,8 @@ RunResult KvmVm::run(std::chrono::milliseconds timeout) {
   // HLT) and runs the timer on its own thread before it re-enters.
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!s.over.load()) {
-    if (std::chrono::steady_clock::now() >= deadline) {
-      char text[96];
-      std::snprintf(text, sizeof text, "still running after %lld ms", static_cast<long long>(timeout.count()));
-      s.finish(Outcome::Timeout, text);
-      break;
-    }
-    if (vm_->stopped()) {
-      s.finish(Outcome::Stopped, vm_->stop_message());
+    if (auto verdict = monitor_verdict(*vm_, deadline, timeout)) {
+      s.finish(verdict->outcome, std::move(verdict->message));
       break;
     }
     const uint64_t ref_now = vm_->reference_time();
@@ -316,17 +310,9 @@ RunResult KvmVm::run(std::chrono::milliseconds timeout) {
   }
   for (auto& t : threads) t.join();
 
-  RunResult r = s.recorder.snapshot();
-  if (r.outcome == Outcome::Timeout) {
-    for (auto& v : s.vcpus) {
-      char where[64];
-      std::snprintf(where, sizeof where, "%s vCPU %u at RIP 0x%llx", v->index() == 0 ? ";" : ",", v->index(),
-                    static_cast<unsigned long long>(v->last_rip()));
-      r.message += where;
-    }
-  }
-  r.stop_reason = vm_->stop_reason();
-  if (r.outcome == Outcome::Stopped && r.message.empty()) r.message = vm_->stop_message();
+  std::vector<uint64_t> rips;
+  for (auto& v : s.vcpus) rips.push_back(v->last_rip());
+  RunResult r = final_result(s.recorder, *vm_, rips);
   for (auto& v : s.vcpus) {
     const VcpuCounters& c = v->counters();
     r.stats.exits += c.exits;

@@ -7,6 +7,8 @@
 #include <enlight/core/vm.hpp>
 
 #include <atomic>
+#include <chrono>
+#include <optional>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -82,5 +84,21 @@ class RunRecorder {
   bool decided_ = false;
   std::atomic<uint64_t> bad_records_{0};
 };
+
+// The checks every backend's monitor makes on each round, before its own
+// (timers, kicks): the time-out and a stop of the VM from any source end
+// the run. Returns the outcome and message to finish with, or nullopt.
+struct MonitorVerdict {
+  Outcome outcome;
+  std::string message;
+};
+std::optional<MonitorVerdict> monitor_verdict(const Vm& vm, std::chrono::steady_clock::time_point deadline,
+                                              std::chrono::milliseconds timeout);
+
+// The result once every vCPU thread has joined: the recorder's snapshot,
+// the VM's stop reason, and for a time-out where each vCPU was
+// (`rips[i]`, the guest RIP vCPU i left the run at): the first question
+// anyone asks about a hung guest.
+RunResult final_result(RunRecorder& recorder, const Vm& vm, const std::vector<uint64_t>& rips);
 
 }  // namespace enlight
