@@ -6,8 +6,32 @@
 namespace enlight {
 namespace {
 
+// SVR = 0x1FF, as a guest does before it takes interrupts.
+void software_enable(Lapic& a) {
+  std::optional<IpiRequest> ipi;
+  int eoi = -1;
+  ASSERT_TRUE(a.write(0x80F, 0x1FF, 0, ipi, eoi));
+}
+
+// At reset the APIC is software-disabled and refuses fixed interrupts
+// (KVM drops them too; KVM_SIGNAL_MSI answers 0), and accepts them once
+// SVR bit 8 is set.
+TEST(Lapic, SoftwareDisabledApicRefusesFixedInterrupts) {
+  Lapic a(0, 1'000'000'000);
+  EXPECT_FALSE(a.set_irr(0x41));
+  EXPECT_FALSE(a.deliverable());
+  software_enable(a);
+  EXPECT_TRUE(a.set_irr(0x41));
+  EXPECT_EQ(a.deliverable(), std::optional<uint8_t>(0x41));
+  std::optional<IpiRequest> ipi;
+  int eoi = -1;
+  ASSERT_TRUE(a.write(0x80F, 0xFF, 0, ipi, eoi));  // disabled again: pending stays, new ones are refused
+  EXPECT_FALSE(a.set_irr(0x51));
+}
+
 TEST(Lapic, HigherClassPreemptsLowerInServiceAndTprMasks) {
   Lapic a(0, 1'000'000'000);
+  software_enable(a);
   ASSERT_TRUE(a.set_irr(0x41));
   ASSERT_EQ(a.deliverable(), std::optional<uint8_t>(0x41));
   a.accept(0x41);
@@ -30,6 +54,7 @@ TEST(Lapic, HigherClassPreemptsLowerInServiceAndTprMasks) {
 
 TEST(Lapic, IcrDecodesDestinations) {
   Lapic a(0, 1'000'000'000);
+  software_enable(a);
   std::optional<IpiRequest> ipi;
   int eoi = -1;
   ASSERT_TRUE(a.write(0x830, (uint64_t{3} << 32) | 0x60, 0, ipi, eoi));
@@ -44,6 +69,7 @@ TEST(Lapic, IcrDecodesDestinations) {
 
 TEST(Lapic, OneShotTimerFiresAtItsDeadline) {
   Lapic a(0, 1'000'000'000);  // 1 ns per count
+  software_enable(a);
   std::optional<IpiRequest> ipi;
   int eoi = -1;
   ASSERT_TRUE(a.write(0x80F, 0x1FF, 0, ipi, eoi));   // software-enable
@@ -61,6 +87,7 @@ TEST(Lapic, OneShotTimerFiresAtItsDeadline) {
 
 TEST(Lapic, EoiReportsTheRetiredVector) {
   Lapic a(0, 1'000'000'000);
+  software_enable(a);
   std::optional<IpiRequest> ipi;
   int eoi = 7;
   ASSERT_TRUE(a.write(0x80B, 0, 0, ipi, eoi));
@@ -73,6 +100,7 @@ TEST(Lapic, EoiReportsTheRetiredVector) {
 
 TEST(Lapic, PvEoiGrantedOnlyWithNothingElsePendingOrInService) {
   Lapic a(0, 1'000'000'000);
+  software_enable(a);
   uint32_t word = 0;
   a.set_pv_eoi(&word);
   ASSERT_TRUE(a.set_irr(0x41));
@@ -94,6 +122,7 @@ TEST(Lapic, PvEoiGrantedOnlyWithNothingElsePendingOrInService) {
 
 TEST(Lapic, PvEoiPermissionWithdrawnWhenAnotherVectorArrives) {
   Lapic a(0, 1'000'000'000);
+  software_enable(a);
   uint32_t word = 0;
   a.set_pv_eoi(&word);
   ASSERT_TRUE(a.set_irr(0x61));
@@ -111,6 +140,7 @@ TEST(Lapic, PvEoiPermissionWithdrawnWhenAnotherVectorArrives) {
 
 TEST(Lapic, MsrEoiWhilePermittedClearsTheAssistBit) {
   Lapic a(0, 1'000'000'000);
+  software_enable(a);
   uint32_t word = 0xF0;  // other bits belong to the guest and stay
   a.set_pv_eoi(&word);
   ASSERT_TRUE(a.set_irr(0x33));

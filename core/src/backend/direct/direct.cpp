@@ -4,6 +4,11 @@
 
 #include "../lapic/lapic.hpp"
 
+namespace {
+constexpr uint32_t kX2apicSvr = 0x80F;
+constexpr uint64_t kSvrEnabledSpurious0xFF = 0x1FF;
+}  // namespace
+
 #include <cstring>
 #include <deque>
 #include <stdexcept>
@@ -43,7 +48,15 @@ std::unique_ptr<DirectVm> DirectVm::create(const Resolution& resolution, VmOptio
   auto yields = d->yields_;
   auto apics = std::make_shared<Apics>();
   d->apics_ = apics;
-  for (uint32_t i = 0; i < resolution.vcpus; ++i) apics->lapics.emplace_back(i, options.apic_frequency_hz);
+  // No guest code runs here to set up the APICs: the direct backend plays a
+  // guest that has software-enabled its APIC (SVR 0x1FF), as every guest
+  // that takes interrupts does first; a reset APIC would refuse them.
+  for (uint32_t i = 0; i < resolution.vcpus; ++i) {
+    apics->lapics.emplace_back(i, options.apic_frequency_hz);
+    std::optional<IpiRequest> none;
+    int eoi = -1;
+    apics->lapics.back().write(kX2apicSvr, kSvrEnabledSpurious0xFF, 0, none, eoi);
+  }
   options.hooks.now_ns = [now] { return now->load(); };
   options.hooks.inject_interrupt = [injected, apics](uint32_t vcpu, uint8_t vector, uint32_t flags) {
     if (vcpu >= apics->lapics.size() || !apics->lapics[vcpu].set_irr(vector, flags & ENLIGHT_IRQ_AUTO_EOI)) return -1;

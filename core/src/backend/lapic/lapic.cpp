@@ -10,6 +10,7 @@ constexpr uint32_t kId = 0x802, kVersion = 0x803, kTpr = 0x808, kPpr = 0x80A, kE
                    kCurCount = 0x839, kDivide = 0x83E, kSelfIpi = 0x83F;
 constexpr uint32_t kTimerPeriodic = 1u << 17;
 constexpr uint32_t kMasked = 1u << 16;
+constexpr uint32_t kSvrSoftwareEnable = 1u << 8;
 }  // namespace
 
 int Lapic::highest(const uint32_t (&bits)[8]) noexcept {
@@ -162,6 +163,11 @@ bool Lapic::write(uint32_t index, uint64_t value, uint64_t now_ns, std::optional
 bool Lapic::set_irr(uint8_t vector, bool auto_eoi) {
   if (vector < 16) return false;
   std::lock_guard lock(mutex_);
+  // A software-disabled APIC (SVR bit 8 clear, its state at reset) does not
+  // accept fixed interrupts (SDM "Local APIC State After It Has Been
+  // Software Disabled"; KVM's __apic_accept_irq drops them and
+  // KVM_SIGNAL_MSI answers 0): the sender sees the refusal.
+  if (!(svr_ & kSvrSoftwareEnable)) return false;
   set(irr_, vector);
   if (auto_eoi) set(auto_eoi_, vector);
   else clear(auto_eoi_, vector);
@@ -215,7 +221,7 @@ bool Lapic::poll_timer(uint64_t now_ns) {
     deadline_ns_ = 0;
   }
   // Software-disabled APIC (SVR bit 8 clear) or masked LVT: the count runs, nothing fires.
-  if ((lvt_timer_ & kMasked) || !(svr_ & 0x100)) return false;
+  if ((lvt_timer_ & kMasked) || !(svr_ & kSvrSoftwareEnable)) return false;
   const uint8_t v = static_cast<uint8_t>(lvt_timer_ & 0xFF);
   if (v < 16) return false;
   set(irr_, v);

@@ -1,5 +1,6 @@
-# vCPU 0 sends vector 0x50 to vCPU 1 through the x2APIC ICR; vCPU 1 waits
-# in sti; hlt, reports from its handler and ends the run.
+# vCPU 0 sends vector 0x50 to vCPU 1 through the x2APIC ICR once vCPU 1
+# has software-enabled its APIC; vCPU 1 waits in sti; hlt, reports from its
+# handler and ends the run.
         .include "common.inc"
         .text
 _start: SETUP_GDT
@@ -7,6 +8,9 @@ _start: SETUP_GDT
         LOAD_IDT
         cmp $0, %r15
         jne 2f
+3:      pause
+        cmpl $0, ready(%rip)
+        je 3b
         mov $0x830, %ecx        # ICR: fixed, physical, destination 1
         mov $0x50, %eax
         mov $1, %edx
@@ -14,9 +18,11 @@ _start: SETUP_GDT
 1:      cli
         hlt
         jmp 1b
-2:      sti
+2:      APIC_ENABLE
+        movl $1, ready(%rip)
+4:      sti
         hlt
-        jmp 2b
+        jmp 4b
 ipi_handler:
         mov %r15, %rax
         REPORT PASS, 1, 1
@@ -25,4 +31,5 @@ ipi_handler:
         xor %edx, %edx
         wrmsr
         EXIT 0
+ready:  .long 0
         TABLES

@@ -5,6 +5,7 @@
 _start: SETUP_GDT
         SET_GATE 0x40, irq_handler
         LOAD_IDT
+        APIC_ENABLE
         movl $0, count(%rip)
 1:      sti
         hlt

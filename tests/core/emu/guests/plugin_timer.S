@@ -11,6 +11,7 @@ _start: SETUP_GDT
         mov %rdx, %r14
         SET_GATE 0x61, timer_handler
         LOAD_IDT
+        APIC_ENABLE
         mov $PROBE_ARM, %ecx
         mov $10000, %eax
         xor %edx, %edx

@@ -4,10 +4,8 @@
 _start: SETUP_GDT
         SET_GATE 0x60, timer_handler
         LOAD_IDT
+        APIC_ENABLE
         xor %edx, %edx
-        mov $0x80F, %ecx        # SVR: software-enable
-        mov $0x1FF, %eax
-        wrmsr
         mov $0x83E, %ecx        # divide by 1
         mov $0xB, %eax
         wrmsr
