@@ -29,7 +29,49 @@ static uint32_t vcpu_count_;
 static uint32_t run_ms_;
 static uint32_t checks_failed_;
 static uint32_t checks_passed_;
-static guest_spinlock console_lock_;
+
+/* The console lock is Lamport's bakery lock: plain loads and stores with
+ * full fences, no read-modify-write. The emu backend runs each vCPU on its
+ * own Unicorn engine, where a LOCK-prefixed or XCHG read-modify-write is a
+ * load and a store that another vCPU's store can fall between: a
+ * test-and-set lock whose release landed inside a waiter's XCHG stayed
+ * taken forever, and conformance-time on 2 vCPUs hung in guest_printf
+ * (seen twice in full ctest runs under load, 2026-12-06: vCPU 1 spinning on
+ * a lock word of 1 that no vCPU held). */
+static volatile uint32_t console_choosing_[GUEST_MAX_VCPUS];
+static volatile uint32_t console_number_[GUEST_MAX_VCPUS];
+
+static void console_lock(void) {
+  const uint32_t self = guest_vcpu_index() % GUEST_MAX_VCPUS;
+  /* Every slot, not just vcpu_count_: an AP may print before vCPU 0 has
+   * stored the count; absent vCPUs' slots stay 0. */
+  const uint32_t n = GUEST_MAX_VCPUS;
+  console_choosing_[self] = 1;
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  uint32_t max = 0;
+  for (uint32_t j = 0; j < n; ++j)
+    if (console_number_[j] > max) max = console_number_[j];
+  console_number_[self] = max + 1;
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  console_choosing_[self] = 0;
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  for (uint32_t j = 0; j < n; ++j) {
+    if (j == self) continue;
+    while (console_choosing_[j]) cpu_relax();
+    for (;;) {
+      __atomic_thread_fence(__ATOMIC_SEQ_CST);
+      const uint32_t theirs = console_number_[j], mine = console_number_[self];
+      if (theirs == 0 || theirs > mine || (theirs == mine && j > self)) break;
+      cpu_relax();
+    }
+  }
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+static void console_unlock(void) {
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  console_number_[guest_vcpu_index() % GUEST_MAX_VCPUS] = 0;
+}
 
 /* Per-vCPU state, indexed by guest_vcpu_index(). */
 typedef struct fault_slot {
@@ -268,9 +310,9 @@ static void format(sink* s, const char* fmt, va_list ap) {
 
 void guest_vprintf(const char* fmt, va_list ap) {
   sink s = {NULL, 0, 0};
-  guest_spin_lock(&console_lock_);
+  console_lock();
   format(&s, fmt, ap);
-  guest_spin_unlock(&console_lock_);
+  console_unlock();
 }
 
 void guest_printf(const char* fmt, ...) {

@@ -202,7 +202,11 @@ int memcmp(const void* a, const void* b, size_t n);
 size_t strlen(const char* s);
 int strcmp(const char* a, const char* b);
 
-/* A test-and-set spinlock. */
+/* A test-and-set spinlock. On the emu backend a read-modify-write is not
+ * atomic between vCPUs (each runs its own Unicorn engine): a release can be
+ * lost inside a waiter's exchange and the lock stays taken. Guest code
+ * shared by vCPUs on emu uses plain-store algorithms instead (the console
+ * lock in runtime.c is Lamport's bakery). */
 typedef struct guest_spinlock {
   volatile uint32_t locked;
 } guest_spinlock;
