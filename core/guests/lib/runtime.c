@@ -27,8 +27,10 @@ __attribute__((noreturn)) void guest_main_returned(int status);
 
 static uint32_t vcpu_count_;
 static uint32_t run_ms_;
-static uint32_t checks_failed_;
-static uint32_t checks_passed_;
+/* Per vCPU, one writer each: a shared counter's increment is not atomic
+ * between emu vCPUs (see the console lock below). */
+static volatile uint32_t checks_failed_[GUEST_MAX_VCPUS];
+static volatile uint32_t checks_passed_[GUEST_MAX_VCPUS];
 
 /* The console lock is Lamport's bakery lock: plain loads and stores with
  * full fences, no read-modify-write. The emu backend runs each vCPU on its
@@ -357,10 +359,10 @@ static void report(uint32_t kind, const char* name, uint64_t expected, uint64_t 
 
 bool guest_check(const char* name, uint64_t expected, uint64_t actual, bool passed, uint32_t line) {
   if (passed) {
-    __atomic_fetch_add(&checks_passed_, 1u, __ATOMIC_RELAXED);
+    ++checks_passed_[guest_vcpu_index()];
     guest_printf("PASS [%u] %s (0x%llx)\n", guest_vcpu_index(), name, (unsigned long long)actual);
   } else {
-    __atomic_fetch_add(&checks_failed_, 1u, __ATOMIC_RELAXED);
+    ++checks_failed_[guest_vcpu_index()];
     guest_printf("FAIL [%u] %s: expected 0x%llx, got 0x%llx (line %u)\n", guest_vcpu_index(), name,
                  (unsigned long long)expected, (unsigned long long)actual, line);
   }
@@ -373,8 +375,13 @@ void guest_metric(const char* name, uint64_t value, uint32_t line) {
   report(ENLIGHT_GUEST_METRIC, name, 0, value, line);
 }
 
-uint32_t guest_checks_failed(void) { return __atomic_load_n(&checks_failed_, __ATOMIC_RELAXED); }
-uint32_t guest_checks_passed(void) { return __atomic_load_n(&checks_passed_, __ATOMIC_RELAXED); }
+static uint32_t sum(const volatile uint32_t* per_vcpu) {
+  uint32_t total = 0;
+  for (uint32_t i = 0; i < GUEST_MAX_VCPUS; ++i) total += per_vcpu[i];
+  return total;
+}
+uint32_t guest_checks_failed(void) { return sum(checks_failed_); }
+uint32_t guest_checks_passed(void) { return sum(checks_passed_); }
 
 /* ------------------------------------------------------------------------ */
 /* Faults and interrupts                                                    */

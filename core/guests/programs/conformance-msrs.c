@@ -8,7 +8,15 @@
 
 static hv_info hv;
 static volatile uint32_t go;
-static volatile uint32_t aps_done;
+/* One flag per AP (a shared counter's increment is not atomic between emu
+ * vCPUs). */
+static volatile uint32_t ap_done[GUEST_MAX_VCPUS];
+
+static uint32_t aps_done(void) {
+  uint32_t n = 0;
+  for (uint32_t i = 1; i < GUEST_MAX_VCPUS; ++i) n += ap_done[i];
+  return n;
+}
 
 static bool has_priv(uint32_t bit) { return (hv.privileges_low & bit) != 0; }
 static bool has_feature(uint32_t bit) { return (hv.features & bit) != 0; }
@@ -45,7 +53,8 @@ static void per_vcpu_checks(uint32_t index) {
 void guest_ap_main(uint32_t index) {
   while (!go) cpu_relax();
   per_vcpu_checks(index);
-  __atomic_fetch_add(&aps_done, 1u, __ATOMIC_RELEASE);
+  __atomic_thread_fence(__ATOMIC_RELEASE);
+  ap_done[guest_vcpu_index()] = 1;
 }
 
 static void read_only_nonzero(const char* what, uint32_t msr) {
@@ -76,9 +85,9 @@ int main(void) {
   per_vcpu_checks(0);
   go = 1;
   uint32_t others = guest_vcpu_count() > 0 ? guest_vcpu_count() - 1 : 0;
-  for (uint64_t spin = 0; __atomic_load_n(&aps_done, __ATOMIC_ACQUIRE) < others && spin < 2000000000ull; ++spin)
+  for (uint64_t spin = 0; aps_done() < others && spin < 2000000000ull; ++spin)
     cpu_relax();
-  CHECK_EQ("smp.all_vcpus_checked", others, __atomic_load_n(&aps_done, __ATOMIC_ACQUIRE));
+  CHECK_EQ("smp.all_vcpus_checked", others, aps_done());
 
   /* Frequencies: both the privilege and the feature bit. */
   if (has_priv(HV_ACCESS_FREQUENCY_REGS) && has_feature(HV_FEATURE_FREQUENCY_REGS_AVAILABLE)) {

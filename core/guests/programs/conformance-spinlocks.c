@@ -8,7 +8,15 @@
 
 static hv_info hv;
 static volatile uint32_t go;
-static volatile uint32_t aps_done;
+/* One flag per AP (a shared counter's increment is not atomic between emu
+ * vCPUs). */
+static volatile uint32_t ap_done[GUEST_MAX_VCPUS];
+
+static uint32_t aps_done(void) {
+  uint32_t n = 0;
+  for (uint32_t i = 1; i < GUEST_MAX_VCPUS; ++i) n += ap_done[i];
+  return n;
+}
 static uint64_t spin_input[512] __attribute__((aligned(4096)));
 
 static void notify_on_this_vcpu(uint32_t index) {
@@ -21,7 +29,8 @@ static void notify_on_this_vcpu(uint32_t index) {
 void guest_ap_main(uint32_t index) {
   while (!go) cpu_relax();
   notify_on_this_vcpu(index);
-  __atomic_fetch_add(&aps_done, 1u, __ATOMIC_RELEASE);
+  __atomic_thread_fence(__ATOMIC_RELEASE);
+  ap_done[guest_vcpu_index()] = 1;
 }
 
 int main(void) {
@@ -54,8 +63,8 @@ int main(void) {
   /* Every other vCPU (the hypercall page is partition-wide). */
   go = 1;
   uint32_t others = guest_vcpu_count() > 0 ? guest_vcpu_count() - 1 : 0;
-  for (uint64_t spin = 0; __atomic_load_n(&aps_done, __ATOMIC_ACQUIRE) < others && spin < 2000000000ull; ++spin)
+  for (uint64_t spin = 0; aps_done() < others && spin < 2000000000ull; ++spin)
     cpu_relax();
-  CHECK_EQ("smp.all_vcpus_notified", others, __atomic_load_n(&aps_done, __ATOMIC_ACQUIRE));
+  CHECK_EQ("smp.all_vcpus_notified", others, aps_done());
   return (int)guest_checks_failed();
 }
