@@ -42,7 +42,7 @@ uint64_t Vm::guest_tsc(uint32_t vcpu) const {
 }
 
 uint64_t Vm::reference_time() const noexcept {
-  if (ref_scale_ == 0) return static_cast<uint64_t>(static_cast<int64_t>(now_ns() / 100) + clock_ref_adjust_);
+  if (ref_scale_ == 0) return static_cast<uint64_t>(static_cast<int64_t>(now_ns() / 100) + ref_offset_);
   // TLFS 12.7.3.2: ReferenceTime = ((VirtualTsc * TscScale) >> 64) + TscOffset.
   // One TSC for the partition (vCPU 0's): backends keep vCPU TSCs in sync.
   const uint64_t tsc = guest_tsc(0);
@@ -51,9 +51,7 @@ uint64_t Vm::reference_time() const noexcept {
 }
 
 void Vm::set_reference_time(uint64_t value) noexcept {
-  const int64_t delta = static_cast<int64_t>(value - reference_time());
-  if (ref_scale_ == 0) clock_ref_adjust_ += delta;
-  else ref_offset_ += delta;
+  ref_offset_ += static_cast<int64_t>(value - reference_time());
 }
 
 const std::string& Vm::plugin_name(uint16_t slot) const {

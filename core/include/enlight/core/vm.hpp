@@ -259,8 +259,9 @@ class Vm {
   MetricsStorage metrics_;
   uint64_t start_ns_ = 0;
   uint64_t ref_scale_ = 0;   // 0: no reference TSC (see reference_time)
+  // 100 ns units added to the scaled TSC, or to now_ns() / 100 when there is
+  // no reference TSC; moved by set_reference_time.
   int64_t ref_offset_ = 0;
-  int64_t clock_ref_adjust_ = 0;  // 100 ns units added to now_ns() / 100 when there is no reference TSC
   TimerTable timers_;
   EoiWatch eoi_;
   BusBuilder* builder_ = nullptr;  // only while creating

@@ -4,16 +4,15 @@
 
 #include "../lapic/lapic.hpp"
 
-namespace {
-constexpr uint32_t kX2apicSvr = 0x80F;
-constexpr uint64_t kSvrEnabledSpurious0xFF = 0x1FF;
-}  // namespace
-
 #include <cstring>
 #include <deque>
 #include <stdexcept>
 
 namespace enlight::direct {
+namespace {
+constexpr uint32_t kX2apicSvr = 0x80F;
+constexpr uint64_t kSvrEnabledSpurious0xFF = 0x1FF;
+}  // namespace
 
 struct DirectVm::Apics {
   std::deque<Lapic> lapics;

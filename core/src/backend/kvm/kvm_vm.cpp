@@ -9,10 +9,8 @@
 
 #include <enlight/core/guest/protocol.h>
 
-#include <fcntl.h>
 #include <sched.h>
 #include <sys/ioctl.h>
-#include <unistd.h>
 #include <x86intrin.h>
 
 #include <cerrno>
@@ -28,29 +26,27 @@ namespace {
 // The Hyper-V CPUID leaves KVM says it supports (KVM_GET_SUPPORTED_HV_CPUID
 // on /dev/kvm, KVM_CAP_SYS_HYPERV_CPUID), for hv-passthrough; or why not.
 std::string supported_hv_cpuid(std::vector<HvCpuidLeaf>& out) {
-  int fd = ::open("/dev/kvm", O_RDWR | O_CLOEXEC);
-  if (fd < 0) return std::string("/dev/kvm cannot be opened: ") + std::strerror(errno);
-  std::string why;
-  if (::ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_SYS_HYPERV_CPUID) <= 0) {
-    why = "this KVM has no KVM_GET_SUPPORTED_HV_CPUID (a kernel without Hyper-V support, e.g. PVM's)";
-  } else {
-    constexpr uint32_t kMax = 64;
-    std::vector<uint8_t> buf(sys::kFlexHeader + kMax * sizeof(kvm_cpuid_entry2), 0);
-    std::memcpy(buf.data(), &kMax, 4);
-    if (::ioctl(fd, sys::kGetSupportedHvCpuid, buf.data()) != 0) {
-      why = std::string("KVM_GET_SUPPORTED_HV_CPUID failed: ") + std::strerror(errno);
-    } else {
-      uint32_t n = 0;
-      std::memcpy(&n, buf.data(), 4);
-      for (uint32_t i = 0; i < n && i < kMax; ++i) {
-        kvm_cpuid_entry2 e;
-        std::memcpy(&e, buf.data() + sys::kFlexHeader + i * sizeof e, sizeof e);
-        out.push_back(HvCpuidLeaf{e.function, {e.eax, e.ebx, e.ecx, e.edx}});
-      }
-    }
+  sys::Fd fd;
+  try {
+    fd = sys::open_device("/dev/kvm");
+  } catch (const std::exception& e) {
+    return e.what();
   }
-  ::close(fd);
-  return why;
+  if (::ioctl(fd.get(), KVM_CHECK_EXTENSION, KVM_CAP_SYS_HYPERV_CPUID) <= 0)
+    return "this KVM has no KVM_GET_SUPPORTED_HV_CPUID (a kernel without Hyper-V support, e.g. PVM's)";
+  constexpr uint32_t kMax = 64;
+  std::vector<uint8_t> buf(sys::kFlexHeader + kMax * sizeof(kvm_cpuid_entry2), 0);
+  std::memcpy(buf.data(), &kMax, 4);
+  if (::ioctl(fd.get(), sys::kGetSupportedHvCpuid, buf.data()) != 0)
+    return std::string("KVM_GET_SUPPORTED_HV_CPUID failed: ") + std::strerror(errno);
+  uint32_t n = 0;
+  std::memcpy(&n, buf.data(), 4);
+  for (uint32_t i = 0; i < n && i < kMax; ++i) {
+    kvm_cpuid_entry2 e;
+    std::memcpy(&e, buf.data() + sys::kFlexHeader + i * sizeof e, sizeof e);
+    out.push_back(HvCpuidLeaf{e.function, {e.eax, e.ebx, e.ecx, e.edx}});
+  }
+  return "";
 }
 }  // namespace
 

@@ -151,7 +151,7 @@ void install_msr_filter(int vm_fd, const Resolution& resolution) {
   if (ranges.size() > KVM_MSR_FILTER_MAX_RANGES)
     throw std::runtime_error("kvm: plugins claim MSRs in more than " + std::to_string(KVM_MSR_FILTER_MAX_RANGES) +
                              " separate ranges; KVM's MSR filter cannot route them all");
-  // Ranges[0] is the synthetic range. All-zero bitmaps: every MSR in a range is denied, i.e. exits to
+  // All-zero bitmaps: every MSR in a range is denied, i.e. exits to
   // userspace with KVM_MSR_EXIT_REASON_FILTER. 0x40000200 is denied because
   // it is where a Xen-aware KVM could be told to write its own hypercall
   // page; denying it keeps any such write in userspace (#GP there).
@@ -163,18 +163,19 @@ void install_msr_filter(int vm_fd, const Resolution& resolution) {
     const uint64_t n = uint64_t{ranges[i].last} - ranges[i].first + 1;
     if (n > 0x10000) throw std::runtime_error("kvm: an MSR claim wider than 65536 indexes cannot be filtered");
     bitmaps.emplace_back((n + 7) / 8, 0);
-    // An offloaded plugin's MSRs are allowed: KVM's own code answers them.
-    if (i == 0)
-      for (const ResolvedPlugin& p : resolution.plugins)
-        if (p.offload == "kvm")
-          for (const MsrClaim& m : p.manifest->msrs)
-            for (uint32_t msr = m.first; msr <= m.last && msr <= HV_X64_MSR_SYNTHETIC_LAST; ++msr)
-              if (msr >= HV_X64_MSR_SYNTHETIC_FIRST)
-                bitmaps.back()[(msr - HV_X64_MSR_SYNTHETIC_FIRST) / 8] |= uint8_t(1u << ((msr - HV_X64_MSR_SYNTHETIC_FIRST) % 8));
     f.ranges[i].flags = KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE;
     f.ranges[i].base = ranges[i].first;
     f.ranges[i].nmsrs = static_cast<uint32_t>(n);
     f.ranges[i].bitmap = bitmaps.back().data();
+  }
+  // An offloaded plugin's synthetic MSRs (ranges[0]) are allowed: KVM's
+  // own Hyper-V code answers them.
+  std::vector<uint8_t>& synthetic = bitmaps.front();
+  for (const ResolvedPlugin& p : resolution.plugins) {
+    if (p.offload != "kvm") continue;
+    for (const MsrClaim& m : p.manifest->msrs)
+      for (uint32_t msr = std::max(m.first, HV_X64_MSR_SYNTHETIC_FIRST); msr <= std::min(m.last, HV_X64_MSR_SYNTHETIC_LAST); ++msr)
+        synthetic[(msr - HV_X64_MSR_SYNTHETIC_FIRST) / 8] |= uint8_t(1u << ((msr - HV_X64_MSR_SYNTHETIC_FIRST) % 8));
   }
   sys::xioctl(vm_fd, KVM_X86_SET_MSR_FILTER, "KVM_X86_SET_MSR_FILTER", &f);
 }

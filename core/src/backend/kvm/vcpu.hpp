@@ -59,6 +59,7 @@ class KvmVcpu {
   // #UD on the hypercall OUT (hypercalls off): completes the pending OUT
   // without entering the guest, puts RIP back on it and injects #UD.
   bool inject_ud_on_out();
+  bool apic_base(uint64_t& base);
   bool apic_in_x2apic_mode(bool& x2apic);
   bool xapic_eoi();
   bool xapic_send_ipi(uint64_t x2apic_icr);

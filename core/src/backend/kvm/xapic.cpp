@@ -16,8 +16,9 @@
 //          makes holds it shared, so none can land between the two ioctls
 //          and be overwritten. IPIs KVM delivers in the kernel (a guest
 //          vCPU writing its own APIC page's ICR) are not covered.
-// Cost: one or two ioctls per access, plus the APIC_BASE read that
-// decides the mode; only vapic's MSRs come here.
+// Cost: one or two ioctls per access in xAPIC mode, one in x2APIC mode;
+// the mode comes from kvm_run's apic_base, which KVM stores at every exit.
+// Only vapic's MSRs come here.
 #include "impl.hpp"
 #include "sys.hpp"
 #include "vcpu.hpp"
@@ -58,15 +59,23 @@ void set_reg32(kvm_lapic_state& s, uint32_t off, uint32_t v) { std::memcpy(s.reg
 
 }  // namespace
 
+// IA32_APIC_BASE as of the last exit (kvm_run.apic_base, stored by KVM on
+// every return from KVM_RUN; the guest cannot change it without running).
+// Before the first exit it is 0, no valid base: then it is asked for.
+bool KvmVcpu::apic_base(uint64_t& base) {
+  base = run_->apic_base;
+  return base != 0 || sys::get_msr(fd_.get(), kIa32ApicBase, base);
+}
+
 bool KvmVcpu::apic_in_x2apic_mode(bool& x2apic) {
   uint64_t base = 0;
-  if (!sys::get_msr(fd_.get(), kIa32ApicBase, base)) return false;
+  if (!apic_base(base)) return false;
   x2apic = (base & kApicBaseExtd) != 0;
   return true;
 }
 
 bool KvmVcpu::apic_read(uint32_t msr, uint64_t& value) {
-  if (msr == kIa32ApicBase) return sys::get_msr(fd_.get(), msr, value);
+  if (msr == kIa32ApicBase) return apic_base(value);
   if (msr < kX2apicFirst || msr > kX2apicLast) return false;
   bool x2apic = false;
   if (!apic_in_x2apic_mode(x2apic)) return false;
