@@ -24,6 +24,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libunicorn-dev
   qemu-system-x86 busybox-static
+  acpica-tools
 )
 
 install_deps() {

@@ -27,6 +27,15 @@ Commands:
                                           the larger of S+10 and 2S (default 30 s).
                                           --offload time,vapic: KVM does those plugins'
                                           work in the kernel (kvm backend only)
+          [--kernel BZIMAGE [--initrd FILE] [--append CMDLINE] [--memory SIZE]
+           [--serial FILE]] [--timeout S] [--machine flat|pc]
+                                          boot a Linux kernel on the PC machine (kvm
+                                          backend; the same keys in a profile): console
+                                          on stdin/stdout, exit 0 on power-off, 3 on a
+                                          reset; memory default 256M, at most 3G.
+                                          --timeout S bounds any run (0: none, a kernel's
+                                          default). --machine pc gives a guest program
+                                          the PC's devices (docs/machine.md)
   check   [PROFILE | --cpu FLAGS]         resolve, load and create the plugin set;
                                           print the order, or the error and its fix
   cpuid   [PROFILE | --cpu FLAGS] [--json]

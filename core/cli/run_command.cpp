@@ -2,6 +2,7 @@
 // metrics while it runs, print what the guest discovered and did, and exit
 // 0 only when the guest finished cleanly with every check passing.
 #include "commands.hpp"
+#include "serial_console.hpp"
 
 #include <enlight/core/backend/emu.hpp>
 #include <enlight/core/backend/kvm.hpp>
@@ -11,16 +12,20 @@
 #include <enlight/core/metrics.hpp>
 #include <enlight/core/profile.hpp>
 #include <enlight/core/resolver.hpp>
+#include <enlight/machine/linux_boot.hpp>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <memory>
 #include <iterator>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -28,7 +33,7 @@ namespace enlight::cli {
 namespace {
 
 std::atomic<bool> g_interrupted{false};
-extern "C" void on_sigint(int) { g_interrupted.store(true); }
+extern "C" void on_stop_signal(int) { g_interrupted.store(true); }
 
 struct RunArgs {
   std::string profile, flags, guest, metrics = "127.0.0.1:0", backend = "auto";
@@ -38,7 +43,12 @@ struct RunArgs {
   // guest gets no hint (workloads then run their default) and the run
   // times out after kDefaultTimeout.
   double duration = 0;
+  double timeout = -1;  // --timeout S; < 0: the default (0 = none)
   std::string offload;  // --offload time,vapic: plugins whose work KVM does
+  // A booted kernel: --kernel etc. override the profile's keys.
+  MachineRequest machine;
+  bool have_memory = false;
+  std::string machine_kind;  // --machine flat|pc; empty: pc for a kernel, flat for a guest program
 };
 
 constexpr double kDefaultTimeoutSeconds = 30;
@@ -83,6 +93,31 @@ RunArgs parse(const std::vector<std::string>& args) {
         throw UsageError("--duration needs seconds, not '" + v + "'");
       }
       if (!(r.duration > 0 && r.duration <= 86400)) throw UsageError("--duration must be in (0, 86400] seconds");
+    } else if (a == "--timeout") {
+      const std::string v = value(i, a);
+      try {
+        r.timeout = std::stod(v);
+      } catch (const std::exception&) {
+        throw UsageError("--timeout needs seconds, not '" + v + "'");
+      }
+      if (!(r.timeout >= 0 && r.timeout <= 86400 * 365)) throw UsageError("--timeout must be 0 (none) or more seconds");
+    } else if (a == "--machine") {
+      r.machine_kind = value(i, a);
+      if (r.machine_kind != "flat" && r.machine_kind != "pc")
+        throw UsageError("--machine must be 'flat' (a guest program alone) or 'pc' (with the PC's devices), not '" +
+                         r.machine_kind + "'");
+    } else if (a == "--kernel") r.machine.kernel = value(i, a);
+    else if (a == "--initrd") r.machine.initrd = value(i, a);
+    else if (a == "--append") r.machine.append = value(i, a), r.machine.has_append = true;
+    else if (a == "--serial") r.machine.serial = value(i, a);
+    else if (a == "--memory") {
+      const std::string v = value(i, a);
+      try {
+        r.machine.memory = parse_memory_size(v);
+      } catch (const std::exception& e) {
+        throw UsageError(std::string("--memory: ") + e.what() + " (write e.g. 256M or 1G)");
+      }
+      r.have_memory = true;
     } else if (a == "--metrics") r.metrics = value(i, a);
     else if (a == "--backend") r.backend = value(i, a);
     else if (a == "--offload") r.offload = value(i, a);
@@ -92,6 +127,40 @@ RunArgs parse(const std::vector<std::string>& args) {
   }
   if (r.have_flags && !r.profile.empty()) throw UsageError("give a profile or --cpu, not both");
   return r;
+}
+
+// The profile's machine keys, overridden by the command line's.
+MachineRequest merge_machine(const MachineRequest& from_profile, const RunArgs& a) {
+  MachineRequest m = from_profile;
+  const MachineRequest& c = a.machine;
+  if (!c.kernel.empty()) m.kernel = c.kernel;
+  if (!c.initrd.empty()) m.initrd = c.initrd;
+  if (c.has_append) m.append = c.append, m.has_append = true;
+  if (!c.serial.empty()) m.serial = c.serial;
+  if (a.have_memory) m.memory = c.memory;
+  if (m.kernel.empty()) {
+    const char* orphan = !c.initrd.empty() ? "--initrd" : c.has_append ? "--append" : a.have_memory ? "--memory"
+                         : !c.serial.empty() ? "--serial" : nullptr;
+    if (orphan != nullptr)
+      throw UsageError(std::string(orphan) + " describes a booted kernel, but no kernel is given\n"
+                       "  fix: add --kernel PATH (a bzImage), or leave " + orphan + " out");
+  }
+  return m;
+}
+
+// The command line a kernel gets when none is given: the console on COM1,
+// and a panic that resets the machine at once (so a failed boot ends the
+// run as "guest reset" instead of hanging). docs/machine.md has the
+// nested-friendly line the test stage uses.
+constexpr const char* kDefaultAppend = "console=ttyS0 panic=-1";
+constexpr uint64_t kDefaultKernelMemory = 256ull << 20;
+
+std::vector<uint8_t> read_whole_file(const std::string& path, const char* what, const char* fix) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    throw std::runtime_error(std::string("cannot read the ") + what + " '" + path + "': " + std::strerror(errno) +
+                             "\n  fix: " + fix);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 std::vector<uint8_t> load_guest(const std::string& name_or_path, std::string& label) {
@@ -142,6 +211,25 @@ void print_report(const RunResult& r, const Vm& vm, const std::string& guest, st
   if (r.stats.bad_records) std::printf("   ignored %llu malformed report(s)\n", static_cast<unsigned long long>(r.stats.bad_records));
 }
 
+// A booted kernel's end: how it ended in words a user knows, what the
+// machine and the plugins counted.
+void print_kernel_report(const RunResult& r, const Vm& vm, std::chrono::duration<double> took) {
+  switch (r.outcome) {
+    case Outcome::PoweredOff: std::printf("\n== guest powered off after %.2f s\n", took.count()); break;
+    case Outcome::Reset: std::printf("\n== %s after %.2f s\n", r.message.c_str(), took.count()); break;
+    default:
+      std::printf("\n== guest %s after %.2f s%s%s\n", to_string(r.outcome), took.count(), r.message.empty() ? "" : ": ",
+                  r.message.c_str());
+  }
+  const auto u = [](uint64_t v) { return static_cast<unsigned long long>(v); };
+  std::printf("   kvm: %llu exit(s), %llu I/O, %llu PM timer read(s), MSR exits %llu synthetic, %llu other, "
+              "%llu hypercall(s), %llu unbacked MMIO, %llu interrupt(s) injected\n",
+              u(r.stats.exits), u(r.stats.io_exits), u(r.stats.pm_timer_reads), u(r.stats.msr_exits_synthetic),
+              u(r.stats.msr_exits_other), u(r.stats.hypercalls), u(r.stats.mmio_unbacked), u(r.stats.interrupts_delivered));
+  for (const CounterTotal& c : counter_totals(vm))
+    if (c.value != 0) std::printf("   counter %s %s = %llu\n", c.plugin.c_str(), c.name.c_str(), u(c.value));
+}
+
 // The backend a run uses: kvm or emu behind the three calls `enlight run`
 // makes, so the rest of the command does not care which.
 struct Machine {
@@ -149,8 +237,14 @@ struct Machine {
   std::function<Vm&()> vm;
   std::function<RunResult(std::chrono::milliseconds)> run;
   std::function<void(const char*)> stop;
+  std::function<size_t(const uint8_t*, size_t)> serial_input;  // a booted kernel's COM1
   std::shared_ptr<void> owner;
 };
+
+// `enlight run`'s exit status when a booted kernel reset the machine (its
+// reboot, or a panic with panic=-1): not a failure of enlight, not a clean
+// power-off either; scripts tell the three apart (docs/machine.md).
+constexpr int kExitGuestReset = 3;
 
 template <typename Backend>
 Machine wrap(std::unique_ptr<Backend> b, std::string name, std::string why) {
@@ -167,7 +261,7 @@ Machine wrap(std::unique_ptr<Backend> b, std::string name, std::string why) {
 
 // auto: kvm when /dev/kvm is usable, else emu. A forced backend that
 // cannot run is an error, never a silent fallback.
-std::string choose_backend(const std::string& requested, std::string& why) {
+std::string choose_backend(const std::string& requested, std::string& why, bool needs_pc) {
   if (requested == "direct")
     throw UsageError("--backend direct runs no guest code (it drives exits from tests and benchmarks)\n"
                      "  fix: use --backend kvm or --backend emu, or leave --backend out");
@@ -190,6 +284,10 @@ std::string choose_backend(const std::string& requested, std::string& why) {
     why = "/dev/kvm is usable";
     return "kvm";
   }
+  if (needs_pc)
+    throw std::runtime_error("there is no usable /dev/kvm: " + missing +
+                             "\n  fix: run where /dev/kvm is usable (load kvm_intel or kvm_amd); the emu backend "
+                             "has no PC machine and cannot boot a kernel");
   why = "no usable /dev/kvm: " + missing;
   return "emu";
 }
@@ -216,31 +314,93 @@ void apply_offload(const std::string& list, Profile& profile) {
 
 int run(const Globals& g, const std::vector<std::string>& args) {
   const RunArgs a = parse(args);
-  std::string backend_why;
-  const std::string backend = choose_backend(a.backend, backend_why);
   const Catalog catalog = Catalog::discover(search_path(g));
   Profile profile = a.have_flags ? parse_cpu_flags(a.flags, catalog)
                                  : load_profile(a.profile.empty() ? default_profile_name() : a.profile);
   if (a.vcpus != 0) profile.vcpus = a.vcpus;
+  const MachineRequest machine_request = merge_machine(profile.machine, a);
+  const bool boot_kernel = !machine_request.kernel.empty();
+  if (boot_kernel && !a.guest.empty())
+    throw UsageError("--guest runs a built-in guest program and --kernel boots a kernel: give one of them");
+  if (boot_kernel && a.duration > 0)
+    throw UsageError("--duration is the run-length hint of a built-in workload guest; a kernel runs until it powers off\n"
+                     "  fix: use --timeout S to bound a kernel's run");
+  if (boot_kernel && a.machine_kind == "flat")
+    throw UsageError("a kernel boots on the PC machine: leave out --machine flat");
+  const bool pc_devices = boot_kernel || a.machine_kind == "pc";
+  if (pc_devices && a.backend == "emu" && !boot_kernel)
+    throw UsageError("the PC machine's devices exist on the kvm backend only (docs/machine.md)\n"
+                     "  fix: use --backend kvm, or leave out --machine pc");
+  if (boot_kernel && a.backend == "emu")
+    throw UsageError("the emu backend cannot boot a kernel: its software CPU (Unicorn 2.0) runs only identity-mapped "
+                     "guests and has no PC machine (docs/emu-backend.md)\n"
+                     "  fix: use --backend kvm (or leave --backend out) on a host with /dev/kvm");
+  // A kernel, its initrd, command line and memory are read and checked
+  // before anything else: each mistake is an error naming its fix, on any
+  // host, before a plugin is loaded or a vCPU exists.
+  std::optional<kvm::KernelBoot> kernel;
+  uint64_t memory = ENLIGHT_GUEST_DEFAULT_RAM;
+  if (boot_kernel) {
+    kernel.emplace();
+    kernel->kernel = read_whole_file(machine_request.kernel, "kernel",
+                                     "give --kernel the path of a bzImage (e.g. /boot/vmlinuz-*)");
+    if (!machine_request.initrd.empty())
+      kernel->initrd = read_whole_file(machine_request.initrd, "initrd", "give --initrd the path of an initramfs");
+    kernel->cmdline = machine_request.has_append ? machine_request.append : kDefaultAppend;
+    memory = machine_request.memory != 0 ? machine_request.memory : kDefaultKernelMemory;
+    machine::LinuxBootConfig check;
+    check.kernel = kernel->kernel;
+    check.initrd = kernel->initrd;
+    check.cmdline = kernel->cmdline;
+    check.ram_bytes = memory;
+    try {
+      (void)machine::plan_linux_boot(check);
+    } catch (const machine::BootError& e) {
+      throw std::runtime_error("cannot boot '" + machine_request.kernel + "': " + e.what());
+    }
+  }
+  std::string backend_why;
+  std::string backend;
+  try {
+    backend = choose_backend(a.backend, backend_why, pc_devices);
+  } catch (const std::runtime_error& e) {
+    if (!boot_kernel) throw;
+    throw std::runtime_error(std::string("booting a kernel needs the kvm backend, and ") + e.what());
+  }
   apply_offload(a.offload, profile);
   const Resolution resolution =
       resolve(profile, catalog, backend == "kvm" ? kvm::capabilities() : emu::capabilities());
   for (const std::string& w : resolution.warnings) std::printf("warning: %s\n", w.c_str());
 
+  // What the run boots: the kernel read above, or a guest program.
   std::string guest_label;
-  std::vector<uint8_t> image = load_guest(a.guest, guest_label);
+  std::vector<uint8_t> image;
+  std::unique_ptr<SerialOut> serial;
+  if (boot_kernel) {
+    serial = std::make_unique<SerialOut>(machine_request.serial);
+    SerialOut* out = serial.get();
+    kernel->serial_out = [out](uint8_t b) { out->put(b); };
+    guest_label = machine_request.kernel;
+  } else {
+    image = load_guest(a.guest, guest_label);
+  }
   const uint32_t run_ms = static_cast<uint32_t>(a.duration * 1000 + 0.5);
   Machine machine;
   if (backend == "kvm") {
     kvm::KvmOptions options;
     options.image = std::move(image);
-    options.vm.memory_bytes = ENLIGHT_GUEST_DEFAULT_RAM;
+    options.kernel = std::move(kernel);
+    options.pc_devices = pc_devices;
+    options.vm.memory_bytes = memory;
     options.run_ms = run_ms;
-    machine = wrap(kvm::KvmVm::create(resolution, std::move(options)), "kvm", backend_why);
+    auto vm = kvm::KvmVm::create(resolution, std::move(options));
+    kvm::KvmVm* raw = vm.get();
+    machine = wrap(std::move(vm), "kvm", backend_why);
+    machine.serial_input = [raw](const uint8_t* d, size_t n) { return raw->serial_input(d, n); };
   } else {
     emu::EmuOptions options;
     options.image = std::move(image);
-    options.vm.memory_bytes = ENLIGHT_GUEST_DEFAULT_RAM;
+    options.vm.memory_bytes = memory;
     options.run_ms = run_ms;
     machine = wrap(emu::EmuVm::create(resolution, std::move(options)), "emu", backend_why);
   }
@@ -250,6 +410,11 @@ int run(const Globals& g, const std::vector<std::string>& args) {
               machine.why.c_str(), profile.source.c_str(), vmref.vcpu_count(), vmref.plugins().size());
   for (const LoadedPlugin& p : vmref.plugins()) std::printf(" %s", p.manifest->name.c_str());
   std::printf("\n");
+  if (boot_kernel)
+    std::printf("enlight: kernel %s%s%s, %llu MiB, command line '%s'\n", machine_request.kernel.c_str(),
+                machine_request.initrd.empty() ? "" : ", initrd ", machine_request.initrd.c_str(),
+                static_cast<unsigned long long>(memory >> 20),
+                machine_request.has_append ? machine_request.append.c_str() : kDefaultAppend);
 
 #ifdef ENLIGHT_WITH_METRICS
   std::unique_ptr<MetricsServer> server;
@@ -262,27 +427,49 @@ int run(const Globals& g, const std::vector<std::string>& args) {
 #endif
   std::fflush(stdout);
 
-  // Ctrl-C stops the VM cleanly: the handler only sets a flag; a watcher
-  // thread turns it into a stop request the vCPUs see at their next exit.
+  // Ctrl-C and SIGTERM stop the VM cleanly: the handler only sets a flag; a
+  // watcher thread turns it into a stop request the vCPUs see at once.
   g_interrupted.store(false);
-  auto previous = std::signal(SIGINT, on_sigint);
+  auto previous_int = std::signal(SIGINT, on_stop_signal);
+  auto previous_term = std::signal(SIGTERM, on_stop_signal);
   std::atomic<bool> done{false};
   std::thread watcher([&] {
     while (!done.load()) {
       if (g_interrupted.load()) {
-        machine.stop("interrupted (Ctrl-C)");
+        machine.stop("interrupted (Ctrl-C or SIGTERM)");
         return;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   });
+  // A booted kernel runs until it powers off (or --timeout); a guest
+  // program has its time-out (docs above timeout_seconds).
+  const double timeout_s = a.timeout >= 0 ? a.timeout : boot_kernel ? 0 : timeout_seconds(a.duration);
   const auto start = std::chrono::steady_clock::now();
-  const RunResult result =
-      machine.run(std::chrono::milliseconds(static_cast<int64_t>(timeout_seconds(a.duration) * 1000)));
+  RunResult result;
+  {
+    std::unique_ptr<SerialInputPump> input;
+    if (boot_kernel && machine.serial_input) input = std::make_unique<SerialInputPump>(machine.serial_input);
+    result = machine.run(std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000)));
+  }
   const auto took = std::chrono::steady_clock::now() - start;
   done.store(true);
   watcher.join();
-  std::signal(SIGINT, previous);
+  std::signal(SIGINT, previous_int);
+  std::signal(SIGTERM, previous_term);
+
+  if (boot_kernel) {
+    serial->flush();
+    if (machine_request.serial.empty() && !serial->at_line_start()) std::printf("\n");
+    print_kernel_report(result, vmref, took);
+    std::fflush(stdout);
+    // Exit codes (docs/machine.md): 0 powered off, 3 reset, 1 anything else.
+    if (result.outcome == Outcome::PoweredOff) return 0;
+    if (result.outcome == Outcome::Reset) return kExitGuestReset;
+    std::fprintf(stderr, "enlight: run failed: %s%s%s\n", to_string(result.outcome),
+                 result.message.empty() ? "" : ": ", result.message.c_str());
+    return 1;
+  }
 
   if (!result.console.empty()) {
     std::printf("-- guest console --\n%s", result.console.c_str());

@@ -102,6 +102,8 @@ struct Vm : enlight::VmBase {
 
 struct Vcpu : enlight::VcpuBase<Vm> {
   using VcpuBase::VcpuBase;
+  // HV_X64_MSR_VP_ASSIST_PAGE while no plugin claims it (see below).
+  std::atomic<uint64_t> vp_assist{0};
 };
 
 enlight_access_result read_msr(Vcpu& v, uint32_t index, uint64_t& value, enlight_origin) {
@@ -159,7 +161,38 @@ enlight_access_result write_msr(Vcpu& v, uint32_t index, uint64_t value, enlight
   return write_hypercall(v.vm(), value);
 }
 
-constexpr std::array kMsrs{enlight::msr<read_msr, write_msr>(HV_X64_MSR_GUEST_OS_ID, HV_X64_MSR_HYPERCALL)};
+// HV_X64_MSR_VP_ASSIST_PAGE, as a default claim (manifests/identity.yaml):
+// answered here only while no enabled plugin claims it (vapic does, with
+// the APIC-assist word). Linux writes it on every CPU whatever CPUID says
+// (arch/x86/hyperv/hv_init.c, hv_cpu_init), and KVM accepts it then
+// because it checks no feature bit unless hv-enforce-cpuid is on
+// (arch/x86/kvm/hyperv.c, hv_check_msr_access): a #GP here would be an
+// "unchecked MSR access error" Linux prints under enlight and not under
+// QEMU+KVM (the nested stage compares the two). So the
+// page is kept as KVM keeps it, without an APIC assist behind it: the
+// value is stored and read back, an enabled page outside guest RAM is #GP
+// (KVM: the GPA has no memory slot), and enabling clears the APIC-assist
+// word as vapic does, so a guest never reads a stale "EOI may be skipped".
+// With hv-enforce-cpuid the manifest's gate (AccessIntrCtrlRegs, as KVM
+// requires for this MSR) makes it #GP. docs/profiles.md, "Unadvertised MSRs".
+enlight_access_result read_vp_assist(Vcpu& v, uint32_t, uint64_t& value, enlight_origin) {
+  value = v.vp_assist.load(std::memory_order_relaxed);
+  return ENLIGHT_ACCESS_OK;
+}
+
+enlight_access_result write_vp_assist(Vcpu& v, uint32_t, uint64_t value, enlight_origin) {
+  if (value & HV_X64_MSR_VP_ASSIST_PAGE_ENABLE) {
+    const uint64_t page = value & HV_X64_MSR_VP_ASSIST_PAGE_PAGE_MASK;
+    if (v.vm().map_guest(page, HV_PAGE_SIZE) == nullptr) return ENLIGHT_ACCESS_GP;
+    const uint32_t zero = 0;
+    if (!v.vm().write_guest(page + HV_VP_ASSIST_PAGE_APIC_ASSIST_OFFSET, &zero, sizeof zero)) return ENLIGHT_ACCESS_GP;
+  }
+  v.vp_assist.store(value, std::memory_order_relaxed);
+  return ENLIGHT_ACCESS_OK;
+}
+
+constexpr std::array kMsrs{enlight::msr<read_msr, write_msr>(HV_X64_MSR_GUEST_OS_ID, HV_X64_MSR_HYPERCALL),
+                           enlight::msr<read_vp_assist, write_vp_assist>(HV_X64_MSR_VP_ASSIST_PAGE)};
 
 constexpr std::array kCpuid{
     enlight::cpuid_field(HV_CPUID_VENDOR_AND_MAX_FUNCTIONS, ENLIGHT_EBX),

@@ -45,7 +45,7 @@ enlight_hypercall_result post_message_call(Vcpu& v, const enlight_hypercall& cal
     return status(HV_STATUS_INVALID_PARAMETER);
   const MessagePort* port = v.vm().message_port(connection);
   if (port == nullptr) return status(HV_STATUS_INVALID_CONNECTION_ID);
-  return status(port->fn(port->arg, v.index(), type, in + HV_POST_MESSAGE_PAYLOAD_OFFSET, payload_size));
+  return status(port->fn(port->arg, call.vp_index, type, in + HV_POST_MESSAGE_PAYLOAD_OFFSET, payload_size));
 }
 
 enlight_hypercall_result signal_event_call(Vcpu& v, const enlight_hypercall& call) {
@@ -65,7 +65,7 @@ enlight_hypercall_result signal_event_call(Vcpu& v, const enlight_hypercall& cal
   // The port checks FlagNumber against its own flag count (TLFS
   // INVALID_PARAMETER); QEMU, which supports no flag number but 0, answers
   // INVALID_PORT_ID instead.
-  return status(port->fn(port->arg, v.index(), flag));
+  return status(port->fn(port->arg, call.vp_index, flag));
 }
 
 // ---- Echo connection ---------------------------------------------------

@@ -46,12 +46,15 @@ Vm::Vm(const enlight_vm_params& p)
   fill_service(*this);
   if (echo_connection_id != 0) {
     // Registered through the service itself, so a plugin that asks for the
-    // same connection id is refused exactly as with any other owner.
+    // same connection id is refused exactly as with any other owner. Ports
+    // hear the caller's VP index; the echo answers on that VP's vCPU.
     const auto on_message = [](void* arg, uint32_t vp, uint32_t type, const void* payload, uint32_t size) noexcept {
-      return static_cast<Vm*>(arg)->echo_message(vp, type, payload, size);
+      Vm& vm = *static_cast<Vm*>(arg);
+      return vm.echo_message(vm.vcpu_of_vp_index(vp), type, payload, size);
     };
     const auto on_event = [](void* arg, uint32_t vp, uint16_t flag) noexcept {
-      return static_cast<Vm*>(arg)->echo_event(vp, flag);
+      Vm& vm = *static_cast<Vm*>(arg);
+      return vm.echo_event(vm.vcpu_of_vp_index(vp), flag);
     };
     if (iface.register_message_port(iface.ctx, echo_connection_id, on_message, this) != 0 ||
         iface.register_event_port(iface.ctx, echo_connection_id, on_event, this) != 0)

@@ -2,7 +2,10 @@
 //
 // Each vCPU reads its own VP index; the guest cannot write it (#GP), the
 // host can, to restore a snapshot or to give a vCPU the index another VMM
-// assigned (KVM_CAP_HYPERV_VP_INDEX does the same for KVM).
+// assigned (KVM_CAP_HYPERV_VP_INDEX does the same for KVM). The core keeps
+// the same table (ABI 1.2 vp_index_set), so the VP index a hypercall's
+// handler sees and the one other plugins map back to a vCPU are the one
+// the guest reads here.
 #include <enlight/plugin.hpp>
 
 #include <vector>
@@ -31,6 +34,9 @@ enlight_access_result write_vp_index(Vcpu& v, uint32_t, uint64_t value, enlight_
   // TLFS: read-only to the guest. The host may set any index below
   // HV_VP_INDEX_SELF (0xFFFFFFFE), which is reserved as "the caller".
   if (origin != ENLIGHT_ORIGIN_HOST || value >= HV_VP_INDEX_SELF) return ENLIGHT_ACCESS_GP;
+  // An older core (ABI < 1.2) keeps no table: its hypercalls then carry
+  // the vCPU number, which stays right only while no index is moved.
+  if (v.vm().host_has_1_2() && !v.vm().set_vp_index(v.index(), static_cast<uint32_t>(value))) return ENLIGHT_ACCESS_GP;
   v.vm().vp_index[v.index()] = static_cast<uint32_t>(value);
   return ENLIGHT_ACCESS_OK;
 }

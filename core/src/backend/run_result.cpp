@@ -14,6 +14,8 @@ const char* to_string(Outcome o) noexcept {
     case Outcome::TripleFault: return "triple-fault";
     case Outcome::Timeout: return "timeout";
     case Outcome::HostError: return "host-error";
+    case Outcome::PoweredOff: return "powered-off";
+    case Outcome::Reset: return "reset";
   }
   return "?";
 }

@@ -21,7 +21,9 @@ void BusBuilder::add_plugin(uint16_t slot, const Manifest& manifest, const enlig
     // own gate: place the binary's range one manifest claim at a time.
     for (const MsrClaim& mc : manifest.msrs) {
       const uint32_t first = std::max(c.first, mc.first), last = std::min(c.last, mc.last);
-      if (first <= last) place_msrs(first, last, entry, mc.gate, manifest.name);
+      if (first > last) continue;
+      if (mc.fallback) fallbacks_.push_back({first, last, entry, mc.gate});
+      else place_msrs(first, last, entry, mc.gate, manifest.name);
     }
   }
   for (uint32_t i = 0; i < d.hypercall_count; ++i) {
@@ -84,6 +86,16 @@ static void close(MsrEntry& e) {
 }
 
 void BusBuilder::finish(bool enforce_cpuid, GuestMemory memory, uint16_t unclaimed_slot) {
+  // Default claims take what no ordinary claim took (resolution kept them
+  // in the synthetic range and apart from each other).
+  for (const PendingFallback& f : fallbacks_) {
+    for (uint32_t idx = f.first; idx <= f.last; ++idx) {
+      MsrEntry& e = bus_.synthetic_msrs_[idx - Bus::kSyntheticFirst];
+      if (e.claimed) continue;
+      e = f.entry;
+      if (f.gate) gates_.push_back({PendingGate::What::Msr, idx, idx, *f.gate});
+    }
+  }
   std::sort(bus_.other_msrs_.begin(), bus_.other_msrs_.end(),
             [](const Bus::MsrRange& a, const Bus::MsrRange& b) { return a.first < b.first; });
   for (size_t i = 1; i < bus_.other_msrs_.size(); ++i)

@@ -36,6 +36,13 @@ class BusBuilder {
   Bus& bus_;
   CpuidComposer composer_;
   std::vector<PendingGate> gates_;
+  // Default MSR claims, placed by finish() where no ordinary claim is.
+  struct PendingFallback {
+    uint32_t first, last;
+    MsrEntry entry;
+    std::optional<CpuidGate> gate;
+  };
+  std::vector<PendingFallback> fallbacks_;
 };
 
 }  // namespace enlight

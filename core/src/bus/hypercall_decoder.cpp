@@ -9,6 +9,7 @@
 #include <enlight/core/bus.hpp>
 #include <enlight/core/vm.hpp>
 
+#include <atomic>
 #include <cstring>
 
 namespace enlight {
@@ -129,7 +130,7 @@ HypercallAction Bus::hypercall(VcpuState& v, HypercallRegs& regs) const noexcept
   call.var_header_qwords = var_header;
   call.rep_count = rep_count;
   call.rep_start = rep_start;
-  call.vp_index = v.index;
+  call.vp_index = std::atomic_ref<uint32_t>(v.vp_index).load(std::memory_order_relaxed);
   call.input = in;
   call.input_size = static_cast<uint32_t>(input_size);
   call.output = out;

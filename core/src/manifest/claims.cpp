@@ -5,6 +5,7 @@
 #include "manifest/scalars.hpp"
 
 #include <enlight/abi.h>
+#include <enlight/tlfs.h>
 
 #include <algorithm>
 #include <cctype>
@@ -88,11 +89,16 @@ void check_own_overlaps(std::vector<Claim> claims, const std::string& what, int 
 
 void parse_msrs(const MapReader& claims, Manifest& m) {
   for (const YAML::Node& item : claims.list("msrs")) {
-    const MapReader r(item, claims.file(), "an MSR claim", {"index", "range", "gate"}, claims.key_location("msrs"));
+    const MapReader r(item, claims.file(), "an MSR claim", {"index", "range", "gate", "default"},
+                      claims.key_location("msrs"));
     MsrClaim c;
     c.where = r.location();
     std::tie(c.first, c.last) = parse_span(r, "index", 0xffffffffu, "MSR");
     if (r.has("gate")) c.gate = parse_gate(r);
+    c.fallback = r.boolean("default", false);
+    if (c.fallback && (c.first < HV_X64_MSR_SYNTHETIC_FIRST || c.last > HV_X64_MSR_SYNTHETIC_LAST))
+      r.fail("default", "a default MSR claim must lie in the synthetic range 0x40000000-0x400001ff",
+             "claim it as an ordinary MSR, or remove 'default: true'");
     m.msrs.push_back(c);
   }
   check_own_overlaps(m.msrs, "MSR", 8);

@@ -146,6 +146,13 @@ class VmCollector : public prometheus::Collectable {
     core_family("enlight_vm_timer_fires_total", "Plugin timers fired on their vCPU", MetricsStorage::kTimerFires);
     core_family("enlight_apic_pv_eois_total", "EOIs the guest skipped through the VP assist page (PV EOI)",
                 MetricsStorage::kPvEois);
+    core_family("enlight_backend_exits_total", "Returns from KVM_RUN (kvm backend), every reason",
+                MetricsStorage::kBackendExits);
+    core_family("enlight_machine_pm_timer_reads_total", "Reads of the ACPI PM timer, one exit each",
+                MetricsStorage::kPmTimerReads);
+    core_family("enlight_machine_mmio_unbacked_total",
+                "MMIO accesses outside RAM and the in-kernel devices, answered as an empty bus",
+                MetricsStorage::kMmioUnbacked);
     return out;
   }
 

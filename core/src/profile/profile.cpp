@@ -5,6 +5,7 @@
 #include "manifest/suggest.hpp"
 #include "manifest/yaml_reader.hpp"
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -71,7 +72,63 @@ std::string read_file(const std::string& path) {
   return text.str();
 }
 
+// A path in a profile file: relative to the file's directory, so a
+// profile and the kernel beside it move together. Embedded profiles have
+// no directory: their paths stay as written.
+std::string profile_relative(const std::string& value, const std::string& profile_path) {
+  if (value.empty() || value[0] == '/' || profile_path.rfind("<embedded>", 0) == 0) return value;
+  const std::filesystem::path dir = std::filesystem::path(profile_path).parent_path();
+  return dir.empty() ? value : (dir / value).string();
+}
+
+void parse_machine(const MapReader& r, const std::string& path, MachineRequest& m) {
+  for (const char* key : {"kernel", "initrd", "append", "memory", "serial"})
+    if (r.has(key) && m.where.file.empty()) m.where = r.key_location(key);
+  m.kernel = profile_relative(r.string("kernel"), path);
+  m.initrd = profile_relative(r.string("initrd"), path);
+  m.serial = profile_relative(r.string("serial"), path);
+  m.has_append = r.has("append");
+  m.append = r.string("append");
+  if (r.has("memory")) {
+    const std::string text = detail::scalar_text(r.value("memory"), path, "a memory size", r.value_location("memory"));
+    try {
+      m.memory = parse_memory_size(text);
+    } catch (const std::exception& e) {
+      r.fail("memory", e.what(), "write a size such as 256M or 1G");
+    }
+  }
+  if (m.kernel.empty()) {
+    for (const char* key : {"initrd", "append", "memory", "serial"})
+      if (r.has(key))
+        r.fail(key, std::string("'") + key + "' describes a booted kernel, but the profile has no 'kernel'",
+               std::string("add 'kernel: PATH' (a bzImage), or remove '") + key + "'");
+  }
+}
+
 }  // namespace
+
+uint64_t parse_memory_size(const std::string& text) {
+  size_t used = 0;
+  unsigned long long n = 0;
+  // std::stoull takes "-1" and wraps it: only digits may start a size.
+  if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0])))
+    throw std::invalid_argument("'" + text + "' is not a memory size");
+  try {
+    n = std::stoull(text, &used, 0);
+  } catch (const std::exception&) {
+    throw std::invalid_argument("'" + text + "' is not a memory size");
+  }
+  std::string unit = text.substr(used);
+  for (char& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  uint64_t shift = 0;
+  if (unit.empty() || unit == "B") shift = 0;
+  else if (unit == "K" || unit == "KIB") shift = 10;
+  else if (unit == "M" || unit == "MIB") shift = 20;
+  else if (unit == "G" || unit == "GIB") shift = 30;
+  else throw std::invalid_argument("'" + text + "' has an unknown unit '" + text.substr(used) + "' (use K, M or G: powers of 1024)");
+  if (n > (1ull << 40) >> shift) throw std::out_of_range("'" + text + "' is larger than 1 TiB");
+  return static_cast<uint64_t>(n) << shift;
+}
 
 Profile parse_profile(const std::string& text, const std::string& path) {
   Profile p;
@@ -80,7 +137,9 @@ Profile parse_profile(const std::string& text, const std::string& path) {
   const YAML::Node doc = detail::load_yaml(text, path, "profile");
   if (!doc.IsDefined() || doc.IsNull()) return p;  // an empty profile enables nothing, like an empty flag string
   const MapReader r(doc, path, "profile",
-                    {"name", "description", "vcpus", "enforce-cpuid", "passthrough", "enlightenments"}, {path, 1, 0});
+                    {"name", "description", "vcpus", "enforce-cpuid", "passthrough", "enlightenments", "kernel",
+                     "initrd", "append", "memory", "serial"},
+                    {path, 1, 0});
   p.name = r.string("name", p.name);
   p.vcpus = static_cast<uint32_t>(r.number("vcpus", 1, 0xffffffffu));
   if (p.vcpus < 1 || p.vcpus > kMaxVcpus)
@@ -88,6 +147,7 @@ Profile parse_profile(const std::string& text, const std::string& path) {
   p.enforce_cpuid = r.boolean("enforce-cpuid", false);
   p.passthrough = r.boolean("passthrough", false);
   p.passthrough_where = r.has("passthrough") ? r.value_location("passthrough") : SourceLocation{path, 1, 0};
+  parse_machine(r, path, p.machine);
   for (const YAML::Node& item : r.list("enlightenments")) {
     PluginRequest req = parse_request(item, r);
     for (const auto& other : p.plugins)

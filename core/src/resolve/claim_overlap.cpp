@@ -92,13 +92,16 @@ void check_cpuid(const EnabledSet& enabled) {
 }  // namespace
 
 void check_claim_overlaps(const EnabledSet& enabled) {
-  std::vector<Owned> msrs, hypercalls, ports;
+  // Default MSR claims yield to ordinary ones, so they only clash among
+  // themselves: two fallbacks for one MSR would leave the answer to order.
+  std::vector<Owned> msrs, fallback_msrs, hypercalls, ports;
   for (const auto& [name, m] : enabled) {
-    for (const auto& c : m->msrs) msrs.push_back({c.first, c.last, m, c.where});
+    for (const auto& c : m->msrs) (c.fallback ? fallback_msrs : msrs).push_back({c.first, c.last, m, c.where});
     for (const auto& c : m->hypercalls) hypercalls.push_back({c.code, c.code, m, c.where});
     for (const auto& c : m->io_ports) ports.push_back({c.first, c.last, m, c.where});
   }
   check_ranges(std::move(msrs), "MSR", 8);
+  check_ranges(std::move(fallback_msrs), "default MSR", 8);
   check_ranges(std::move(hypercalls), "hypercall", 4);
   check_ranges(std::move(ports), "I/O port", 4);
   check_cpuid(enabled);

@@ -57,6 +57,18 @@ struct HostServicesImpl {
       return -1;
     return vm.options_.hooks.inject_interrupt(vcpu, vector, flags);
   }
+  static int vp_index_set(void* ctx, uint32_t vcpu, uint32_t vp_index) {
+    Vm& vm = *rec(ctx).vm;
+    if (vcpu >= vm.vcpus_.size() || vp_index >= HV_VP_INDEX_SELF) return -1;
+    std::atomic_ref<uint32_t>(vm.vcpus_[vcpu]->vp_index).store(vp_index, std::memory_order_relaxed);
+    return 0;
+  }
+  static uint32_t vcpu_of_vp_index(void* ctx, uint32_t vp_index) {
+    Vm& vm = *rec(ctx).vm;
+    for (uint32_t i = 0; i < vm.vcpus_.size(); ++i)
+      if (std::atomic_ref<uint32_t>(vm.vcpus_[i]->vp_index).load(std::memory_order_relaxed) == vp_index) return i;
+    return UINT32_MAX;
+  }
   static void yield_vcpu(void* ctx, uint32_t vcpu) {
     Vm& vm = *rec(ctx).vm;
     if (vcpu < vm.resolution_.vcpus && vm.options_.hooks.yield_vcpu) vm.options_.hooks.yield_vcpu(vcpu);
@@ -241,6 +253,8 @@ void HostServices::fill(Vm::PluginRecord& r) {
   h.pv_eoi_set = &HostServicesImpl::pv_eoi_set;
   h.histogram_register = &HostServicesImpl::histogram_register;
   h.inject_interrupt_flags = &HostServicesImpl::inject_interrupt_flags;
+  h.vp_index_set = &HostServicesImpl::vp_index_set;
+  h.vcpu_of_vp_index = &HostServicesImpl::vcpu_of_vp_index;
 }
 
 }  // namespace enlight

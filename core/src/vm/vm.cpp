@@ -89,6 +89,11 @@ std::unique_ptr<Vm> Vm::create(const Resolution& resolution, const VmOptions& op
   void* p = mmap(nullptr, ram, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) throw std::runtime_error("cannot map " + std::to_string(ram) + " bytes of guest memory");
   vm->ram_ = std::unique_ptr<uint8_t, RamDeleter>(static_cast<uint8_t*>(p), RamDeleter{ram});
+  // 2 MiB pages where the host offers them (THP "madvise" is Debian's
+  // default): a booted kernel touches tens of MiB at once, and under
+  // nested virtualisation every first touch of a 4 KiB page is an exit
+  // of the outer hypervisor. Advice only: failure changes nothing.
+  (void)madvise(p, ram, MADV_HUGEPAGE);
   vm->memory_ = GuestMemory(static_cast<uint8_t*>(p), ram);
 
   vm->load_and_create();
@@ -167,6 +172,7 @@ void Vm::create_vcpus() {
   for (uint32_t v = 0; v < resolution_.vcpus; ++v) {
     auto state = std::make_unique<VcpuState>();
     state->index = v;
+    state->vp_index = v;
     state->vm = this;
     vcpu_ctx_.emplace_back(count, nullptr);
     std::vector<void*>& ctx = vcpu_ctx_.back();

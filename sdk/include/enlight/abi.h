@@ -28,7 +28,7 @@ extern "C" {
 #endif
 
 #define ENLIGHT_ABI_MAJOR 1u
-#define ENLIGHT_ABI_MINOR 1u
+#define ENLIGHT_ABI_MINOR 2u
 #define ENLIGHT_PLUGIN_ENTRY_SYMBOL "enlight_plugin_entry_v1"
 
 #if defined(__GNUC__)
@@ -84,7 +84,7 @@ typedef struct enlight_hypercall {
   uint16_t rep_count;       /* 0 for simple calls */
   uint16_t rep_start;       /* first rep to process; < rep_count */
   uint16_t reserved1;
-  uint32_t vp_index;        /* the calling vCPU */
+  uint32_t vp_index;        /* the caller's VP index (TLFS), which is not always its vCPU number */
   const uint8_t* input;
   uint32_t input_size;      /* bytes valid in `input` */
   uint32_t output_size;     /* bytes the call may write to `output` */
@@ -346,6 +346,23 @@ typedef struct enlight_host {
    * without an EOI from the guest (SynIC AutoEOI SINTs, TLFS "SINTx
    * register"). Exit path, any thread. */
   int (*inject_interrupt_flags)(void* ctx, uint32_t vcpu, uint8_t vector, uint32_t flags);
+
+  /* ---- ABI 1.2 (appended). Present when size >= ENLIGHT_HOST_SIZE_1_2. -- */
+
+  /* VP indexes (TLFS "Virtual Processor Index"). Guests name processors by
+   * VP index (HV_X64_MSR_VP_INDEX; Linux builds its VP sets and VMBus
+   * targets from it), the host's services by vCPU number. Every vCPU starts
+   * with its own number as its VP index; the owner of HV_X64_MSR_VP_INDEX
+   * sets another on a host write (a restore, or indexes another VMM gave),
+   * and the core passes it in enlight_hypercall.vp_index.
+   * vp_index_set: 0, or -1 for a bad vCPU or an index >= HV_VP_INDEX_SELF.
+   * Two vCPUs may hold the same index for a while (a restore that swaps
+   * them sets one at a time, as KVM allows).
+   * vcpu_of_vp_index: the lowest-numbered vCPU holding `vp_index`, or
+   * UINT32_MAX when none does (the guest named a VP that does not exist).
+   * Exit path, any thread: a scan of the vCPUs, no lock. */
+  int (*vp_index_set)(void* ctx, uint32_t vcpu, uint32_t vp_index);
+  uint32_t (*vcpu_of_vp_index)(void* ctx, uint32_t vp_index);
 } enlight_host;
 
 #define ENLIGHT_IRQ_AUTO_EOI (1u << 0)
@@ -354,6 +371,7 @@ typedef struct enlight_host {
  * against the 1.1 size before it uses a 1.1 service. */
 #define ENLIGHT_HOST_SIZE_1_0 offsetof(enlight_host, reference_tsc)
 #define ENLIGHT_HOST_SIZE_1_1 (offsetof(enlight_host, inject_interrupt_flags) + sizeof(void*))
+#define ENLIGHT_HOST_SIZE_1_2 (offsetof(enlight_host, vcpu_of_vp_index) + sizeof(void*))
 
 #define ENLIGHT_STOP_GUEST_RESET 1u  /* the guest asked for a reset */
 #define ENLIGHT_STOP_GUEST_CRASH 2u  /* the guest reported a crash */

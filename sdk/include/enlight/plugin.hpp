@@ -206,6 +206,18 @@ class VmBase {
     return Histogram(raw);
   }
 
+  // ---- ABI 1.2: VP indexes. On an older core every vCPU's VP index is its
+  // number, which is what that core passed as enlight_hypercall.vp_index.
+  bool host_has_1_2() const noexcept { return host_.size >= ENLIGHT_HOST_SIZE_1_2; }
+  bool set_vp_index(uint32_t vcpu, uint32_t vp_index) const noexcept {
+    return host_has_1_2() && host_.vp_index_set(host_.ctx, vcpu, vp_index) == 0;
+  }
+  // The vCPU a guest means by `vp_index`, or UINT32_MAX for none.
+  uint32_t vcpu_of_vp_index(uint32_t vp_index) const noexcept {
+    if (host_has_1_2()) return host_.vcpu_of_vp_index(host_.ctx, vp_index);
+    return vp_index < host_.vcpu_count ? vp_index : UINT32_MAX;
+  }
+
   template <class Iface>
   void provide_service(const char* name, uint32_t major, uint32_t minor, const Iface* iface) const {
     if (host_.service_register(host_.ctx, name, major, minor, iface) != 0)

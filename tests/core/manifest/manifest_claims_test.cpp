@@ -45,6 +45,16 @@ TEST(ManifestClaims, MsrIndexRangeAndGate) {
   EXPECT_EQ(m.msrs[2].first, 0x40000001u);
 }
 
+TEST(ManifestClaims, DefaultMsrClaimOnlyInTheSyntheticRange) {
+  const Manifest m = with_claims("  msrs:\n    - { index: 0x40000073, default: true }\n    - index: 0x40000070\n");
+  ASSERT_EQ(m.msrs.size(), 2u);
+  EXPECT_TRUE(m.msrs[0].fallback);
+  EXPECT_FALSE(m.msrs[1].fallback);
+  EXPECT_THAT(error_of("  msrs:\n    - { index: 0x1b, default: true }\n"),
+              HasSubstr("a default MSR claim must lie in the synthetic range 0x40000000-0x400001ff"));
+  EXPECT_THAT(error_of("  msrs:\n    - { index: 0x40000073, default: maybe }\n"), HasSubstr("key 'default' must be a boolean"));
+}
+
 TEST(ManifestClaims, MsrErrors) {
   EXPECT_THAT(error_of("  msrs:\n    - { index: 1, range: [1, 2] }\n"),
               HasSubstr("/m/demo.yaml:6:7: an MSR claim needs exactly one of 'index' or 'range'"));

@@ -61,7 +61,10 @@ TEST(Manifest, ParsesTheShippedIdentityManifest) {
   const Manifest m = load_manifest_file(kSource + "/manifests/identity.yaml");
   EXPECT_TRUE(m.implicit);
   EXPECT_TRUE(m.flag.empty());
-  EXPECT_EQ(m.msrs.size(), 2u);
+  ASSERT_EQ(m.msrs.size(), 3u);
+  EXPECT_FALSE(m.msrs[0].fallback);
+  EXPECT_TRUE(m.msrs[2].fallback) << "HV_X64_MSR_VP_ASSIST_PAGE, while no plugin claims it";
+  EXPECT_EQ(m.msrs[2].first, 0x40000073u);
   EXPECT_EQ(m.cpuid.size(), 13u);
   const OptionSpec* vendor = m.find_option("vendor-id");
   ASSERT_NE(vendor, nullptr);

@@ -53,6 +53,46 @@ TEST(Profile, ParsesNamesOptionsAndLines) {
   EXPECT_TRUE(p.option_only.empty());
 }
 
+// A booted kernel's keys: paths relative to the profile's directory (a
+// profile and its kernel move together), memory with a unit.
+TEST(Profile, MachineKeys) {
+  const Profile p = parse_profile(
+      "kernel: images/vmlinuz\n"
+      "initrd: /abs/initrd.img\n"
+      "append: console=ttyS0 quiet\n"
+      "memory: 512M\n"
+      "serial: console.log\n",
+      "/p/vms/lab.yaml");
+  EXPECT_EQ(p.machine.kernel, "/p/vms/images/vmlinuz");
+  EXPECT_EQ(p.machine.initrd, "/abs/initrd.img");
+  EXPECT_EQ(p.machine.append, "console=ttyS0 quiet");
+  EXPECT_TRUE(p.machine.has_append);
+  EXPECT_EQ(p.machine.memory, 512ull << 20);
+  EXPECT_EQ(p.machine.serial, "/p/vms/console.log");
+  EXPECT_EQ(p.machine.where.line, 1);
+  EXPECT_TRUE(parse_profile("vcpus: 2\n", "/p/x.yaml").machine.kernel.empty());
+}
+
+TEST(Profile, MachineKeyErrors) {
+  EXPECT_THAT(config_error_of([] { parse_profile("vcpus: 1\ninitrd: x.img\n", "/p/x.yaml"); }).message,
+              HasSubstr("/p/x.yaml:2:9: 'initrd' describes a booted kernel, but the profile has no 'kernel'"));
+  EXPECT_THAT(config_error_of([] { parse_profile("kernel: k\nmemory: lots\n", "/p/x.yaml"); }).message,
+              HasSubstr("/p/x.yaml:2:9: 'lots' is not a memory size"));
+  EXPECT_THAT(config_error_of([] { parse_profile("kernel: k\nmemory: 3T\n", "/p/x.yaml"); }).message,
+              HasSubstr("unknown unit 'T'"));
+}
+
+TEST(Profile, MemorySizes) {
+  EXPECT_EQ(parse_memory_size("268435456"), 256ull << 20);
+  EXPECT_EQ(parse_memory_size("256M"), 256ull << 20);
+  EXPECT_EQ(parse_memory_size("256MiB"), 256ull << 20);
+  EXPECT_EQ(parse_memory_size("1g"), 1ull << 30);
+  EXPECT_EQ(parse_memory_size("64k"), 64ull << 10);
+  EXPECT_THROW(parse_memory_size("256MB"), std::invalid_argument) << "MB would be ambiguous: only powers of 1024";
+  EXPECT_THROW(parse_memory_size("-1M"), std::invalid_argument);
+  EXPECT_THROW(parse_memory_size("2048G"), std::out_of_range);
+}
+
 TEST(Profile, DefaultsAndNameFromFile) {
   const Profile p = parse_profile("enlightenments: [vpindex]\n", "/p/quick.yaml");
   EXPECT_EQ(p.name, "quick");

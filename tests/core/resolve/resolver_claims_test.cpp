@@ -29,6 +29,18 @@ TEST(ResolveClaims, SameMsr) {
   EXPECT_NO_THROW(resolve(profile_of({"vpindex"}), c.get(), direct_caps()));
 }
 
+// A default MSR claim yields to an ordinary one (identity's VP assist page
+// to vapic's); two defaults for one MSR are the same clash as two owners.
+TEST(ResolveClaims, DefaultMsrClaimsYieldButNotToEachOther) {
+  TestCatalog c;
+  c.add("identity", "claims:\n  msrs:\n    - { index: 0x40000073, default: true }\n");
+  c.add("vapic", "claims:\n  msrs:\n    - index: 0x40000073\n");
+  c.add("other", "claims:\n  msrs:\n    - { range: [0x40000070, 0x4000007f], default: true }\n");
+  EXPECT_NO_THROW(resolve(profile_of({"identity", "vapic"}), c.get(), direct_caps()));
+  EXPECT_THAT(clash(c, {"identity", "other"}),
+              HasSubstr("default MSR 0x40000073 is claimed by both 'identity' (/m/identity.yaml:6:7) and 'other'"));
+}
+
 TEST(ResolveClaims, IntersectingMsrRanges) {
   TestCatalog c;
   c.add("synic", "claims:\n  msrs:\n    - range: [0x40000090, 0x4000009F]\n");

@@ -9,11 +9,32 @@ namespace enlight::test {
 namespace {
 
 constexpr uint32_t kArm = 0x40000190, kLate = 0x40000191, kWatch = 0x40000192, kAutoEoi = 0x40000193,
-                   kPvEoi = 0x40000194, kTpr = 0x40000195, kScale = 0x40000196, kMap = 0x40000197;
+                   kPvEoi = 0x40000194, kTpr = 0x40000195, kScale = 0x40000196, kMap = 0x40000197,
+                   kSetVp = 0x40000198, kVcpuOfVp = 0x40000199;
 constexpr uint32_t kX2ApicEoi = 0x80B, kX2ApicTpr = 0x808;
 
 fixtures::FixtureVm probe(uint32_t vcpus = 1, VmOptions options = {}) {
   return fixtures::make_vm({"services"}, {{"services-probe"}}, false, vcpus, std::move(options));
+}
+
+// ABI 1.2: the VP index table. Each vCPU starts at its own number; a set
+// index is what vcpu_of_vp_index finds; a duplicate resolves to the lowest
+// vCPU; an index nobody holds is UINT32_MAX; HV_VP_INDEX_SELF is refused.
+TEST(HostServices, VpIndexesMapBackToVcpus) {
+  auto d = probe(3);
+  const auto vcpu_of = [&](uint64_t vp) {
+    EXPECT_EQ(d->wrmsr(0, kVcpuOfVp, vp), Access::Ok);
+    return d->rdmsr(0, kVcpuOfVp).value;
+  };
+  EXPECT_EQ(vcpu_of(2), 2u);
+  ASSERT_EQ(d->wrmsr(2, kSetVp, 9), Access::Ok);
+  EXPECT_EQ(vcpu_of(9), 2u);
+  EXPECT_EQ(vcpu_of(2), UINT32_MAX);
+  ASSERT_EQ(d->wrmsr(1, kSetVp, 9), Access::Ok);
+  EXPECT_EQ(vcpu_of(9), 1u) << "two vCPUs on one index: the lowest wins";
+  EXPECT_EQ(d->wrmsr(0, kSetVp, HV_VP_INDEX_SELF), Access::GP);
+  EXPECT_EQ(d->vm().vcpu(0).vp_index, 0u);
+  EXPECT_EQ(vcpu_of(HV_ANY_VP), UINT32_MAX);
 }
 
 TEST(HostServices, TimerFiresAtItsDeadlineNotBefore) {

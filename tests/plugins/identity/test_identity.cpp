@@ -250,7 +250,7 @@ TEST(IdentityHypercall, EnabledFromAnyVcpuForAll) {
 
 // ---- Claims ----------------------------------------------------------------------
 
-TEST(IdentityMsrs, OnlyItsTwoMsrsExist) {
+TEST(IdentityMsrs, OnlyItsMsrsExist) {
   auto d = make_vm("hv-relaxed");
   EXPECT_TRUE(d->rdmsr(0, HV_X64_MSR_VP_INDEX).gp());  // vpindex is not on
   EXPECT_EQ(d->wrmsr(0, HV_X64_MSR_RESET, 1), Access::GP);
@@ -264,6 +264,48 @@ TEST(IdentityMsrs, WorkUnderEnforceCpuid) {
   EXPECT_EQ(enable_hypercalls(*d, kPage), Access::Ok);
   EXPECT_EQ(d->rdmsr(0, HV_X64_MSR_GUEST_OS_ID).value, kLinuxGuestOsId);
   EXPECT_TRUE(hypercalls_on(*d));
+}
+
+// ---- HV_X64_MSR_VP_ASSIST_PAGE while vapic is off (a default claim) -----------
+// Linux writes it on every CPU whatever CPUID says; KVM accepts it unless
+// hv-enforce-cpuid is on (issue 10, item 4).
+
+TEST(IdentityVpAssist, WithoutVapicTheWriteIsKeptAsKvmKeepsIt) {
+  auto d = make_vm("hv-vpindex", 2);
+  EXPECT_EQ(d->cpuid(0, HV_CPUID_FEATURES).eax & HV_ACCESS_INTR_CTRL_REGS, 0u) << "vapic's bit stays off";
+  const uint64_t page = 0x20000;
+  uint32_t garbage = 0xFFFFFFFF;
+  ASSERT_TRUE(d->memory().write(page + HV_VP_ASSIST_PAGE_APIC_ASSIST_OFFSET, &garbage, sizeof garbage));
+  ASSERT_EQ(d->wrmsr(1, HV_X64_MSR_VP_ASSIST_PAGE, page | HV_X64_MSR_VP_ASSIST_PAGE_ENABLE), Access::Ok);
+  EXPECT_EQ(d->rdmsr(1, HV_X64_MSR_VP_ASSIST_PAGE).value, page | HV_X64_MSR_VP_ASSIST_PAGE_ENABLE);
+  EXPECT_EQ(d->rdmsr(0, HV_X64_MSR_VP_ASSIST_PAGE).value, 0u) << "per vCPU";
+  uint32_t word = 1;
+  ASSERT_TRUE(d->memory().read(page + HV_VP_ASSIST_PAGE_APIC_ASSIST_OFFSET, &word, sizeof word));
+  EXPECT_EQ(word, 0u) << "no stale 'EOI may be skipped' in a fresh page";
+  ASSERT_EQ(d->wrmsr(1, HV_X64_MSR_VP_ASSIST_PAGE, 0), Access::Ok);
+  EXPECT_EQ(d->rdmsr(1, HV_X64_MSR_VP_ASSIST_PAGE).value, 0u);
+}
+
+TEST(IdentityVpAssist, PageOutsideRamIsGp) {
+  auto d = make_vm("hv-vpindex");
+  const uint64_t outside = (d->memory().size() + HV_PAGE_SIZE) & ~uint64_t{HV_PAGE_SIZE - 1};
+  EXPECT_EQ(d->wrmsr(0, HV_X64_MSR_VP_ASSIST_PAGE, outside | HV_X64_MSR_VP_ASSIST_PAGE_ENABLE), Access::GP);
+  EXPECT_EQ(d->rdmsr(0, HV_X64_MSR_VP_ASSIST_PAGE).value, 0u);
+  // Disabled, the address is not looked at (KVM stores it).
+  EXPECT_EQ(d->wrmsr(0, HV_X64_MSR_VP_ASSIST_PAGE, outside), Access::Ok);
+}
+
+TEST(IdentityVpAssist, EnforceCpuidMakesItGpAsKvmDoes) {
+  auto d = make_vm("hv-vpindex,hv-enforce-cpuid");
+  EXPECT_EQ(d->wrmsr(0, HV_X64_MSR_VP_ASSIST_PAGE, 0x20000 | HV_X64_MSR_VP_ASSIST_PAGE_ENABLE), Access::GP);
+  EXPECT_TRUE(d->rdmsr(0, HV_X64_MSR_VP_ASSIST_PAGE).gp());
+}
+
+TEST(IdentityVpAssist, VapicOwnsItWhenEnabled) {
+  // With vapic on, its handler answers (it counts enables; identity's does not).
+  auto d = make_vm("hv-vpindex,hv-vapic");
+  ASSERT_EQ(d->wrmsr(0, HV_X64_MSR_VP_ASSIST_PAGE, 0x20000 | HV_X64_MSR_VP_ASSIST_PAGE_ENABLE), Access::Ok);
+  EXPECT_EQ(counter(*d, "enlight_vapic_assist_page_enables_total"), 1);
 }
 
 }  // namespace

@@ -305,6 +305,44 @@ TEST(SynicPorts, ThePortSeesTheCallAndItsStatusReachesTheGuest) {
   EXPECT_EQ(p.port_call(0, nullptr, nullptr, nullptr, nullptr), 1u);
 }
 
+// A port hears the caller's VP index, which the host may have set to
+// something other than its vCPU number (HV_X64_MSR_VP_INDEX, host write):
+// Linux names VPs by what it read there (issue 10, item 4).
+TEST(SynicPorts, ThePortSeesTheVpIndexNotTheVcpuNumber) {
+  auto d = make_probe(2, "", "port: 0x99, status: 0");
+  const Probe p = probe();
+  ASSERT_TRUE(p);
+  ASSERT_EQ(d->host_wrmsr(0, HV_X64_MSR_VP_INDEX, 7), Access::Ok);
+  ASSERT_EQ(d->host_wrmsr(1, HV_X64_MSR_VP_INDEX, 3), Access::Ok);
+  ASSERT_EQ(enable_hypercalls(*d, kHypercallPage), Access::Ok);
+  write_post_input(*d, 0x99, kType, 4);
+  EXPECT_EQ(post(*d, 1), HV_STATUS_SUCCESS);
+  uint32_t vp = 0, type = 0, size = 0;
+  ASSERT_EQ(p.port_call(0, &vp, &type, &size, nullptr), 1u);
+  EXPECT_EQ(vp, 3u);
+  EXPECT_EQ(signal(*d, 0, signal_rdx(0x99, 1)), HV_STATUS_SUCCESS);
+  uint32_t flag = 0;
+  ASSERT_EQ(p.port_call(1, &vp, &flag, nullptr, nullptr), 1u);
+  EXPECT_EQ(vp, 7u);
+}
+
+TEST(SynicEcho, AnswersTheCallersVcpuWhateverItsVpIndex) {
+  auto d = make_echo(2);
+  // vCPU 0 is VP 1 and vCPU 1 is VP 0: swapped, as another VMM might
+  // number them. The echo must still answer on the caller's own vCPU.
+  ASSERT_EQ(d->host_wrmsr(0, HV_X64_MSR_VP_INDEX, 1), Access::Ok);
+  ASSERT_EQ(d->host_wrmsr(1, HV_X64_MSR_VP_INDEX, 0), Access::Ok);
+  ASSERT_EQ(enable_hypercalls(*d, kHypercallPage), Access::Ok);
+  for (uint32_t v = 0; v < 2; ++v) {
+    enable(*d, v);
+    set_sint(*d, v, kEchoSint, sint_value(kVector));
+  }
+  write_post_input(*d, kEchoId, kType, 8);
+  EXPECT_EQ(post(*d, 0), HV_STATUS_SUCCESS);
+  EXPECT_EQ(slot_type(*d, 0, kEchoSint), kType);
+  EXPECT_EQ(slot_type(*d, 1, kEchoSint), 0u);
+}
+
 // ---- Hostile guest ----------------------------------------------------------
 
 TEST(SynicGarbage, RandomMsrsAndHypercallsNeverStopTheVmOrWriteOutsideItsPages) {

@@ -42,6 +42,19 @@ TEST(VpindexMsr, HostCannotSetTheReservedIndices) {
   EXPECT_EQ(d->rdmsr(0, HV_X64_MSR_VP_INDEX).value, HV_VP_INDEX_SELF - 1);
 }
 
+// The core's table follows the MSR: what a hypercall handler is told
+// (enlight_hypercall.vp_index) and what vcpu_of_vp_index answers.
+TEST(VpindexCore, HostWriteMovesTheCoresVpIndex) {
+  auto d = make_vm("hv-vpindex", 3);
+  EXPECT_EQ(d->vm().vcpu(2).vp_index, 2u);
+  ASSERT_EQ(d->host_wrmsr(2, HV_X64_MSR_VP_INDEX, 40), Access::Ok);
+  EXPECT_EQ(d->vm().vcpu(2).vp_index, 40u);
+  EXPECT_EQ(d->vm().vcpu(1).vp_index, 1u);
+  // A refused write leaves it as it was.
+  EXPECT_EQ(d->host_wrmsr(2, HV_X64_MSR_VP_INDEX, HV_VP_INDEX_SELF), Access::GP);
+  EXPECT_EQ(d->vm().vcpu(2).vp_index, 40u);
+}
+
 TEST(VpindexMsr, WorksUnderEnforceCpuid) {
   auto d = make_vm("hv-vpindex,hv-enforce-cpuid", 2);
   EXPECT_EQ(d->rdmsr(1, HV_X64_MSR_VP_INDEX).value, 1u);

@@ -42,6 +42,10 @@ double tsc_hz();
 // the vCPU is created; the exit path only indexes into it.
 struct VcpuState {
   uint32_t index = 0;
+  // The VP index (TLFS) the guest knows this vCPU by: its number until the
+  // owner of HV_X64_MSR_VP_INDEX sets another (enlight_host.vp_index_set).
+  // Read by other vCPUs' threads (vcpu_of_vp_index): relaxed atomic_ref.
+  uint32_t vp_index = 0;
   Vm* vm = nullptr;
   void* const* plugin_ctx = nullptr;  // by plugin slot
   // [slot][kind][result], slot == plugin count is "no plugin" (unclaimed).

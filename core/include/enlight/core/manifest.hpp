@@ -52,6 +52,11 @@ struct CpuidGate {
 struct MsrClaim {
   uint32_t first = 0, last = 0;
   std::optional<CpuidGate> gate;
+  // `default: true`: the plugin answers these MSRs only while no enabled
+  // plugin claims them (as a CPUID default is used only while no plugin
+  // owns the field). Synthetic range only. identity's VP assist page: a
+  // Linux guest writes it whatever CPUID says (docs/manifest-format.md).
+  bool fallback = false;
   SourceLocation where;
 };
 

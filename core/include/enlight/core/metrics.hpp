@@ -10,6 +10,7 @@
 //   every counter a plugin registered, with its plugin label
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,6 +24,16 @@ class Collectable;
 namespace enlight {
 
 class Vm;
+
+// One figure of a VM, summed over its vCPUs: the bus's exits per plugin and
+// kind ("exits.msr_write"; plugin "none" for unclaimed ones), and every
+// counter a plugin registered (by its metric name), zero ones included.
+// Available with metrics compiled out too. Cost: a pass over the counters.
+struct CounterTotal {
+  std::string plugin, name;
+  uint64_t value = 0;
+};
+std::vector<CounterTotal> counter_totals(const Vm& vm);
 
 #ifdef ENLIGHT_WITH_METRICS
 

@@ -28,6 +28,24 @@ struct PluginRequest {
   SourceLocation offload_where;
 };
 
+// The machine a profile boots instead of a built-in guest program: an
+// operating system kernel on the PC machine (docs/machine.md). Relative
+// paths in a profile file are relative to the file's directory.
+struct MachineRequest {
+  std::string kernel;        // a bzImage; empty: run a guest program instead
+  std::string initrd;
+  std::string append;        // the kernel command line
+  bool has_append = false;   // `append:` given (an empty command line is a choice)
+  std::string serial;        // COM1's output file; empty: stdout
+  uint64_t memory = 0;       // bytes; 0: the default
+  SourceLocation where;      // the first machine key, for errors about the set as a whole
+};
+
+// "256M", "1G", "512MiB", "268435456": bytes. K/M/G (or KiB/MiB/GiB) are
+// powers of 1024. Throws std::invalid_argument with a message naming
+// `text`, or std::out_of_range above 1 TiB.
+uint64_t parse_memory_size(const std::string& text);
+
 struct Profile {
   std::string name;
   std::string source;                    // file path, "<flags>" or "<embedded>/recommended.yaml"
@@ -40,6 +58,7 @@ struct Profile {
   SourceLocation passthrough_where;      // where it was asked for
   bool enforce_cpuid = false;            // hv-enforce-cpuid
   uint32_t vcpus = 1;
+  MachineRequest machine;
 };
 
 // Parses a profile document:
@@ -47,6 +66,10 @@ struct Profile {
 //   vcpus: 2
 //   enforce-cpuid: false
 //   passthrough: false
+//   kernel: vmlinuz            # optional: boot this kernel (with initrd,
+//   initrd: initrd.img         # append, memory, serial) on the PC machine
+//   append: console=ttyS0
+//   memory: 256M
 //   enlightenments:
 //     - relaxed
 //     - spinlocks: { retries: 0x1fff }

@@ -52,8 +52,16 @@ struct MetricsStorage {
   std::deque<HistogramInfo> histograms;            // deque: plugins hold pointers to the bounds
   uint32_t histogram_cells_used = 0;
 
-  // The core's own per-vCPU counters of what backends do for plugins.
-  enum CoreCounter : uint32_t { kTimerFires = 0, kPvEois, kCoreCounterCount };
+  // The core's own per-vCPU counters of what backends do for plugins, and
+  // of the machine's exits that no plugin sees.
+  enum CoreCounter : uint32_t {
+    kTimerFires = 0,
+    kPvEois,
+    kBackendExits,   // kvm: every return from KVM_RUN
+    kPmTimerReads,   // reads of the ACPI PM timer: the legacy clock, one exit each
+    kMmioUnbacked,   // a booted kernel's MMIO outside RAM and the in-kernel devices
+    kCoreCounterCount
+  };
   std::unique_ptr<uint64_t[]> core_counters;        // [vcpu][kCoreCounterCount]
   void core_add(uint32_t vcpu, CoreCounter c) noexcept;
 };
@@ -192,6 +200,9 @@ class Vm {
   bool stopped() const noexcept { return stop_reason() != StopReason::None; }
 
   const MetricsStorage& metrics_storage() const noexcept { return metrics_; }
+  // A backend's count of one of the core's own events on vCPU n (exit
+  // path: a relaxed store into that vCPU's memory, single writer).
+  void count(uint32_t vcpu, MetricsStorage::CoreCounter c) noexcept { metrics_.core_add(vcpu, c); }
 
   uint64_t now_ns() const { return options_.hooks.now_ns ? options_.hooks.now_ns() : steady_ns() - start_ns_; }
   // Partition reference time, 100 ns units since the VM started (TLFS

@@ -18,6 +18,7 @@ uint32_t EmuVcpu::on_in(uc_engine*, uint32_t port, int size, void* self) {
     return ones;  // write-only harness ports
   if (port == ENLIGHT_MACHINE_PORT_PM_TIMER) {
     v.vm_.pm_timer_reads.fetch_add(1, std::memory_order_relaxed);
+    v.vm_.vm->count(v.index_, MetricsStorage::kPmTimerReads);
     return pm_timer_count(v.vm_.vm->now_ns()) & ones;
   }
   uint32_t value = ones;

@@ -27,6 +27,12 @@ bool KvmVcpu::handle_exit() {
     case KVM_EXIT_HLT:  // not taken with the in-kernel irqchip; harmless to re-enter
       return true;
     case KVM_EXIT_SHUTDOWN:
+      // A PC's chipset turns a shutdown cycle into a reset, and Linux uses
+      // it as one (reboot=t); a flat guest's triple fault is its bug.
+      if (vm_.boot) {
+        end(Outcome::Reset, "guest reset (triple fault on vCPU %u)", index_);
+        return false;
+      }
       end(Outcome::TripleFault, "vCPU %u: shutdown (triple fault) at rip 0x%llx", index_,
           static_cast<unsigned long long>(run_->s.regs.regs.rip));
       return false;
@@ -36,11 +42,7 @@ bool KvmVcpu::handle_exit() {
           static_cast<unsigned long long>(run_->s.regs.regs.rip));
       return false;
     case KVM_EXIT_MMIO:
-      end(Outcome::GuestFault, "vCPU %u: %s of %u byte(s) at GPA 0x%llx, outside guest RAM (rip 0x%llx)", index_,
-          run_->mmio.is_write ? "write" : "read", run_->mmio.len,
-          static_cast<unsigned long long>(run_->mmio.phys_addr),
-          static_cast<unsigned long long>(run_->s.regs.regs.rip));
-      return false;
+      return on_mmio();
     case KVM_EXIT_INTERNAL_ERROR:
       end(Outcome::GuestFault, "vCPU %u: KVM internal error, suberror %u%s, at rip 0x%llx", index_,
           run_->internal.suberror,
@@ -78,35 +80,52 @@ bool KvmVcpu::on_io() {
   Vm& vm = *vm_.vm;
   VcpuState& v = vm.vcpu(index_);
   const uint32_t ones = size == 4 ? 0xFFFFFFFFu : (1u << (8 * size)) - 1;
+  // The PC machine's devices first (a booted kernel, or a guest program
+  // given them), then a guest program's harness ports and PM timer, then
+  // the bus. They never share a port.
+  machine::PortDevice* device = vm_.pc ? vm_.pc->device_at(io.port) : nullptr;
+  const bool harness = !vm_.boot;
   for (uint32_t i = 0; i < count; ++i) {
     uint8_t* item = data + uint64_t{i} * size;
     uint32_t value = 0;
     if (out) {
       std::memcpy(&value, item, size);
-      switch (io.port) {
-        case ENLIGHT_GUEST_PORT_CONSOLE:
-          vm_.recorder.console(static_cast<char>(value & 0xFF));
-          continue;
-        case ENLIGHT_GUEST_PORT_REPORT:
-          if (size != 4) vm_.recorder.bad_record();
-          else vm_.recorder.report(vm_.vm->memory(), index_, value);
-          continue;
-        case ENLIGHT_GUEST_PORT_EXIT:
-          vm_.finish(Outcome::Exited, "", value);
-          return false;
-        default:
-          if (vm.bus().io_out(v, io.port, static_cast<uint8_t>(size), value) == Access::Fault) {
-            vm_.finish(Outcome::Stopped, vm.stop_message());
+      if (device != nullptr) {
+        device->out(io.port, static_cast<uint8_t>(size), value);
+        continue;
+      }
+      if (harness) {
+        switch (io.port) {
+          case ENLIGHT_GUEST_PORT_CONSOLE:
+            vm_.recorder.console(static_cast<char>(value & 0xFF));
+            continue;
+          case ENLIGHT_GUEST_PORT_REPORT:
+            if (size != 4) vm_.recorder.bad_record();
+            else vm_.recorder.report(vm_.vm->memory(), index_, value);
+            continue;
+          case ENLIGHT_GUEST_PORT_EXIT:
+            vm_.finish(Outcome::Exited, "", value);
             return false;
-          }
+          default:
+            break;
+        }
+      }
+      if (vm.bus().io_out(v, io.port, static_cast<uint8_t>(size), value) == Access::Fault) {
+        vm_.finish(Outcome::Stopped, vm.stop_message());
+        return false;
       }
     } else {
       value = ones;
-      if (io.port == ENLIGHT_MACHINE_PORT_PM_TIMER) {
+      if (device != nullptr) {
+        value = device->in(io.port, static_cast<uint8_t>(size));
+        if (io.port >= machine::kAcpiPmTimer && io.port < machine::kAcpiPmTimer + machine::kAcpiPmTimerLength)
+          ++counters_.pm_timer, vm.count(index_, MetricsStorage::kPmTimerReads);
+      } else if (harness && io.port == ENLIGHT_MACHINE_PORT_PM_TIMER) {
         ++counters_.pm_timer;
+        vm.count(index_, MetricsStorage::kPmTimerReads);
         value = pm_timer_count(vm.now_ns());
-      } else if (io.port != ENLIGHT_GUEST_PORT_CONSOLE && io.port != ENLIGHT_GUEST_PORT_REPORT &&
-          io.port != ENLIGHT_GUEST_PORT_EXIT) {  // write-only harness ports read all ones
+      } else if (!harness || (io.port != ENLIGHT_GUEST_PORT_CONSOLE && io.port != ENLIGHT_GUEST_PORT_REPORT &&
+                              io.port != ENLIGHT_GUEST_PORT_EXIT)) {  // write-only harness ports read all ones
         if (vm.bus().io_in(v, io.port, static_cast<uint8_t>(size), value) == Access::Fault) {
           vm_.finish(Outcome::Stopped, vm.stop_message());
           return false;
@@ -116,6 +135,25 @@ bool KvmVcpu::on_io() {
       std::memcpy(item, &value, size);
     }
   }
+  return true;
+}
+
+// An access outside guest RAM and outside every in-kernel device. A flat
+// guest has no business there (GuestFault, as on emu); a booted kernel
+// probes and pokes such addresses as on any PC (an absent HPET, option
+// ROMs), so it gets what a bus with nothing on it answers: reads all ones,
+// writes dropped, and a counter.
+bool KvmVcpu::on_mmio() {
+  auto& m = run_->mmio;
+  if (!vm_.boot) {
+    end(Outcome::GuestFault, "vCPU %u: %s of %u byte(s) at GPA 0x%llx, outside guest RAM (rip 0x%llx)", index_,
+        m.is_write ? "write" : "read", m.len, static_cast<unsigned long long>(m.phys_addr),
+        static_cast<unsigned long long>(run_->s.regs.regs.rip));
+    return false;
+  }
+  ++counters_.mmio;
+  vm_.vm->count(index_, MetricsStorage::kMmioUnbacked);
+  if (!m.is_write) std::memset(m.data, 0xFF, sizeof m.data);
   return true;
 }
 

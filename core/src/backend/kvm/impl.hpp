@@ -6,16 +6,32 @@
 #include "vcpu.hpp"
 
 #include <enlight/core/backend/kvm.hpp>
+#include <enlight/machine/linux_boot.hpp>
+#include <enlight/machine/pc.hpp>
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <vector>
 
 namespace enlight::kvm {
+
+// The PC machine's effects on this backend: ISA lines through KVM_IRQ_LINE
+// (the in-kernel PIC and IOAPIC), power off and reset as the run's outcome.
+class KvmMachineSignals final : public machine::MachineSignals {
+ public:
+  explicit KvmMachineSignals(KvmVm::Impl& vm) : vm_(vm) {}
+  void set_irq(uint32_t irq, bool high) override;
+  void power_off() override;
+  void reset(const char* how) override;
+
+ private:
+  KvmVm::Impl& vm_;
+};
 
 struct KvmVm::Impl {
   Vm* vm = nullptr;
@@ -28,6 +44,12 @@ struct KvmVm::Impl {
   // guest TSC = host TSC + tsc_offset (KVM runs the guest TSC at the host's
   // rate with an offset it chose when vCPU 0 was created).
   int64_t tsc_offset = 0;
+
+  // A booted kernel: the PC machine and its boot plan (null for flat guests).
+  KvmMachineSignals machine_signals{*this};
+  std::unique_ptr<machine::PcMachine> pc;
+  std::optional<machine::LinuxBootPlan> boot;
+  std::atomic<uint64_t> mmio_unbacked{0};  // kernel mode: MMIO outside RAM, answered as an empty bus
 
   std::atomic<bool> over{false};  // the run has an outcome: every vCPU leaves
   RunRecorder recorder;           // outcome, console, check records

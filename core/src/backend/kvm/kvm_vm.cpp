@@ -3,6 +3,7 @@
 // vCPU per Vm vCPU, and runs them on host threads under a monitor that
 // enforces the time-out and kicks vCPUs whose plugin timers are due.
 #include "impl.hpp"
+#include "pc.hpp"
 #include "setup.hpp"
 #include "sys.hpp"
 #include "vcpu.hpp"
@@ -200,6 +201,9 @@ std::unique_ptr<KvmVm> KvmVm::create(const Resolution& resolution, KvmOptions op
     if (auto p = weak.lock()) p->poke_monitor();
   };
   if (options.vm.memory_bytes & 0xFFF) throw std::runtime_error("kvm: guest RAM must be a multiple of 4 KiB");
+  // A kernel, its initrd, command line and memory are checked before any
+  // plugin is loaded or any KVM object exists (BootError names the fix).
+  if (options.kernel) impl->boot = plan_kernel_boot(*options.kernel, options.vm.memory_bytes);
   options.vm.tsc_frequency_hz = host_tsc_hz();
   options.vm.tsc_reliable = host_tsc_reliable();
   e->vm_ = Vm::create(with_kvm_hypercall_page(resolution), options.vm);
@@ -232,9 +236,17 @@ std::unique_ptr<KvmVm> KvmVm::create(const Resolution& resolution, KvmOptions op
   install_msr_filter(vmfd, resolution);
 
   GuestMemory& mem = vm.memory();
-  write_long_mode_tables(mem.base(), mem.size());
-  if (!mem.write(ENLIGHT_GUEST_LOAD_ADDRESS, options.image.data(), options.image.size()))
-    throw std::runtime_error("kvm: the guest image does not fit in RAM");
+  if (options.kernel) {
+    create_pc(*impl, options.kernel->serial_out);
+    load_kernel(*impl, *options.kernel);
+  } else {
+    // A guest program may have the PC's devices too (its console then
+    // also gets COM1's output): how the hostile port test reaches them.
+    if (options.pc_devices) create_pc(*impl, [raw = impl.get()](uint8_t b) { raw->recorder.console(static_cast<char>(b)); });
+    write_long_mode_tables(mem.base(), mem.size());
+    if (!mem.write(ENLIGHT_GUEST_LOAD_ADDRESS, options.image.data(), options.image.size()))
+      throw std::runtime_error("kvm: the guest image does not fit in RAM");
+  }
   kvm_userspace_memory_region region{};
   region.slot = 0;
   region.guest_phys_addr = 0;
@@ -245,7 +257,10 @@ std::unique_ptr<KvmVm> KvmVm::create(const Resolution& resolution, KvmOptions op
   const std::vector<kvm_cpuid_entry2> cpuid = compose_cpuid(kvm, vm.bus().cpuid_table());
   for (uint32_t i = 0; i < vm.vcpu_count(); ++i) {
     impl->vcpus.push_back(std::make_unique<KvmVcpu>(*impl, i, cpuid));
-    zero_tsc_offset(impl->vcpus.back()->fd());
+    KvmVcpu& v = *impl->vcpus.back();
+    if (impl->boot) enter_kernel(v.fd(), i, *impl->boot);
+    else v.enter_flat_guest();
+    zero_tsc_offset(v.fd());
   }
   return e;
 }
@@ -260,6 +275,8 @@ KvmVm::~KvmVm() {
 
 int KvmVm::inject_interrupt(uint32_t vcpu, uint8_t vector) { return impl_->inject(vcpu, vector, 0); }
 
+size_t KvmVm::serial_input(const uint8_t* data, size_t n) { return impl_->pc ? impl_->pc->com1().receive(data, n) : 0; }
+
 void KvmVm::stop(const char* message) {
   vm_->request_stop(StopReason::Requested, message);
   impl_->kick_all();
@@ -272,34 +289,54 @@ RunResult KvmVm::run(std::chrono::milliseconds timeout) {
   threads.reserve(s.vcpus.size());
   for (auto& v : s.vcpus) threads.emplace_back([&v] { v->run(); });
 
-  // The monitor: time-out, VM stop from any source, and plugin timers. A
-  // vCPU with a due timer is kicked out of KVM_RUN (even from an in-kernel
-  // HLT) and runs the timer on its own thread before it re-enters.
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  // The monitor: time-out, stops from outside the vCPUs, and plugin
+  // timers. A vCPU with a due timer is kicked out of KVM_RUN (even from an
+  // in-kernel HLT) and runs the timer on its own thread before it
+  // re-enters. Everything that can end the run or arm an earlier timer
+  // pokes the monitor (finish, stop, timer_armed), so it sleeps until the
+  // next deadline instead of polling: a wake-up per millisecond costs the
+  // vCPUs time on a small host, and most in the nested stage.
+  const bool bounded = timeout.count() > 0;
+  const auto started = std::chrono::steady_clock::now();
+  const auto deadline = bounded ? started + timeout : std::chrono::steady_clock::time_point::max();
   while (!s.over.load()) {
-    if (auto verdict = monitor_verdict(*vm_, deadline, timeout)) {
-      s.finish(verdict->outcome, std::move(verdict->message));
+    if (bounded) {
+      if (auto verdict = monitor_verdict(*vm_, deadline, timeout)) {
+        s.finish(verdict->outcome, std::move(verdict->message));
+        break;
+      }
+    } else if (vm_->stopped()) {
+      s.finish(Outcome::Stopped, vm_->stop_message());
       break;
     }
-    const uint64_t ref_now = vm_->reference_time();
     uint64_t earliest = 0;
     bool kicked = false;
-    for (auto& v : s.vcpus) {
-      const uint64_t due = vm_->next_timer_deadline(v->index());
-      if (due == 0) continue;
-      if (due <= ref_now) {
-        v->kick();
-        kicked = true;
-      } else if (earliest == 0 || due < earliest) {
-        earliest = due;
+    bool armed = false;
+    for (auto& v : s.vcpus) armed |= vm_->next_timer_deadline(v->index()) != 0;
+    if (armed) {
+      const uint64_t ref_now = vm_->reference_time();
+      for (auto& v : s.vcpus) {
+        const uint64_t due = vm_->next_timer_deadline(v->index());
+        if (due == 0) continue;
+        if (due <= ref_now) {
+          v->kick();
+          kicked = true;
+        } else if (earliest == 0 || due < earliest) {
+          earliest = due;
+        }
       }
+      if (earliest != 0) earliest = (earliest - ref_now) / 10;  // reference time is in 100 ns: now us
     }
-    // Sleep to the next deadline, at most 1 ms (the time-out and stops are
-    // polled at that granularity); after a kick give the vCPU 50 us to run
-    // its timer before looking again.
-    auto nap = std::chrono::microseconds(1000);
-    if (earliest != 0) nap = std::min(nap, std::chrono::microseconds((earliest - ref_now) / 10));
-    if (kicked) nap = std::max(nap, std::chrono::microseconds(50));
+    // Sleep to the next timer (after a kick give the vCPU 50 us to run it
+    // before looking again), the time-out, or a poke; at most 100 ms, a
+    // safety net that costs nothing.
+    auto nap = std::chrono::microseconds(100'000);
+    if (earliest != 0) nap = std::min(nap, std::chrono::microseconds(earliest));
+    if (kicked) nap = std::max(std::min(nap, std::chrono::microseconds(1000)), std::chrono::microseconds(50));
+    if (bounded) {
+      const auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - std::chrono::steady_clock::now());
+      nap = std::max(std::chrono::microseconds(0), std::min(nap, left + std::chrono::microseconds(1)));
+    }
     std::unique_lock lock(s.monitor_mutex);
     s.monitor_cv.wait_for(lock, nap, [&] { return s.monitor_poke; });
     s.monitor_poke = false;
@@ -317,6 +354,7 @@ RunResult KvmVm::run(std::chrono::milliseconds timeout) {
     r.stats.hypercalls += c.hypercalls;
     r.stats.msr_exits_synthetic += c.msr_synthetic;
     r.stats.msr_exits_other += c.msr_other;
+    r.stats.mmio_unbacked += c.mmio;
   }
   r.stats.msr_exits = r.stats.msr_exits_synthetic + r.stats.msr_exits_other;
   r.stats.interrupts_delivered = s.interrupts.load();

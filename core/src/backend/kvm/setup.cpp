@@ -104,11 +104,22 @@ std::vector<kvm_cpuid_entry2> compose_cpuid(int kvm_fd, const CpuidTable& table)
     throw std::runtime_error(std::string("kvm: KVM_GET_SUPPORTED_CPUID: ") + std::strerror(errno));
   std::vector<kvm_cpuid_entry2> out;
   const bool hyperv = table.has(HV_CPUID_VENDOR_AND_MAX_FUNCTIONS);
+  // KVM emulates the TSC-deadline mode of its in-kernel local APIC but
+  // leaves it out of KVM_GET_SUPPORTED_CPUID (it says so with a
+  // capability); QEMU adds it the same way. Without it a Linux guest
+  // calibrates the LAPIC timer against another clock and runs it periodic.
+  const bool tsc_deadline = sys::check_extension(kvm_fd, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
   for (kvm_cpuid_entry2 e : supported) {
     // KVM's own paravirtual leaves (0x40000000 "KVMKVMKVM", 0x40000001
     // features) give way to the bus's table: one hypervisor interface.
     if (e.function >= 0x40000000 && e.function <= 0x400000FF) continue;
+    // 5-level paging stays hidden: a Linux kernel that sees LA57 drops to
+    // 32-bit mode through a trampoline below 640 KiB to switch paging
+    // modes (compressed/pgtable_64.c), for nothing a VM of at most 3 GiB
+    // needs (linux-guest-facts.md §3).
+    if (e.function == 7 && e.index == 0) e.ecx &= ~(1u << 16);
     if (e.function == 1) {
+      if (tsc_deadline) e.ecx |= 1u << 24;
       e.ecx |= 1u << 21;  // x2APIC: the guests use the x2APIC MSRs, which KVM's LAPIC emulates
       if (hyperv) e.ecx |= 1u << 31;
       else e.ecx &= ~(1u << 31);

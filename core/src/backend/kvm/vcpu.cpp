@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <x86intrin.h>
 
 #include <cerrno>
 #include <cstdarg>
@@ -32,16 +33,22 @@ KvmVcpu::KvmVcpu(KvmVm::Impl& vm, uint32_t index, std::vector<kvm_cpuid_entry2> 
   std::memcpy(buf.data() + sys::kFlexHeader, cpuid.data(), cpuid.size() * sizeof(kvm_cpuid_entry2));
   sys::xioctl(fd_.get(), sys::kSetCpuid2, "KVM_SET_CPUID2", buf.data());
 
+  // Registers and segment state come with every exit in kvm_run (no
+  // KVM_GET_REGS/SREGS ioctl on the hypercall path).
+  run_->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
+}
+
+void KvmVcpu::enter_flat_guest() {
   kvm_sregs s{};
   sys::xioctl(fd_.get(), KVM_GET_SREGS, "KVM_GET_SREGS", &s);
   long_mode_sregs(s);
   sys::xioctl(fd_.get(), KVM_SET_SREGS, "KVM_SET_SREGS", &s);
 
   kvm_regs r{};
-  r.rdi = index;
-  r.rsi = vm.vm->vcpu_count();
-  r.rdx = vm.run_ms;
-  r.rsp = ENLIGHT_GUEST_STACK_TOP - uint64_t{index} * ENLIGHT_GUEST_STACK_SIZE;
+  r.rdi = index_;
+  r.rsi = vm_.vm->vcpu_count();
+  r.rdx = vm_.run_ms;
+  r.rsp = ENLIGHT_GUEST_STACK_TOP - uint64_t{index_} * ENLIGHT_GUEST_STACK_SIZE;
   r.rip = ENLIGHT_GUEST_LOAD_ADDRESS;
   r.rflags = 0x2;  // IF = 0
   sys::xioctl(fd_.get(), KVM_SET_REGS, "KVM_SET_REGS", &r);
@@ -55,10 +62,6 @@ KvmVcpu::KvmVcpu(KvmVm::Impl& vm, uint32_t index, std::vector<kvm_cpuid_entry2> 
   // entry state of protocol.h has every vCPU running at the same address.
   kvm_mp_state mp{KVM_MP_STATE_RUNNABLE};
   sys::xioctl(fd_.get(), KVM_SET_MP_STATE, "KVM_SET_MP_STATE", &mp);
-
-  // Registers and segment state come with every exit in kvm_run (no
-  // KVM_GET_REGS/SREGS ioctl on the hypercall path).
-  run_->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
 }
 
 KvmVcpu::~KvmVcpu() {
@@ -97,17 +100,30 @@ void KvmVcpu::run() {
   pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
 
   Vm& vm = *vm_.vm;
+  // Time in the guest is measured with the TSC, not the system clock: on
+  // a host whose clocksource is not the TSC (an L1 under TCG keeps HPET or
+  // acpi_pm), every clock_gettime is a system call and a device read, two
+  // per exit, which was most of this loop's cost over a bare KVM_RUN loop
+  // in the nested stage (docs/kvm-backend.md, "The exit path").
+  const double ns_per_tick = 1e9 / static_cast<double>(vm.options().tsc_frequency_hz);
+  uint64_t ticks_in_guest = 0;
   for (;;) {
     __atomic_store_n(&run_->immediate_exit, 0, __ATOMIC_SEQ_CST);
-    if (vm_.over.load() || vm.stopped()) break;
+    if (vm_.over.load(std::memory_order_relaxed)) break;
+    if (vm.stopped()) {  // a plugin stopped the VM (reset, crash): the others must leave too
+      vm_.finish(Outcome::Stopped, vm.stop_message());
+      break;
+    }
     // Plugin timers run here, on this vCPU's thread, before it enters the
     // guest (docs/timers.md); the monitor kicks the vCPU when one is due.
     vm.run_timers(index_);
-    const auto t0 = std::chrono::steady_clock::now();
+    const uint64_t t0 = __rdtsc();
     const int r = ::ioctl(fd_.get(), KVM_RUN, 0);
-    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
-    runtime_ns_.store(runtime_ns_.load(std::memory_order_relaxed) + static_cast<uint64_t>(ns), std::memory_order_relaxed);
+    ticks_in_guest += __rdtsc() - t0;
+    runtime_ns_.store(static_cast<uint64_t>(static_cast<double>(ticks_in_guest) * ns_per_tick),
+                      std::memory_order_relaxed);
     ++counters_.exits;
+    vm.count(index_, MetricsStorage::kBackendExits);
     if (r < 0) {
       if (errno == EINTR || errno == EAGAIN) continue;  // a kick
       end(Outcome::HostError, "KVM_RUN on vCPU %u: %s", index_, std::strerror(errno));

@@ -19,14 +19,17 @@ namespace enlight::kvm {
 // Counters of one vCPU, written only by its thread (plain stores), read
 // after the run has joined the thread.
 struct VcpuCounters {
-  uint64_t exits = 0, io = 0, hypercalls = 0, msr_synthetic = 0, msr_other = 0, pm_timer = 0;
+  uint64_t exits = 0, io = 0, hypercalls = 0, msr_synthetic = 0, msr_other = 0, pm_timer = 0, mmio = 0;
 };
 
 class KvmVcpu {
  public:
-  // Creates the vCPU (KVM_CREATE_VCPU), maps its kvm_run, sets CPUID,
-  // registers, the FPU and the MP state. Throws on any refused ioctl.
+  // Creates the vCPU (KVM_CREATE_VCPU), maps its kvm_run, sets CPUID.
+  // Throws on any refused ioctl. Then one of the entry states:
   KvmVcpu(KvmVm::Impl& vm, uint32_t index, std::vector<kvm_cpuid_entry2> cpuid);
+  // protocol.h's for the flat guests: every vCPU running in long mode at
+  // the image's entry (registers, FPU, MP state RUNNABLE).
+  void enter_flat_guest();
   ~KvmVcpu();
   KvmVcpu(const KvmVcpu&) = delete;
   KvmVcpu& operator=(const KvmVcpu&) = delete;
@@ -54,6 +57,7 @@ class KvmVcpu {
   // Each returns false when the run is over for this vCPU.
   bool handle_exit();
   bool on_io();
+  bool on_mmio();  // a booted kernel's MMIO outside RAM: the empty bus
   bool on_msr(bool write);
   bool on_hypercall();
   // #UD on the hypercall OUT (hypercalls off): completes the pending OUT

@@ -50,14 +50,17 @@ typedef void (*enlight_synic_slot_free_fn)(void* arg, uint32_t vcpu, uint32_t si
 
 /* A HvCallPostMessage the guest sent to connection id `connection_id`,
  * already validated (TLFS 7.5: payload size <= 240, message type without
- * the hypervisor bit). Runs on the calling vCPU's thread. Returns the
+ * the hypervisor bit). `calling_vp` is the caller's VP index (TLFS), not
+ * its vCPU number: enlight_host.vcpu_of_vp_index (ABI 1.2) turns it into
+ * one. Runs on the calling vCPU's thread. Returns the
  * HV_STATUS the guest sees (HV_STATUS_SUCCESS, HV_STATUS_INSUFFICIENT_BUFFERS
  * when the receiver is full, ...). */
 typedef uint16_t (*enlight_synic_message_port_fn)(void* arg, uint32_t calling_vp, uint32_t message_type,
                                                   const void* payload, uint32_t payload_size);
 
 /* A HvCallSignalEvent to `connection_id` with `flag_number`, already
- * validated. Runs on the calling vCPU's thread; returns the HV_STATUS. */
+ * validated; `calling_vp` as above. Runs on the calling vCPU's thread;
+ * returns the HV_STATUS. */
 typedef uint16_t (*enlight_synic_event_port_fn)(void* arg, uint32_t calling_vp, uint16_t flag_number);
 
 typedef struct enlight_synic_service {

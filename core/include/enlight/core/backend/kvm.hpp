@@ -13,17 +13,35 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace enlight::kvm {
 
+// An operating system kernel booted on the PC machine (core/machine) by the
+// x86 Linux boot protocol, instead of a flat guest image.
+struct KernelBoot {
+  std::vector<uint8_t> kernel;  // a bzImage
+  std::vector<uint8_t> initrd;  // empty: none
+  std::string cmdline;
+  // COM1's output, byte by byte, on the vCPU thread that wrote it (keep
+  // it cheap: buffer it). Empty: discarded.
+  std::function<void(uint8_t)> serial_out;
+};
+
 struct KvmOptions {
   // hooks are replaced by this backend's, and tsc_frequency_hz by the rate
   // of the TSC the guest reads (the host's: KVM does not scale it here).
+  // With `kernel`, vm.memory_bytes is the machine's RAM.
   VmOptions vm;
   std::vector<uint8_t> image;   // flat binary, loaded at ENLIGHT_GUEST_LOAD_ADDRESS
+  std::optional<KernelBoot> kernel;  // set: boot it on the PC machine; `image` is unused
+  // A guest program with the PC machine's devices beside the harness ports
+  // (COM1's output joins its console). Implied by `kernel`.
+  bool pc_devices = false;
   // The run-length hint the guest finds in RDX at entry (protocol.h), in
   // ms; 0 = none. Give run() a longer time-out.
   uint32_t run_ms = 0;
@@ -55,8 +73,18 @@ class KvmVm {
   // a fatal exit (shutdown = TripleFault, an emulation failure or an
   // access to unbacked memory = GuestFault, a failed ioctl = HostError), or
   // the time-out (Timeout: every vCPU is kicked out of KVM_RUN by a signal,
-  // so the host never waits on a looping guest). One run per KvmVm.
+  // so the host never waits on a looping guest). A booted kernel ends it
+  // by powering off (PoweredOff) or resetting (Reset: the i8042 reset line,
+  // the ACPI reset register, or a triple fault, which a PC turns into a
+  // reset); its unbacked MMIO reads all ones instead of faulting, as an
+  // empty bus does. A time-out of 0 means none (a kernel runs until it
+  // powers off, resets or is stopped). One run per KvmVm.
   RunResult run(std::chrono::milliseconds timeout);
+
+  // Host input for the PC machine's COM1 (a console): queues up to n
+  // bytes in its receive FIFO and returns how many fitted (0 when full, or
+  // when no kernel is booted). Any thread.
+  size_t serial_input(const uint8_t* data, size_t n);
 
   // Host service: vector (>= 16) to vCPU n through the in-kernel local
   // APIC (KVM_SIGNAL_MSI, fixed delivery, physical destination n). 0 on

@@ -23,6 +23,9 @@ enum class Outcome : uint8_t {
   TripleFault,  // a fault while delivering a double fault (or no usable IDT); KVM: shutdown
   Timeout,      // still running when the time-out expired
   HostError,    // the emulator or KVM itself failed
+  // A booted operating system (the PC machine) ended the run itself:
+  PoweredOff,   // ACPI S5 through PM1_CNT: the guest powered off
+  Reset,        // i8042 reset line, ACPI reset register, or a triple fault
 };
 const char* to_string(Outcome o) noexcept;
 
@@ -50,6 +53,7 @@ struct RunStats {
   uint64_t msr_exits_other = 0;
   uint64_t io_exits = 0;             // kvm: KVM_EXIT_IO (harness ports included)
   uint64_t exits = 0;                // kvm: every return from KVM_RUN
+  uint64_t mmio_unbacked = 0;        // kvm, a booted kernel: MMIO outside RAM answered as an empty bus
 };
 
 struct RunResult {

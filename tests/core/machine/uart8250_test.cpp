@@ -1,0 +1,479 @@
+// The 16550A as Linux's 8250 driver drives it: autoconfig, console writes,
+// the startup THRE/TXEN tests, interrupt-driven receive and transmit, and
+// a guest that writes anything anywhere.
+#include <enlight/machine/layout.hpp>
+#include <enlight/machine/uart8250.hpp>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace enlight::machine {
+namespace {
+
+// Register offsets and bits the tests speak in (Linux's serial_reg.h names).
+constexpr uint16_t kRx = kCom1Base + 0, kTx = kCom1Base + 0, kDll = kCom1Base + 0;
+constexpr uint16_t kIer = kCom1Base + 1, kDlm = kCom1Base + 1;
+constexpr uint16_t kIir = kCom1Base + 2, kFcr = kCom1Base + 2, kEfr = kCom1Base + 2;
+constexpr uint16_t kLcr = kCom1Base + 3, kMcr = kCom1Base + 4, kLsr = kCom1Base + 5;
+constexpr uint16_t kMsr = kCom1Base + 6, kScr = kCom1Base + 7;
+
+constexpr uint8_t kIerRdi = 0x01, kIerThri = 0x02, kIerRlsi = 0x04, kIerMsi = 0x08;
+constexpr uint8_t kIirNoInt = 0x01, kIirThri = 0x02, kIirRdi = 0x04, kIirRlsi = 0x06, kIirMsi = 0x00;
+constexpr uint8_t kIirFifo = 0xC0;
+constexpr uint8_t kFcrEnable = 0x01, kFcrClearRcvr = 0x02, kFcrClearXmit = 0x04, kFcr64Byte = 0x20;
+constexpr uint8_t kLcrDlab = 0x80, kLcrConfModeA = 0x80, kLcrConfModeB = 0xBF, kLcrWlen8 = 0x03;
+constexpr uint8_t kMcrDtr = 0x01, kMcrRts = 0x02, kMcrOut1 = 0x04, kMcrOut2 = 0x08, kMcrLoop = 0x10;
+constexpr uint8_t kLsrDr = 0x01, kLsrOe = 0x02, kLsrThre = 0x20, kLsrTemt = 0x40;
+constexpr uint8_t kLsrBothEmpty = kLsrThre | kLsrTemt;
+constexpr uint8_t kMsrDcts = 0x01, kMsrDdsr = 0x02, kMsrTeri = 0x04, kMsrDdcd = 0x08;
+constexpr uint8_t kMsrCts = 0x10, kMsrDsr = 0x20, kMsrRi = 0x40, kMsrDcd = 0x80;
+
+// Records what the device does to the machine.
+struct RecordingSignals final : MachineSignals {
+  struct Irq {
+    uint32_t line;
+    bool high;
+  };
+  std::vector<Irq> irqs;
+  int power_offs = 0;
+  std::vector<std::string> resets;
+  void set_irq(uint32_t line, bool high) override { irqs.push_back({line, high}); }
+  void power_off() override { ++power_offs; }
+  void reset(const char* how) override { resets.emplace_back(how); }
+  // The level last driven on `line`, false if never.
+  bool level(uint32_t line) const {
+    for (auto it = irqs.rbegin(); it != irqs.rend(); ++it)
+      if (it->line == line) return it->high;
+    return false;
+  }
+};
+
+class Uart8250Test : public ::testing::Test {
+ protected:
+  RecordingSignals signals;
+  std::string sent;
+  Uart8250 uart{signals, kCom1Base, kIrqCom1, [this](uint8_t b) { sent.push_back(static_cast<char>(b)); }};
+
+  uint8_t in(uint16_t port) { return static_cast<uint8_t>(uart.in(port, 1)); }
+  void out(uint16_t port, uint8_t value) { uart.out(port, 1, value); }
+  size_t receive(const std::string& s) {
+    return uart.receive(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+  }
+  // What serial8250_do_startup leaves: FIFOs on and cleared, 8N1, DTR|RTS|OUT2.
+  void linux_startup(uint8_t ier) {
+    out(kFcr, kFcrEnable);
+    out(kFcr, kFcrEnable | kFcrClearRcvr | kFcrClearXmit);
+    out(kLcr, kLcrWlen8);
+    out(kMcr, kMcrDtr | kMcrRts | kMcrOut2);
+    in(kLsr), in(kRx), in(kIir), in(kMsr);
+    out(kIer, ier);
+  }
+};
+
+// autoconfig's first check: IER bits 3:0 read back what was written.
+TEST_F(Uart8250Test, AutoconfigIerReadBack) {
+  out(kIer, 0);
+  EXPECT_EQ(in(kIer) & 0x0F, 0);
+  out(kIer, 0x0F);
+  EXPECT_EQ(in(kIer) & 0x0F, 0x0F);
+  out(kIer, 0xFF);
+  EXPECT_EQ(in(kIer), 0x0F) << "a 16550A has no IER bits 7:4 (Linux's XScale UUE test reads 0)";
+  out(kIer, 0);
+}
+
+// autoconfig: LCR=0xBF, EFR=0, LCR=0, FCR=1, IIR[7:6] == 3 -> 16550A; then
+// autoconfig_16550a's variant probes must all say "plain 16550A".
+TEST_F(Uart8250Test, AutoconfigDetects16550A) {
+  EXPECT_EQ(in(kIir), kIirNoInt) << "FIFOs off at power-on: IIR[7:6] = 00";
+  out(kLcr, kLcrConfModeB);
+  out(kEfr, 0);
+  out(kLcr, 0);
+  out(kFcr, kFcrEnable);
+  EXPECT_EQ(in(kIir) >> 6, 3);
+  EXPECT_EQ(in(kIir), kIirFifo | kIirNoInt) << "idle with FIFOs: 0xC1";
+
+  // No EFR, with DLAB (ST16C650V1 test) or with 0xBF (ST16C650V2/TI16C752).
+  out(kLcr, kLcrConfModeA);
+  EXPECT_NE(in(kEfr), 0);
+  out(kLcr, kLcrConfModeB);
+  EXPECT_NE(in(kEfr), 0);
+  // No TI16750: IIR bit 5 stays 0 with FCR7_64BYTE, with and without DLAB.
+  out(kLcr, 0);
+  out(kFcr, kFcrEnable | kFcr64Byte);
+  EXPECT_EQ(in(kIir) >> 5, 6);
+  out(kFcr, kFcrEnable);
+  out(kLcr, kLcrConfModeA);
+  out(kFcr, kFcrEnable | kFcr64Byte);
+  EXPECT_EQ(in(kIir) >> 5, 6);
+  out(kFcr, kFcrEnable);
+  out(kLcr, 0);
+  EXPECT_EQ(in(kIir), kIirFifo | kIirNoInt);
+  EXPECT_TRUE(sent.empty());
+  EXPECT_TRUE(signals.irqs.empty());
+}
+
+TEST_F(Uart8250Test, ScratchRegisterHoldsAnyByte) {
+  for (int v : {0x00, 0x55, 0xAA, 0xFF, 0x5A}) {
+    out(kScr, static_cast<uint8_t>(v));
+    EXPECT_EQ(in(kScr), v);
+  }
+}
+
+TEST_F(Uart8250Test, LineStatusIdleIsThreAndTemtNever0xFF) {
+  EXPECT_EQ(in(kLsr), kLsrBothEmpty);
+  out(kFcr, kFcrEnable);
+  EXPECT_EQ(in(kLsr), kLsrBothEmpty);
+  out(kTx, 'x');
+  EXPECT_EQ(in(kLsr), kLsrBothEmpty);
+}
+
+// LCR.DLAB switches ports 0 and 1 to the divisor latch; the power-on divisor
+// is not 0 (Linux's probe_baud divides by it).
+TEST_F(Uart8250Test, DivisorLatch) {
+  out(kLcr, kLcrDlab);
+  EXPECT_NE(in(kDll) | (in(kDlm) << 8), 0);
+  out(kDll, 0x0C);
+  out(kDlm, 0x01);
+  EXPECT_EQ(in(kDll), 0x0C);
+  EXPECT_EQ(in(kDlm), 0x01);
+  out(kLcr, kLcrWlen8);
+  EXPECT_EQ(in(kIer), 0) << "DLM write did not reach IER";
+  EXPECT_TRUE(sent.empty()) << "DLL write is not a transmission";
+  EXPECT_EQ(in(kLcr), kLcrWlen8);
+  out(kLcr, kLcrDlab | kLcrWlen8);
+  EXPECT_EQ(in(kDll), 0x0C);
+}
+
+// serial8250_console_write: save IER, clear it, per character wait for THRE
+// and write THR ("\n" -> "\r\n"), wait for BOTH_EMPTY, restore IER.
+TEST_F(Uart8250Test, ConsoleWriteSequence) {
+  const std::string line = "Linux version 6.1\r\n";
+  const uint8_t ier = in(kIer);
+  out(kIer, 0);
+  for (char c : line) {
+    int polls = 0;
+    while (!(in(kLsr) & kLsrThre)) ASSERT_LT(++polls, 10);
+    out(kTx, static_cast<uint8_t>(c));
+  }
+  EXPECT_EQ(in(kLsr) & kLsrBothEmpty, kLsrBothEmpty);
+  out(kIer, ier);
+  EXPECT_EQ(sent, line);
+}
+
+// THR empty interrupt: raised when ETBEI is set with THR empty, cleared by
+// the IIR read that reports it, raised again by a THR write and by ETBEI
+// going 0 -> 1.
+TEST_F(Uart8250Test, ThrEmptyInterruptRaiseClearReraise) {
+  linux_startup(0);
+  ASSERT_FALSE(uart.irq_asserted());
+  signals.irqs.clear();
+  out(kIer, kIerThri);
+  ASSERT_EQ(signals.irqs.size(), 1u);
+  EXPECT_EQ(signals.irqs[0].line, kIrqCom1);
+  EXPECT_TRUE(signals.irqs[0].high);
+
+  EXPECT_EQ(in(kIir), kIirFifo | kIirThri);
+  EXPECT_FALSE(signals.level(kIrqCom1)) << "reading IIR acknowledged THRE";
+  EXPECT_EQ(in(kIir), kIirFifo | kIirNoInt);
+
+  out(kTx, 'a');  // the byte leaves at once: THR empty again
+  EXPECT_TRUE(signals.level(kIrqCom1));
+  EXPECT_EQ(in(kIir), kIirFifo | kIirThri);
+  EXPECT_FALSE(uart.irq_asserted());
+
+  out(kIer, 0);
+  out(kIer, kIerThri);
+  EXPECT_TRUE(uart.irq_asserted()) << "ETBEI 0 -> 1 with THR empty re-asserts";
+  out(kIer, 0);
+  EXPECT_FALSE(uart.irq_asserted());
+  EXPECT_EQ(sent, "a");
+}
+
+// serial8250_do_startup's UART_BUG_THRE test (before OUT2 is set): THRE must
+// show in IIR after IER.THRI is set, and again after IER is toggled.
+TEST_F(Uart8250Test, StartupThreTestFindsNoBug) {
+  out(kFcr, kFcrEnable);
+  out(kIer, kIerThri);
+  const uint8_t iir1 = in(kIir);
+  out(kIer, 0);
+  out(kIer, kIerThri);
+  const uint8_t iir = in(kIir);
+  out(kIer, 0);
+  EXPECT_FALSE(iir1 & kIirNoInt);
+  EXPECT_FALSE(iir & kIirNoInt) << "would set UART_BUG_THRE (timer-polled tx)";
+  EXPECT_TRUE(signals.irqs.empty()) << "OUT2 clear: the line is not driven";
+}
+
+// The UART_BUG_TXEN test: IER=THRI, read LSR, read IIR: THRE must be pending.
+TEST_F(Uart8250Test, StartupTxenTestFindsNoBug) {
+  linux_startup(0);
+  out(kIer, kIerThri);
+  const uint8_t lsr = in(kLsr);
+  const uint8_t iir = in(kIir);
+  out(kIer, 0);
+  EXPECT_TRUE(lsr & kLsrTemt);
+  EXPECT_FALSE(iir & kIirNoInt);
+}
+
+// Interrupt-driven transmit as serial8250_handle_irq does it: per THRE
+// interrupt read IIR, write up to a FIFO's worth, stop (IER.THRI off) when
+// the buffer is empty. Every burst is an edge on IRQ 4.
+TEST_F(Uart8250Test, InterruptDrivenTransmit) {
+  linux_startup(kIerRlsi | kIerRdi);
+  signals.irqs.clear();
+  std::string pending(40, 'x');
+  for (size_t i = 0; i < pending.size(); ++i) pending[i] = static_cast<char>('A' + i % 26);
+  out(kIer, kIerRlsi | kIerRdi | kIerThri);  // __start_tx
+  size_t pos = 0;
+  int interrupts = 0;
+  while (uart.irq_asserted()) {
+    ++interrupts;
+    ASSERT_LT(interrupts, 10);
+    for (;;) {  // serial8250_interrupt loops until IIR says no interrupt
+      const uint8_t iir = in(kIir);
+      if (iir & kIirNoInt) break;
+      ASSERT_EQ(iir & 0x0F, kIirThri);
+      ASSERT_TRUE(in(kLsr) & kLsrThre);
+      for (int n = 0; n < 16 && pos < pending.size(); ++n) out(kTx, static_cast<uint8_t>(pending[pos++]));
+      if (pos == pending.size()) out(kIer, kIerRlsi | kIerRdi);  // __stop_tx
+    }
+  }
+  EXPECT_EQ(sent, pending);
+  EXPECT_EQ(interrupts, 1) << "the handler's IIR loop sent everything";
+  EXPECT_FALSE(uart.irq_asserted()) << "low when the handler returns: the next THRE is a new edge";
+  // Rising edges: __start_tx, then one per burst written (THR empties at
+  // once). The ones raised inside the handler reach the guest as an extra
+  // interrupt that finds IIR empty, as they would on QEMU's UART.
+  int rises = 0;
+  for (const auto& e : signals.irqs) rises += e.high;
+  EXPECT_EQ(rises, 1 + 3);
+}
+
+// OUT2 gates the PC's IRQ line; IIR reports the source either way.
+TEST_F(Uart8250Test, Out2GatesTheInterruptLine) {
+  out(kIer, kIerThri);
+  EXPECT_EQ(in(kIir) & 0x0F, kIirThri);
+  EXPECT_EQ(in(kIir) & 0x0F, kIirNoInt) << "THRE was reported and acknowledged";
+  out(kIer, 0);
+  out(kIer, kIerThri);
+  EXPECT_TRUE(signals.irqs.empty());
+  out(kMcr, kMcrOut2);
+  EXPECT_TRUE(uart.irq_asserted());
+  out(kMcr, kMcrDtr | kMcrRts);
+  EXPECT_FALSE(uart.irq_asserted());
+  ASSERT_EQ(signals.irqs.size(), 2u);
+  EXPECT_TRUE(signals.irqs[0].high);
+  EXPECT_FALSE(signals.irqs[1].high);
+}
+
+// Host input: LSR.DR, the data-available interrupt, bytes in order, the
+// interrupt dropping when the FIFO is drained (serial8250_rx_chars).
+TEST_F(Uart8250Test, ReceiveDataInterruptAndLsrDr) {
+  linux_startup(kIerRlsi | kIerRdi);
+  signals.irqs.clear();
+  EXPECT_EQ(uart.receive_space(), 16u);
+  EXPECT_EQ(receive("ls\n"), 3u);
+  EXPECT_TRUE(uart.irq_asserted());
+  EXPECT_EQ(uart.receive_space(), 13u);
+  EXPECT_EQ(in(kIir), kIirFifo | kIirRdi);
+  std::string got;
+  while (in(kLsr) & kLsrDr) got.push_back(static_cast<char>(in(kRx)));
+  EXPECT_EQ(got, "ls\n");
+  EXPECT_FALSE(uart.irq_asserted());
+  EXPECT_EQ(in(kIir), kIirFifo | kIirNoInt);
+  EXPECT_EQ(in(kLsr), kLsrBothEmpty);
+  EXPECT_EQ(signals.irqs.size(), 2u);
+}
+
+// A 17th byte finds the FIFO full: it is lost and LSR.OE reports it (and
+// the receiver-line-status interrupt, which outranks data available); the
+// LSR read clears both.
+TEST_F(Uart8250Test, OverrunDropsAndSetsOe) {
+  linux_startup(kIerRlsi | kIerRdi);
+  const std::string input = "0123456789abcdefXYZ";
+  EXPECT_EQ(receive(input), 16u);
+  EXPECT_EQ(uart.receive_space(), 0u);
+  EXPECT_EQ(in(kIir), kIirFifo | kIirRlsi);
+  EXPECT_EQ(in(kLsr), kLsrBothEmpty | kLsrOe | kLsrDr);
+  EXPECT_EQ(in(kLsr), kLsrBothEmpty | kLsrDr) << "OE clears on read";
+  EXPECT_EQ(in(kIir), kIirFifo | kIirRdi);
+  std::string got;
+  while (in(kLsr) & kLsrDr) got.push_back(static_cast<char>(in(kRx)));
+  EXPECT_EQ(got, input.substr(0, 16)) << "the FIFO keeps the first 16";
+}
+
+// Without FCR.0 the chip is a 16450 with a single receive buffer.
+TEST_F(Uart8250Test, FifoDisabledHoldsOneByte) {
+  EXPECT_EQ(uart.receive_space(), 1u);
+  EXPECT_EQ(receive("ab"), 1u);
+  EXPECT_EQ(in(kLsr), kLsrBothEmpty | kLsrOe | kLsrDr);
+  EXPECT_EQ(in(kRx), 'a');
+  EXPECT_EQ(in(kRx), 'a') << "RBR keeps the last byte";
+  out(kFcr, kFcrEnable);
+  EXPECT_EQ(uart.receive_space(), 16u);
+}
+
+TEST_F(Uart8250Test, FcrClearsReceiveFifo) {
+  out(kFcr, kFcrEnable);
+  EXPECT_EQ(receive("abc"), 3u);
+  out(kFcr, kFcrEnable | kFcrClearRcvr);
+  EXPECT_EQ(in(kLsr) & kLsrDr, 0);
+  EXPECT_EQ(uart.receive_space(), 16u);
+  EXPECT_EQ(receive("d"), 1u);
+  out(kFcr, 0);  // leaving FIFO mode empties the FIFO too
+  EXPECT_EQ(in(kLsr) & kLsrDr, 0);
+}
+
+// MCR.LOOP: THR goes to the receiver, not the line; MSR shows the MCR
+// outputs (autoconfig's loopback test expects 0x90 for LOOP|OUT2|RTS);
+// host input is not accepted; the IRQ line is not driven.
+TEST_F(Uart8250Test, Loopback) {
+  linux_startup(kIerRdi | kIerMsi);
+  EXPECT_EQ(in(kMsr) & 0xF0, kMsrCts | kMsrDsr | kMsrDcd) << "outside loopback: a connected terminal";
+  signals.irqs.clear();
+  out(kMcr, kMcrLoop | kMcrOut2 | kMcrRts);
+  EXPECT_EQ(in(kMsr) & 0xF0, 0x90);
+  out(kMcr, kMcrLoop | kMcrDtr | kMcrRts | kMcrOut1 | kMcrOut2);
+  EXPECT_EQ(in(kMsr) & 0xF0, kMsrCts | kMsrDsr | kMsrRi | kMsrDcd);
+  out(kTx, 'Q');
+  EXPECT_TRUE(sent.empty());
+  EXPECT_EQ(in(kLsr) & kLsrDr, kLsrDr);
+  EXPECT_EQ(in(kIir), kIirFifo | kIirRdi) << "IIR still reports";
+  EXPECT_EQ(in(kRx), 'Q');
+  EXPECT_EQ(receive("z"), 0u);
+  EXPECT_EQ(uart.receive_space(), 0u);
+  EXPECT_TRUE(signals.irqs.empty()) << "loopback forces OUT2 inactive";
+  out(kMcr, kMcrDtr | kMcrRts | kMcrOut2);
+  out(kTx, 'R');
+  EXPECT_EQ(sent, "R");
+  EXPECT_EQ(receive("z"), 1u);
+}
+
+// MSR deltas: entering/leaving loopback changes the inputs; the modem
+// status interrupt (lowest priority) clears on the MSR read. TERI is the
+// trailing edge of RI only.
+TEST_F(Uart8250Test, ModemStatusDeltasAndInterrupt) {
+  out(kIer, kIerMsi);
+  EXPECT_EQ(in(kIir), kIirNoInt);
+  out(kMcr, kMcrLoop);  // CTS, DSR, DCD fall
+  EXPECT_EQ(in(kIir), kIirMsi);
+  EXPECT_EQ(in(kMsr), kMsrDcts | kMsrDdsr | kMsrDdcd);
+  EXPECT_EQ(in(kIir), kIirNoInt);
+  out(kMcr, kMcrLoop | kMcrOut1);  // RI rises: no TERI
+  EXPECT_EQ(in(kMsr), kMsrRi);
+  out(kMcr, kMcrLoop);  // RI falls
+  EXPECT_EQ(in(kMsr), kMsrTeri);
+  EXPECT_EQ(in(kMsr), 0);
+}
+
+// IIR priority: line status > data available > THR empty > modem status.
+TEST_F(Uart8250Test, InterruptPriorities) {
+  out(kFcr, kFcrEnable);
+  out(kIer, kIerRlsi | kIerRdi | kIerThri | kIerMsi);
+  out(kMcr, kMcrLoop);  // modem status delta
+  EXPECT_EQ(in(kIir) & 0x0F, kIirThri);
+  EXPECT_EQ(in(kIir) & 0x0F, kIirMsi) << "THRE acknowledged, modem status next";
+  out(kMcr, 0);
+  for (int i = 0; i < 17; ++i) out(kMcr, kMcrLoop), out(kTx, 'x');  // 17 into 16: overrun
+  EXPECT_EQ(in(kIir) & 0x0F, kIirRlsi);
+  in(kLsr);
+  EXPECT_EQ(in(kIir) & 0x0F, kIirRdi);
+  out(kFcr, kFcrEnable | kFcrClearRcvr);
+  EXPECT_EQ(in(kIir) & 0x0F, kIirThri);
+  EXPECT_EQ(in(kIir) & 0x0F, kIirMsi);
+  in(kMsr);
+  EXPECT_EQ(in(kIir) & 0x0F, kIirNoInt);
+}
+
+// A 2- or 4-byte access acts on the addressed register alone.
+TEST_F(Uart8250Test, WideAccessActsOnAddressedByteOnly) {
+  out(kFcr, kFcrEnable);
+  uart.out(kTx, 4, 0x44434241);
+  EXPECT_EQ(sent, "A");
+  EXPECT_EQ(uart.in(kLsr, 2), kLsrBothEmpty);
+  EXPECT_EQ(uart.in(kLsr, 4), kLsrBothEmpty);
+  uart.out(kScr, 2, 0x1234);
+  EXPECT_EQ(uart.in(kScr, 4), 0x34u);
+  EXPECT_EQ(in(kMsr) & 0xF0, kMsrCts | kMsrDsr | kMsrDcd) << "the word write did not spill into port 8";
+  EXPECT_EQ(receive("hi"), 2u);
+  EXPECT_EQ(uart.in(kRx, 2), static_cast<uint32_t>('h')) << "one byte popped";
+  EXPECT_EQ(in(kRx), 'i');
+}
+
+// A console pump on another thread feeding the FIFO while the vCPU drains
+// it: nothing lost when the pump waits for receive_space().
+TEST_F(Uart8250Test, ReceiveFromAnotherThread) {
+  linux_startup(kIerRdi);
+  constexpr int kBytes = 5000;
+  std::atomic<bool> done{false};
+  std::thread pump([&] {
+    for (int i = 0; i < kBytes;) {
+      if (uart.receive_space() == 0) {
+        std::this_thread::yield();
+        continue;
+      }
+      const uint8_t b = static_cast<uint8_t>(i);
+      i += static_cast<int>(uart.receive(&b, 1));
+    }
+    done = true;
+  });
+  std::vector<uint8_t> got;
+  while (got.size() < static_cast<size_t>(kBytes)) {
+    if (in(kLsr) & kLsrDr) {
+      got.push_back(in(kRx));
+    } else {
+      std::this_thread::yield();
+    }
+  }
+  pump.join();
+  EXPECT_TRUE(done);
+  for (int i = 0; i < kBytes; ++i) ASSERT_EQ(got[i], static_cast<uint8_t>(i)) << "at " << i;
+  EXPECT_EQ(in(kLsr) & kLsrOe, 0);
+}
+
+// Every value to every port at every size, reads of every port in between:
+// LSR never reads 0xFF, the line only toggles, IRQ 4 only, no reset or
+// power off; and afterwards a Linux startup gets a working port back.
+TEST_F(Uart8250Test, HostileGuestCannotBreakIt) {
+  for (uint8_t size : {1, 2, 4}) {
+    for (uint16_t reg = 0; reg < kCom1Ports; ++reg) {
+      for (uint32_t v = 0; v < 256; ++v) {
+        uart.out(static_cast<uint16_t>(kCom1Base + reg), size, v * 0x01010101u);
+        for (uint16_t r = 0; r < kCom1Ports; ++r) uart.in(static_cast<uint16_t>(kCom1Base + r), size);
+        const uint8_t s = 1;
+        uart.receive(&s, 1);
+        ASSERT_NE(uart.in(kLsr, 1), 0xFFu);
+        ASSERT_EQ(uart.in(kLsr, 1) & kLsrThre, kLsrThre);
+      }
+    }
+  }
+  EXPECT_EQ(signals.power_offs, 0);
+  EXPECT_TRUE(signals.resets.empty());
+  bool level = false;
+  for (const auto& e : signals.irqs) {
+    ASSERT_EQ(e.line, kIrqCom1);
+    ASSERT_NE(e.high, level) << "set_irq only on a change of the output";
+    level = e.high;
+  }
+  EXPECT_EQ(level, uart.irq_asserted());
+
+  out(kLcr, 0);
+  linux_startup(kIerRdi);
+  sent.clear();
+  out(kTx, 'o');
+  out(kTx, 'k');
+  EXPECT_EQ(sent, "ok");
+  EXPECT_EQ(in(kLsr), kLsrBothEmpty);
+  EXPECT_EQ(receive("!"), 1u);
+  EXPECT_TRUE(uart.irq_asserted());
+  EXPECT_EQ(in(kRx), '!');
+  EXPECT_FALSE(uart.irq_asserted());
+}
+
+}  // namespace
+}  // namespace enlight::machine
