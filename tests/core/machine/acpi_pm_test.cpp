@@ -4,6 +4,8 @@
 #include <enlight/machine/acpi_pm.hpp>
 #include <enlight/machine/layout.hpp>
 
+#include "recording_signals.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -20,18 +22,7 @@ constexpr uint16_t slp_typ(uint16_t t) { return static_cast<uint16_t>(t << 10); 
 constexpr uint8_t kSysRst = 0x02, kRstCpu = 0x04;
 constexpr const char* kHow = "ACPI reset register";
 
-struct RecordingSignals final : MachineSignals {
-  struct Irq {
-    uint32_t line;
-    bool high;
-  };
-  std::vector<Irq> irqs;
-  int power_offs = 0;
-  std::vector<std::string> resets;
-  void set_irq(uint32_t line, bool high) override { irqs.push_back({line, high}); }
-  void power_off() override { ++power_offs; }
-  void reset(const char* how) override { resets.emplace_back(how); }
-};
+using test::RecordingSignals;
 
 class AcpiPmTest : public ::testing::Test {
  protected:

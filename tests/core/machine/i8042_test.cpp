@@ -3,6 +3,8 @@
 #include <enlight/machine/i8042.hpp>
 #include <enlight/machine/layout.hpp>
 
+#include "recording_signals.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -22,23 +24,7 @@ constexpr uint8_t kCmdKbdEnable = 0xAE, kCmdReadInput = 0xC0, kCmdReadOutput = 0
 constexpr uint8_t kCmdKbdLoop = 0xD2, kCmdAuxLoop = 0xD3, kCmdAuxSend = 0xD4, kCmdReset = 0xFE;
 constexpr const char* kHow = "i8042 reset line";
 
-struct RecordingSignals final : MachineSignals {
-  struct Irq {
-    uint32_t line;
-    bool high;
-  };
-  std::vector<Irq> irqs;
-  int power_offs = 0;
-  std::vector<std::string> resets;
-  void set_irq(uint32_t line, bool high) override { irqs.push_back({line, high}); }
-  void power_off() override { ++power_offs; }
-  void reset(const char* how) override { resets.emplace_back(how); }
-  bool level(uint32_t line) const {
-    for (auto it = irqs.rbegin(); it != irqs.rend(); ++it)
-      if (it->line == line) return it->high;
-    return false;
-  }
-};
+using test::RecordingSignals;
 
 class I8042Test : public ::testing::Test {
  protected:

@@ -4,6 +4,8 @@
 #include <enlight/machine/layout.hpp>
 #include <enlight/machine/uart8250.hpp>
 
+#include "recording_signals.hpp"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -33,25 +35,7 @@ constexpr uint8_t kLsrBothEmpty = kLsrThre | kLsrTemt;
 constexpr uint8_t kMsrDcts = 0x01, kMsrDdsr = 0x02, kMsrTeri = 0x04, kMsrDdcd = 0x08;
 constexpr uint8_t kMsrCts = 0x10, kMsrDsr = 0x20, kMsrRi = 0x40, kMsrDcd = 0x80;
 
-// Records what the device does to the machine.
-struct RecordingSignals final : MachineSignals {
-  struct Irq {
-    uint32_t line;
-    bool high;
-  };
-  std::vector<Irq> irqs;
-  int power_offs = 0;
-  std::vector<std::string> resets;
-  void set_irq(uint32_t line, bool high) override { irqs.push_back({line, high}); }
-  void power_off() override { ++power_offs; }
-  void reset(const char* how) override { resets.emplace_back(how); }
-  // The level last driven on `line`, false if never.
-  bool level(uint32_t line) const {
-    for (auto it = irqs.rbegin(); it != irqs.rend(); ++it)
-      if (it->line == line) return it->high;
-    return false;
-  }
-};
+using test::RecordingSignals;
 
 class Uart8250Test : public ::testing::Test {
  protected:
