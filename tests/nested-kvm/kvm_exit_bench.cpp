@@ -23,13 +23,16 @@
 #include <enlight/machine/layout.hpp>
 #include <enlight/tlfs.h>
 
+#include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -74,7 +77,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 // loop that does nothing but answer the exit. `sync` is what KVM copies
 // into kvm_run at every exit (KVM_SYNC_X86_REGS, _SREGS): the same loop
 // with it shows what that copy costs.
-double bare(Kind kind, uint32_t n, uint64_t sync) {
+double bare_on_this_thread(Kind kind, uint32_t n, uint64_t sync) {
   using namespace enlight::kvm;
   sys::Fd kvm = sys::open_device("/dev/kvm");
   sys::Fd vm(sys::xioctl(kvm.get(), KVM_CREATE_VM, "KVM_CREATE_VM"));
@@ -130,6 +133,14 @@ double bare(Kind kind, uint32_t n, uint64_t sync) {
   munmap(run, size);
   munmap(ram, kRam);
   if (exits != n) std::fprintf(stderr, "bare: %u exits, expected %u\n", exits, n);
+  return t;
+}
+
+// The bare loop on a thread of its own, as the backend runs each vCPU: the
+// two differ in what they do per exit, not in where they run.
+double bare(Kind kind, uint32_t n, uint64_t sync) {
+  double t = 0;
+  std::thread([&] { t = bare_on_this_thread(kind, n, sync); }).join();
   return t;
 }
 
@@ -190,11 +201,34 @@ void measure(Kind kind, const char* what, const std::string& plugin_dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // --hold: one empty VM kept until killed. KVM enables virtualisation on
+  // every CPU (EFER.SVME, by IPIs) when the number of VMs goes from 0 to
+  // 1, and disables it when it drops back; the nested stage's L1 stalled
+  // in those moments under TCG, so it keeps one VM for its whole life
+  // (docs/kvm-backend.md, "The nested stage").
+  if (argc == 2 && std::string(argv[1]) == "--hold") {
+    try {
+      enlight::kvm::sys::Fd kvm = enlight::kvm::sys::open_device("/dev/kvm");
+      enlight::kvm::sys::Fd vm(enlight::kvm::sys::xioctl(kvm.get(), KVM_CREATE_VM, "KVM_CREATE_VM"));
+      for (;;) pause();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "kvm-exit-bench --hold: %s\n", e.what());
+      return 1;
+    }
+  }
   if (argc < 3) {
     std::fprintf(stderr, "usage: kvm-exit-bench ENLIGHT PLUGIN_DIR [bare|backend msr|io]\n");
     return 2;
   }
   try {
+    // Every thread of the benchmark on one CPU (the last): the variants
+    // then run where the others ran, and no migration between host CPUs
+    // (costly for a vCPU under nested virtualisation) lands in one
+    // variant's figure and not another's.
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)) - 1), &one);
+    if (sched_setaffinity(0, sizeof one, &one) != 0) std::perror("kvm-exit-bench: sched_setaffinity");
     // One variant alone, for counting instructions with callgrind (where
     // the host has no usable performance counters): what each exit costs
     // in user space, whatever the noise of the time measurement.
