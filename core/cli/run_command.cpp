@@ -340,21 +340,19 @@ int run(const Globals& g, const std::vector<std::string>& args) {
   // host, before a plugin is loaded or a vCPU exists.
   std::optional<kvm::KernelBoot> kernel;
   uint64_t memory = ENLIGHT_GUEST_DEFAULT_RAM;
+  const std::string cmdline = machine_request.has_append ? machine_request.append : kDefaultAppend;
   if (boot_kernel) {
     kernel.emplace();
-    kernel->kernel = read_whole_file(machine_request.kernel, "kernel",
-                                     "give --kernel the path of a bzImage (e.g. /boot/vmlinuz-*)");
+    machine::LinuxBootConfig& boot = kernel->boot;
+    boot.kernel = read_whole_file(machine_request.kernel, "kernel",
+                                  "give --kernel the path of a bzImage (e.g. /boot/vmlinuz-*)");
     if (!machine_request.initrd.empty())
-      kernel->initrd = read_whole_file(machine_request.initrd, "initrd", "give --initrd the path of an initramfs");
-    kernel->cmdline = machine_request.has_append ? machine_request.append : kDefaultAppend;
+      boot.initrd = read_whole_file(machine_request.initrd, "initrd", "give --initrd the path of an initramfs");
+    boot.cmdline = cmdline;
     memory = machine_request.memory != 0 ? machine_request.memory : kDefaultKernelMemory;
-    machine::LinuxBootConfig check;
-    check.kernel = kernel->kernel;
-    check.initrd = kernel->initrd;
-    check.cmdline = kernel->cmdline;
-    check.ram_bytes = memory;
+    boot.ram_bytes = memory;
     try {
-      (void)machine::plan_linux_boot(check);
+      (void)machine::plan_linux_boot(boot);
     } catch (const machine::BootError& e) {
       throw std::runtime_error("cannot boot '" + machine_request.kernel + "': " + e.what());
     }
@@ -414,7 +412,7 @@ int run(const Globals& g, const std::vector<std::string>& args) {
     std::printf("enlight: kernel %s%s%s, %llu MiB, command line '%s'\n", machine_request.kernel.c_str(),
                 machine_request.initrd.empty() ? "" : ", initrd ", machine_request.initrd.c_str(),
                 static_cast<unsigned long long>(memory >> 20),
-                machine_request.has_append ? machine_request.append.c_str() : kDefaultAppend);
+                cmdline.c_str());
 
 #ifdef ENLIGHT_WITH_METRICS
   std::unique_ptr<MetricsServer> server;

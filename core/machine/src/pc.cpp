@@ -31,11 +31,4 @@ void PcMachine::attach(PortDevice& device, uint16_t first, uint16_t count) {
   }
 }
 
-std::vector<uint16_t> PcMachine::ports() const {
-  std::vector<uint16_t> out;
-  for (uint32_t p = 0; p < owner_.size(); ++p)
-    if (owner_[p] != 0) out.push_back(static_cast<uint16_t>(p));
-  return out;
-}
-
 }  // namespace enlight::machine

@@ -135,24 +135,12 @@ class VmCollector : public prometheus::Collectable {
     for (auto& f : hfamilies) out.push_back(std::move(f));
 
     // What backends did on plugins' behalf.
-    const auto core_family = [&](const char* name, const char* help, MetricsStorage::CoreCounter c) {
-      prometheus::MetricFamily f{name, help, prometheus::MetricType::Counter, {}};
-      uint64_t sum = 0;
-      for (uint32_t v = 0; v < vcpus; ++v) sum += load(s.core_counters[static_cast<size_t>(v) * MetricsStorage::kCoreCounterCount + c]);
+    for (const MetricsStorage::CoreCounterInfo& c : MetricsStorage::kCoreCounterInfo) {
+      prometheus::MetricFamily f{c.name, c.help, prometheus::MetricType::Counter, {}};
       f.metric.push_back(metric({}));
-      f.metric.back().counter.value = static_cast<double>(sum);
+      f.metric.back().counter.value = static_cast<double>(s.core_sum(vcpus, c.id));
       out.push_back(std::move(f));
-    };
-    core_family("enlight_vm_timer_fires_total", "Plugin timers fired on their vCPU", MetricsStorage::kTimerFires);
-    core_family("enlight_apic_pv_eois_total", "EOIs the guest skipped through the VP assist page (PV EOI)",
-                MetricsStorage::kPvEois);
-    core_family("enlight_backend_exits_total", "Returns from KVM_RUN (kvm backend), every reason",
-                MetricsStorage::kBackendExits);
-    core_family("enlight_machine_pm_timer_reads_total", "Reads of the ACPI PM timer, one exit each",
-                MetricsStorage::kPmTimerReads);
-    core_family("enlight_machine_mmio_unbacked_total",
-                "MMIO accesses outside RAM and the in-kernel devices, answered as an empty bus",
-                MetricsStorage::kMmioUnbacked);
+    }
     return out;
   }
 

@@ -34,19 +34,8 @@ std::vector<CounterTotal> counter_totals(const Vm& vm) {
       sum += load(s.plugin_counters[static_cast<size_t>(v) * MetricsStorage::kMaxPluginCounters + c.id]);
     out.push_back({vm.plugin_name(c.slot), c.name, sum});
   }
-  const std::pair<MetricsStorage::CoreCounter, const char*> core[] = {
-      {MetricsStorage::kTimerFires, "enlight_vm_timer_fires_total"},
-      {MetricsStorage::kPvEois, "enlight_apic_pv_eois_total"},
-      {MetricsStorage::kBackendExits, "enlight_backend_exits_total"},
-      {MetricsStorage::kPmTimerReads, "enlight_machine_pm_timer_reads_total"},
-      {MetricsStorage::kMmioUnbacked, "enlight_machine_mmio_unbacked_total"},
-  };
-  for (const auto& [id, name] : core) {
-    uint64_t sum = 0;
-    for (uint32_t v = 0; v < vcpus; ++v)
-      sum += load(s.core_counters[static_cast<size_t>(v) * MetricsStorage::kCoreCounterCount + id]);
-    out.push_back({"core", name, sum});
-  }
+  for (const MetricsStorage::CoreCounterInfo& c : MetricsStorage::kCoreCounterInfo)
+    out.push_back({"core", c.name, s.core_sum(vcpus, c.id)});
   return out;
 }
 

@@ -80,6 +80,14 @@ void MetricsStorage::core_add(uint32_t vcpu, CoreCounter c) noexcept {
   cell.store(cell.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
 
+uint64_t MetricsStorage::core_sum(uint32_t vcpus, CoreCounter c) const noexcept {
+  uint64_t sum = 0;
+  for (uint32_t v = 0; v < vcpus; ++v)
+    sum += std::atomic_ref<const uint64_t>(core_counters[static_cast<size_t>(v) * kCoreCounterCount + c])
+               .load(std::memory_order_relaxed);
+  return sum;
+}
+
 uint32_t Vm::run_timers(uint32_t vcpu) noexcept {
   if (timers_.next_deadline(vcpu) == 0) return 0;
   const uint32_t fired = timers_.run_due(vcpu, reference_time());

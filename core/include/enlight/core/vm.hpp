@@ -64,6 +64,23 @@ struct MetricsStorage {
   };
   std::unique_ptr<uint64_t[]> core_counters;        // [vcpu][kCoreCounterCount]
   void core_add(uint32_t vcpu, CoreCounter c) noexcept;
+  // Counter c summed over `vcpus` vCPUs (scrape or report time).
+  uint64_t core_sum(uint32_t vcpus, CoreCounter c) const noexcept;
+  // Each core counter's metric name and help, the one list the Prometheus
+  // collector and enlight run's report both read.
+  struct CoreCounterInfo {
+    CoreCounter id;
+    const char* name;
+    const char* help;
+  };
+  static constexpr CoreCounterInfo kCoreCounterInfo[kCoreCounterCount] = {
+      {kTimerFires, "enlight_vm_timer_fires_total", "Plugin timers fired on their vCPU"},
+      {kPvEois, "enlight_apic_pv_eois_total", "EOIs the guest skipped through the VP assist page (PV EOI)"},
+      {kBackendExits, "enlight_backend_exits_total", "Returns from KVM_RUN (kvm backend), every reason"},
+      {kPmTimerReads, "enlight_machine_pm_timer_reads_total", "Reads of the ACPI PM timer, one exit each"},
+      {kMmioUnbacked, "enlight_machine_mmio_unbacked_total",
+       "MMIO accesses outside RAM and the in-kernel devices, answered as an empty bus"},
+  };
 };
 
 // What a backend offers the host services. Every member may be left empty;

@@ -118,8 +118,10 @@ bool KvmVcpu::on_io() {
       value = ones;
       if (device != nullptr) {
         value = device->in(io.port, static_cast<uint8_t>(size));
-        if (io.port >= machine::kAcpiPmTimer && io.port < machine::kAcpiPmTimer + machine::kAcpiPmTimerLength)
-          ++counters_.pm_timer, vm.count(index_, MetricsStorage::kPmTimerReads);
+        if (io.port >= machine::kAcpiPmTimer && io.port < machine::kAcpiPmTimer + machine::kAcpiPmTimerLength) {
+          ++counters_.pm_timer;
+          vm.count(index_, MetricsStorage::kPmTimerReads);
+        }
       } else if (harness && io.port == ENLIGHT_MACHINE_PORT_PM_TIMER) {
         ++counters_.pm_timer;
         vm.count(index_, MetricsStorage::kPmTimerReads);

@@ -49,7 +49,6 @@ struct KvmVm::Impl {
   KvmMachineSignals machine_signals{*this};
   std::unique_ptr<machine::PcMachine> pc;
   std::optional<machine::LinuxBootPlan> boot;
-  std::atomic<uint64_t> mmio_unbacked{0};  // kernel mode: MMIO outside RAM, answered as an empty bus
 
   std::atomic<bool> over{false};  // the run has an outcome: every vCPU leaves
   RunRecorder recorder;           // outcome, console, check records

@@ -64,16 +64,6 @@ void set_lint(int vcpu_fd) {
 }
 }  // namespace
 
-machine::LinuxBootPlan plan_kernel_boot(const KernelBoot& boot, uint64_t ram_bytes) {
-  machine::LinuxBootConfig c;
-  c.kernel = boot.kernel;
-  c.initrd = boot.initrd;
-  c.cmdline = boot.cmdline;
-  c.ram_bytes = ram_bytes;
-  c.acpi_rsdp = machine::kAcpiTablesBase;
-  return machine::plan_linux_boot(c);
-}
-
 void create_pc(KvmVm::Impl& impl, std::function<void(uint8_t)> serial_out) {
   const int vmfd = impl.vm_fd.get();
   // The PIT in the kernel (Linux calibrates against it when nothing else
@@ -97,18 +87,13 @@ void create_pc(KvmVm::Impl& impl, std::function<void(uint8_t)> serial_out) {
   impl.pc = std::make_unique<machine::PcMachine>(pc, impl.machine_signals);
 }
 
-void load_kernel(KvmVm::Impl& impl, const KernelBoot& boot) {
+void load_kernel(KvmVm::Impl& impl, machine::LinuxBootConfig& boot) {
   GuestMemory& mem = impl.vm->memory();
   const machine::AcpiTables& acpi = impl.pc->acpi();
   if (!mem.write(acpi.base, acpi.bytes.data(), acpi.bytes.size()))
     throw std::runtime_error("kvm: the ACPI tables do not fit in guest RAM");
-  machine::LinuxBootConfig c;
-  c.kernel = boot.kernel;
-  c.initrd = boot.initrd;
-  c.cmdline = boot.cmdline;
-  c.ram_bytes = mem.size();
-  c.acpi_rsdp = acpi.rsdp;
-  machine::write_linux_boot(c, *impl.boot, mem.base(), mem.size());
+  boot.acpi_rsdp = acpi.rsdp;
+  machine::write_linux_boot(boot, *impl.boot, mem.base(), mem.size());
 }
 
 void enter_kernel(int vcpu_fd, uint32_t index, const machine::LinuxBootPlan& plan) {

@@ -11,15 +11,12 @@
 
 namespace enlight::kvm {
 
-// Checks the kernel, initrd, command line and memory (BootError, naming the
-// fix) before anything else of the VM exists.
-machine::LinuxBootPlan plan_kernel_boot(const KernelBoot& boot, uint64_t ram_bytes);
-
 // After the VM fd and irqchip exist, before the vCPUs: KVM_CREATE_PIT2 and
 // the PcMachine's devices (impl.pc), COM1's output to `serial_out`.
 void create_pc(KvmVm::Impl& impl, std::function<void(uint8_t)> serial_out);
-// The ACPI tables and the boot layout in guest RAM (impl.boot holds the plan).
-void load_kernel(KvmVm::Impl& impl, const KernelBoot& boot);
+// The ACPI tables and the boot layout in guest RAM (impl.boot holds the
+// plan); `boot.acpi_rsdp` is set to where the tables put the RSDP.
+void load_kernel(KvmVm::Impl& impl, machine::LinuxBootConfig& boot);
 
 // The entry state of vCPU `index`: the boot vCPU at the kernel's 64-bit
 // entry (boot.rst), the others left waiting for INIT/SIPI; boot MSRs and

@@ -10,6 +10,7 @@
 
 #include <enlight/core/backend/run_result.hpp>
 #include <enlight/core/vm.hpp>
+#include <enlight/machine/linux_boot.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -24,9 +25,9 @@ namespace enlight::kvm {
 // An operating system kernel booted on the PC machine (core/machine) by the
 // x86 Linux boot protocol, instead of a flat guest image.
 struct KernelBoot {
-  std::vector<uint8_t> kernel;  // a bzImage
-  std::vector<uint8_t> initrd;  // empty: none
-  std::string cmdline;
+  // The bzImage, initrd and command line. ram_bytes and acpi_rsdp are the
+  // backend's to fill (VmOptions::memory_bytes, the machine's tables).
+  machine::LinuxBootConfig boot;
   // COM1's output, byte by byte, on the vCPU thread that wrote it (keep
   // it cheap: buffer it). Empty: discarded.
   std::function<void(uint8_t)> serial_out;

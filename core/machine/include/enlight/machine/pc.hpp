@@ -50,9 +50,6 @@ class PcMachine {
     const uint8_t i = owner_[port];
     return i == 0 ? nullptr : devices_[i - 1];
   }
-  // Every port some device owns (for conflicts with plugins' I/O claims).
-  std::vector<uint16_t> ports() const;
-
   Uart8250& com1() noexcept { return com1_; }
   const AcpiTables& acpi() const noexcept { return acpi_; }
 
