@@ -25,6 +25,7 @@ packages=(
   libunicorn-dev
   qemu-system-x86 busybox-static
   acpica-tools
+  gnuplot-nox prometheus prometheus-pushgateway python3
 )
 
 install_deps() {

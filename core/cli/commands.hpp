@@ -25,5 +25,6 @@ int plugins(const Globals& g, const std::vector<std::string>& args);
 int profiles(const Globals& g, const std::vector<std::string>& args);
 int run(const Globals& g, const std::vector<std::string>& args);
 int guests(const Globals& g, const std::vector<std::string>& args);
+int ab(const Globals& g, const std::vector<std::string>& args);
 
 }  // namespace enlight::cli

@@ -36,6 +36,23 @@ Commands:
                                           --timeout S bounds any run (0: none, a kernel's
                                           default). --machine pc gives a guest program
                                           the PC's devices (docs/machine.md)
+          [--label NAME=VALUE]... [--push URL] [--prometheus-sd FILE]
+          [--metrics-file FILE] [--report FILE]
+                                          labels on every series (variant=a); at the end
+                                          push the final counters to a Pushgateway, write
+                                          them for node_exporter's textfile collector, and
+                                          the run as JSON; --prometheus-sd: the scrape target
+                                          for Prometheus file_sd while the VM runs
+                                          (docs/metrics.md)
+  ab      EXPERIMENT.yaml [--out DIR] [--seed N] [--repetitions N] [--warmup N]
+          [--retries N] [--push URL] [--no-plots]
+  ab      --from DIR/results.json [--out DIR]
+                                          A/B experiment: every variant's runs in a seeded
+                                          random order, medians, IQR, bootstrap CI of the
+                                          difference, Cliff's delta, Mann-Whitney p; Markdown,
+                                          JSON and gnuplot plots in DIR (default
+                                          ab-results/NAME); --from: tables and plots again
+                                          from recorded runs (docs/ab.md)
   check   [PROFILE | --cpu FLAGS]         resolve, load and create the plugin set;
                                           print the order, or the error and its fix
   cpuid   [PROFILE | --cpu FLAGS] [--json]
@@ -100,6 +117,7 @@ int main(int argc, char** argv) {
     if (command == "plugins") return enlight::cli::plugins(globals, rest);
     if (command == "profiles") return enlight::cli::profiles(globals, rest);
     if (command == "guests") return enlight::cli::guests(globals, rest);
+    if (command == "ab") return enlight::cli::ab(globals, rest);
     if (command == "help") {
       std::fputs(kUsage, stdout);
       return 0;

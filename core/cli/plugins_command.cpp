@@ -2,6 +2,8 @@
 // their plugin was found, which file won, and what it claims.
 #include "commands.hpp"
 
+#include "ab/json.hpp"
+
 #include <enlight/core/catalog.hpp>
 
 #include <cstdio>
@@ -14,19 +16,6 @@ std::string hex(uint64_t v) {
   char b[24];
   std::snprintf(b, sizeof b, "0x%llX", static_cast<unsigned long long>(v));
   return b;
-}
-
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\', out += c;
-    else if (static_cast<unsigned char>(c) < 0x20) {
-      char b[8];
-      std::snprintf(b, sizeof b, "\\u%04x", c);
-      out += b;
-    } else out += c;
-  }
-  return out + "\"";
 }
 
 std::string claims_text(const Manifest& m) {
@@ -66,9 +55,9 @@ int plugins(const Globals& g, const std::vector<std::string>& args) {
     bool first = true;
     for (const auto& [name, m] : catalog.all()) {
       std::printf("%s\n  {\"name\": %s, \"version\": %s, \"flag\": %s, \"status\": %s, \"security\": %s, \"manifest\": %s, \"claims\": %s}",
-                  first ? "" : ",", json_string(name).c_str(), json_string(m.version.str()).c_str(),
-                  json_string(m.flag).c_str(), json_string(m.status).c_str(), json_string(m.security).c_str(),
-                  json_string(m.path).c_str(), json_string(claims_text(m)).c_str());
+                  first ? "" : ",", json::string(name).c_str(), json::string(m.version.str()).c_str(),
+                  json::string(m.flag).c_str(), json::string(m.status).c_str(), json::string(m.security).c_str(),
+                  json::string(m.path).c_str(), json::string(claims_text(m)).c_str());
       first = false;
     }
     std::printf("%s]\n", first ? "" : "\n");

@@ -2,6 +2,7 @@
 // metrics while it runs, print what the guest discovered and did, and exit
 // 0 only when the guest finished cleanly with every check passing.
 #include "commands.hpp"
+#include "run_outputs.hpp"
 #include "serial_console.hpp"
 
 #include <enlight/core/backend/emu.hpp>
@@ -49,6 +50,12 @@ struct RunArgs {
   MachineRequest machine;
   bool have_memory = false;
   std::string machine_kind;  // --machine flat|pc; empty: pc for a kernel, flat for a guest program
+  // What the run leaves for tools (docs/metrics.md).
+  MetricLabels labels;        // --label k=v, on every series and in the report
+  std::string push;           // --push URL: the final counters to a Pushgateway
+  std::string scrape_target;  // --prometheus-sd FILE: file_sd target while running
+  std::string metrics_file;   // --metrics-file FILE: the final exposition text
+  std::string report;         // --report FILE: the run as JSON (enlight ab reads it)
 };
 
 constexpr double kDefaultTimeoutSeconds = 30;
@@ -121,11 +128,33 @@ RunArgs parse(const std::vector<std::string>& args) {
     } else if (a == "--metrics") r.metrics = value(i, a);
     else if (a == "--backend") r.backend = value(i, a);
     else if (a == "--offload") r.offload = value(i, a);
+    else if (a == "--label") {
+      try {
+        r.labels.push_back(parse_metric_label(value(i, a)));
+        check_metric_labels(r.labels);
+      } catch (const std::invalid_argument& e) {
+        throw UsageError(std::string("--label: ") + e.what());
+      }
+    } else if (a == "--push") r.push = value(i, a);
+    else if (a == "--prometheus-sd") r.scrape_target = value(i, a);
+    else if (a == "--metrics-file") r.metrics_file = value(i, a);
+    else if (a == "--report") r.report = value(i, a);
     else if (!a.empty() && a[0] == '-') throw UsageError("unknown option '" + a + "'");
     else if (r.profile.empty()) r.profile = a;
     else throw UsageError("more than one profile given ('" + r.profile + "' and '" + a + "')");
   }
   if (r.have_flags && !r.profile.empty()) throw UsageError("give a profile or --cpu, not both");
+#ifndef ENLIGHT_WITH_METRICS
+  const std::pair<const char*, const std::string*> needs_metrics[] = {
+      {"--push", &r.push}, {"--prometheus-sd", &r.scrape_target}, {"--metrics-file", &r.metrics_file}};
+  for (const auto& [option, v] : needs_metrics)
+    if (!v->empty())
+      throw UsageError(std::string(option) + " needs Prometheus metrics, and this enlight was built with "
+                       "ENLIGHT_METRICS=OFF\n  fix: rebuild with -DENLIGHT_METRICS=ON, or leave " + option + " out");
+#endif
+  if (!r.scrape_target.empty() && r.metrics == "off")
+    throw UsageError("--prometheus-sd names the metrics endpoint for Prometheus, and --metrics off turns it off\n"
+                     "  fix: leave out one of them");
   return r;
 }
 
@@ -374,10 +403,15 @@ int run(const Globals& g, const std::vector<std::string>& args) {
   std::string guest_label;
   std::vector<uint8_t> image;
   std::unique_ptr<SerialOut> serial;
+  ab::GuestLineMetrics line_metrics;
   if (boot_kernel) {
     serial = std::make_unique<SerialOut>(machine_request.serial);
     SerialOut* out = serial.get();
-    kernel->serial_out = [out](uint8_t b) { out->put(b); };
+    ab::GuestLineMetrics* lines = &line_metrics;
+    kernel->serial_out = [out, lines](uint8_t b) {
+      out->put(b);
+      lines->put(b);
+    };
     guest_label = machine_request.kernel;
   } else {
     image = load_guest(a.guest, guest_label);
@@ -417,10 +451,13 @@ int run(const Globals& g, const std::vector<std::string>& args) {
 #ifdef ENLIGHT_WITH_METRICS
   std::unique_ptr<MetricsServer> server;
   std::unique_ptr<MetricsServer::Attachment> attachment;
+  std::unique_ptr<ScrapeTargetFile> scrape_target;
   if (a.metrics != "off") {
     server = std::make_unique<MetricsServer>(a.metrics);
-    attachment = server->attach(vmref);
+    attachment = server->attach(vmref, a.labels);
     std::printf("enlight: metrics at %s\n", server->url().c_str());
+    if (!a.scrape_target.empty())
+      scrape_target = std::make_unique<ScrapeTargetFile>(a.scrape_target, server->host_port(), a.labels);
   }
 #endif
   std::fflush(stdout);
@@ -444,6 +481,7 @@ int run(const Globals& g, const std::vector<std::string>& args) {
   // program has its time-out (docs above timeout_seconds).
   const double timeout_s = a.timeout >= 0 ? a.timeout : boot_kernel ? 0 : timeout_seconds(a.duration);
   const auto start = std::chrono::steady_clock::now();
+  line_metrics.start_clock();
   RunResult result;
   {
     std::unique_ptr<SerialInputPump> input;
@@ -456,11 +494,51 @@ int run(const Globals& g, const std::vector<std::string>& args) {
   std::signal(SIGINT, previous_int);
   std::signal(SIGTERM, previous_term);
 
+  // The run's verdict, then what it leaves for tools: the final counters
+  // (a file, a Pushgateway) and the report. A failure to deliver them fails
+  // the run, since a batch job's result that never arrived is lost.
+  uint32_t failed_checks = 0;
+  for (const CheckRecord& c : result.records) failed_checks += c.kind == ENLIGHT_GUEST_CHECK_FAIL;
+  const bool clean = boot_kernel ? result.outcome == Outcome::PoweredOff
+                                 : result.outcome == Outcome::Exited && result.exit_status == 0 && failed_checks == 0;
+  bool delivered = true;
+  const auto deliver = [&](const char* what, const std::function<void()>& step) {
+    try {
+      step();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "enlight: %s: %s\n", what, e.what());
+      delivered = false;
+    }
+  };
+#ifdef ENLIGHT_WITH_METRICS
+  scrape_target.reset();
+  attachment.reset();
+  server.reset();
+  if (!a.metrics_file.empty())
+    deliver("--metrics-file", [&] { write_file_atomically(a.metrics_file, metrics_text(vmref, a.labels), "metrics file"); });
+  if (!a.push.empty()) deliver("--push", [&] { push_metrics(vmref, a.push, a.labels); });
+#endif
+  if (!a.report.empty())
+    deliver("--report", [&] {
+      RunReportInput in;
+      in.result = &result;
+      in.vm = &vmref;
+      in.backend = machine.name;
+      in.profile = profile.source;
+      in.guest = guest_label;
+      in.labels = a.labels;
+      in.seconds = std::chrono::duration<double>(took).count();
+      in.clean = clean;
+      in.lines = boot_kernel ? &line_metrics : nullptr;
+      write_run_report(a.report, in);
+    });
+
   if (boot_kernel) {
     serial->flush();
     if (machine_request.serial.empty() && !serial->at_line_start()) std::printf("\n");
     print_kernel_report(result, vmref, took);
     std::fflush(stdout);
+    if (!delivered) return 1;
     // Exit codes (docs/machine.md): 0 powered off, 3 reset, 1 anything else.
     if (result.outcome == Outcome::PoweredOff) return 0;
     if (result.outcome == Outcome::Reset) return kExitGuestReset;
@@ -474,15 +552,11 @@ int run(const Globals& g, const std::vector<std::string>& args) {
     if (result.console.back() != '\n') std::printf("\n");
   }
   print_report(result, vmref, guest_label, took);
-
-  uint32_t failed = 0;
-  for (const CheckRecord& c : result.records) failed += c.kind == ENLIGHT_GUEST_CHECK_FAIL;
-  const bool clean = result.outcome == Outcome::Exited && result.exit_status == 0 && failed == 0;
   if (!clean) {
     std::fprintf(stderr, "enlight: run failed: %s%s%s\n", to_string(result.outcome),
                  result.message.empty() ? "" : ": ", result.message.c_str());
   }
-  return clean ? 0 : 1;
+  return clean && delivered ? 0 : 1;
 }
 
 }  // namespace enlight::cli

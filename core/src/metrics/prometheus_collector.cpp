@@ -4,13 +4,20 @@
 
 #include <prometheus/collectable.h>
 #include <prometheus/exposer.h>
+#include <prometheus/gateway.h>
 #include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
 
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <stdexcept>
+#include <thread>
 
 namespace enlight {
 namespace {
@@ -21,7 +28,7 @@ uint64_t load(const uint64_t& v) {
 
 class VmCollector : public prometheus::Collectable {
  public:
-  VmCollector(const Vm& vm, std::string variant) : vm_(vm), variant_(std::move(variant)) {}
+  VmCollector(const Vm& vm, MetricLabels labels) : vm_(vm), labels_(std::move(labels)) {}
 
   std::vector<prometheus::MetricFamily> Collect() const override {
     std::vector<prometheus::MetricFamily> out;
@@ -147,24 +154,57 @@ class VmCollector : public prometheus::Collectable {
  private:
   prometheus::ClientMetric metric(std::vector<prometheus::ClientMetric::Label> labels) const {
     prometheus::ClientMetric m;
-    if (!variant_.empty()) labels.push_back({"variant", variant_});
+    for (const MetricLabel& l : labels_) labels.push_back({l.name, l.value});
     m.label = std::move(labels);
     return m;
   }
 
   const Vm& vm_;
-  std::string variant_;
+  MetricLabels labels_;
 };
+
+MetricLabels variant_label(const std::string& variant) {
+  if (variant.empty()) return {};
+  return {{"variant", variant}};
+}
 
 }  // namespace
 
-std::shared_ptr<prometheus::Collectable> make_vm_collector(const Vm& vm, const std::string& variant) {
-  return std::make_shared<VmCollector>(vm, variant);
+std::shared_ptr<prometheus::Collectable> make_vm_collector(const Vm& vm, MetricLabels labels) {
+  return std::make_shared<VmCollector>(vm, std::move(labels));
 }
 
-std::string metrics_text(const Vm& vm, const std::string& variant) {
-  VmCollector c(vm, variant);
+std::string metrics_text(const Vm& vm, const MetricLabels& labels) {
+  VmCollector c(vm, labels);
   return prometheus::TextSerializer().Serialize(c.Collect());
+}
+
+std::string metrics_text(const Vm& vm, const std::string& variant) { return metrics_text(vm, variant_label(variant)); }
+
+void push_metrics(const Vm& vm, const std::string& url, const MetricLabels& labels) {
+  // prometheus::Gateway wants the scheme and host apart from the port.
+  const auto scheme = url.find("://");
+  const auto colon = url.rfind(':');
+  const bool has_port = scheme != std::string::npos && colon != std::string::npos && colon > scheme + 3;
+  std::string host = has_port ? url.substr(0, colon) : url;
+  std::string port = has_port ? url.substr(colon + 1) : "";
+  while (!port.empty() && port.back() == '/') port.pop_back();
+  if (scheme == std::string::npos || !has_port || port.empty() ||
+      port.find_first_not_of("0123456789") != std::string::npos)
+    throw std::runtime_error("cannot push metrics to '" + url +
+                             "': not a URL with a port\n  fix: give --push http://HOST:PORT (a Pushgateway, e.g. "
+                             "http://127.0.0.1:9091)");
+  prometheus::Labels grouping;
+  for (const MetricLabel& l : labels) grouping[l.name] = l.value;
+  prometheus::Gateway gateway(host, port, "enlight", grouping);
+  std::shared_ptr<prometheus::Collectable> collector = std::make_shared<VmCollector>(vm, labels);
+  gateway.RegisterCollectable(collector);
+  const int status = gateway.Push();
+  if (status < 200 || status >= 300)
+    throw std::runtime_error("pushing metrics to '" + url + "' failed: " +
+                             (status <= 0 ? std::string("no HTTP answer (is a Pushgateway listening there?)")
+                                          : "HTTP status " + std::to_string(status)) +
+                             "\n  fix: start prometheus-pushgateway there, or leave out --push");
 }
 
 struct MetricsServer::Impl {
@@ -184,10 +224,44 @@ MetricsServer::MetricsServer(const std::string& address) {
   impl_->host = colon == std::string::npos || colon == 0 ? "127.0.0.1" : address.substr(0, colon);
 }
 
-MetricsServer::~MetricsServer() = default;
+MetricsServer::~MetricsServer() {
+  if (!impl_) return;
+  // civetweb (1.15) checks its stop flag only when the listener's poll()
+  // returns, at the latest after 2 s: a short run would spend most of its
+  // life here. Connections of our own make poll() return at once; each is
+  // closed right away so no worker waits on it for a request.
+  std::string host = impl_->host;
+  if (!host.empty() && host.front() == '[') host = host.substr(1, host.size() - 2);
+  if (host == "0.0.0.0" || host.empty()) host = "127.0.0.1";
+  if (host == "::") host = "::1";
+  const std::string port_text = std::to_string(port());
+  std::atomic<bool> stopped{false};
+  std::thread waker([&] {
+    addrinfo hints{};
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* found = nullptr;
+    if (getaddrinfo(host.c_str(), port_text.c_str(), &hints, &found) != 0) return;
+    while (!stopped.load()) {
+      const int fd = socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      if (fd >= 0) {
+        (void)connect(fd, found->ai_addr, found->ai_addrlen);
+        close(fd);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    freeaddrinfo(found);
+  });
+  impl_.reset();
+  stopped.store(true);
+  waker.join();
+}
 
 std::unique_ptr<MetricsServer::Attachment> MetricsServer::attach(const Vm& vm, const std::string& variant) {
-  std::shared_ptr<prometheus::Collectable> collector = std::make_shared<VmCollector>(vm, variant);
+  return attach(vm, variant_label(variant));
+}
+
+std::unique_ptr<MetricsServer::Attachment> MetricsServer::attach(const Vm& vm, MetricLabels labels) {
+  std::shared_ptr<prometheus::Collectable> collector = std::make_shared<VmCollector>(vm, std::move(labels));
   impl_->exposer.RegisterCollectable(collector);
   return std::unique_ptr<Attachment>(new Attachment(*this, collector));
 }
@@ -201,8 +275,8 @@ uint16_t MetricsServer::port() const {
   return ports.empty() ? 0 : static_cast<uint16_t>(ports.front());
 }
 
-std::string MetricsServer::url() const {
-  return "http://" + impl_->host + ":" + std::to_string(port()) + "/metrics";
-}
+std::string MetricsServer::host_port() const { return impl_->host + ":" + std::to_string(port()); }
+
+std::string MetricsServer::url() const { return "http://" + host_port() + "/metrics"; }
 
 }  // namespace enlight

@@ -3,7 +3,8 @@
 // Collectable sums the vCPUs when Prometheus asks, so no Family::Add or
 // atomic RMW ever runs per exit. Compiled out with -DENLIGHT_METRICS=OFF.
 //
-// Families (bounded labels only: plugin, kind, result, variant):
+// Families (bounded labels only: plugin, kind, result, and the run's own
+// --label pairs such as variant):
 //   enlight_bus_exits_total{plugin,kind,result}
 //   enlight_bus_handler_latency_seconds{plugin,kind}   (histogram, opt-in)
 //   enlight_vm_vcpus, enlight_plugin_info{plugin,version}
@@ -35,14 +36,40 @@ struct CounterTotal {
 };
 std::vector<CounterTotal> counter_totals(const Vm& vm);
 
+// Labels a user puts on every series of a run (`enlight run --label k=v`;
+// `variant` is the common one), in the order given.
+struct MetricLabel {
+  std::string name, value;
+};
+using MetricLabels = std::vector<MetricLabel>;
+
+// "variant=a" -> {variant, a}. Throws std::invalid_argument with the fix
+// when the name is not a Prometheus label name, is one enlight sets itself
+// (plugin, kind, result, version, le) or Prometheus attaches (job,
+// instance), starts with "__", or when the value has a character outside
+// [A-Za-z0-9_.:-] (values travel in a Pushgateway URL path unescaped).
+MetricLabel parse_metric_label(const std::string& text);
+// Refuses a name given twice, as parse_metric_label refuses a bad one.
+void check_metric_labels(const MetricLabels& labels);
+
 #ifdef ENLIGHT_WITH_METRICS
 
 // The collector of one VM. It reads the VM's counters, so detach it from any
 // MetricsServer before the VM is destroyed (MetricsServer::Attachment does).
-std::shared_ptr<prometheus::Collectable> make_vm_collector(const Vm& vm, const std::string& variant);
+std::shared_ptr<prometheus::Collectable> make_vm_collector(const Vm& vm, MetricLabels labels);
 
-// Prometheus text exposition of one VM, in process (A/B tooling, tests).
-std::string metrics_text(const Vm& vm, const std::string& variant = "");
+// Prometheus text exposition of one VM, in process (A/B tooling, tests,
+// `enlight run --metrics-file` for node_exporter's textfile collector).
+std::string metrics_text(const Vm& vm, const MetricLabels& labels = {});
+// The same with one label `variant` (none when empty).
+std::string metrics_text(const Vm& vm, const std::string& variant);
+
+// Pushes the VM's series to a Pushgateway (the Prometheus convention for a
+// batch job's final counters): PUT to URL/metrics/job/enlight/<labels>, so
+// a later run with the same labels replaces this one's group. url is
+// "http://host:port". Throws std::runtime_error naming the URL, the HTTP
+// status or curl's failure, and the fix. Cost: one HTTP round trip.
+void push_metrics(const Vm& vm, const std::string& url, const MetricLabels& labels);
 
 class MetricsServer {
  public:
@@ -50,7 +77,10 @@ class MetricsServer {
   // default, because the endpoint has no authentication. Throws
   // std::runtime_error if the address cannot be bound.
   explicit MetricsServer(const std::string& address);
-  ~MetricsServer();  // civetweb's shutdown takes about 2 s
+  // Stops serving within milliseconds: civetweb's listener only sees its
+  // stop flag when its poll() returns (every 2 s), so the destructor wakes
+  // it with a connection of its own.
+  ~MetricsServer();
   MetricsServer(const MetricsServer&) = delete;
   MetricsServer& operator=(const MetricsServer&) = delete;
 
@@ -67,10 +97,12 @@ class MetricsServer {
     MetricsServer& server_;
     std::shared_ptr<prometheus::Collectable> collector_;
   };
-  std::unique_ptr<Attachment> attach(const Vm& vm, const std::string& variant = "");
+  std::unique_ptr<Attachment> attach(const Vm& vm, MetricLabels labels = {});
+  std::unique_ptr<Attachment> attach(const Vm& vm, const std::string& variant);
 
   uint16_t port() const;
-  std::string url() const;  // http://host:port/metrics
+  std::string url() const;        // http://host:port/metrics
+  std::string host_port() const;  // host:port, as a Prometheus target
 
  private:
   struct Impl;

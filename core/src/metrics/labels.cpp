@@ -1,0 +1,65 @@
+// The labels a user puts on a run's series. Checked when the command line
+// is read, so a bad label fails before a VM exists, with or without
+// Prometheus compiled in.
+#include <enlight/core/metrics.hpp>
+
+#include <algorithm>
+#include <array>
+#include <stdexcept>
+#include <cctype>
+#include <string_view>
+
+namespace enlight {
+namespace {
+
+// Set by enlight on its own series (plugin, kind, result, version, le), or
+// by Prometheus and the Pushgateway on every scraped or pushed one (job,
+// instance): a user label with one of these names would collide.
+constexpr std::array<std::string_view, 7> kReserved = {"plugin", "kind", "result", "version", "le", "job", "instance"};
+
+bool label_name_ok(const std::string& n) {
+  if (n.empty() || !(std::isalpha(static_cast<unsigned char>(n[0])) || n[0] == '_')) return false;
+  return std::all_of(n.begin(), n.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+}
+
+// A narrower alphabet than Prometheus allows: label values become path
+// segments of the Pushgateway URL (prometheus-cpp does not escape them),
+// and variant names in tables, plot files and file names.
+bool label_value_ok(const std::string& v) {
+  return !v.empty() && v.size() <= 128 && std::all_of(v.begin(), v.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == ':' || c == '-';
+  });
+}
+
+}  // namespace
+
+MetricLabel parse_metric_label(const std::string& text) {
+  const auto eq = text.find('=');
+  if (eq == std::string::npos)
+    throw std::invalid_argument("label '" + text + "' is not NAME=VALUE\n  fix: write e.g. --label variant=baseline");
+  MetricLabel l{text.substr(0, eq), text.substr(eq + 1)};
+  if (!label_name_ok(l.name) || l.name.rfind("__", 0) == 0)
+    throw std::invalid_argument("label name '" + l.name +
+                                "' is not a Prometheus label name\n  fix: use letters, digits and '_', not starting "
+                                "with a digit or '__'");
+  if (std::find(kReserved.begin(), kReserved.end(), l.name) != kReserved.end())
+    throw std::invalid_argument("label name '" + l.name +
+                                "' is one enlight or Prometheus sets itself (plugin, kind, result, version, le, job, "
+                                "instance)\n  fix: choose another name, e.g. variant or experiment");
+  if (!label_value_ok(l.value))
+    throw std::invalid_argument("label value '" + l.value + "' of '" + l.name +
+                                "' is empty, longer than 128 or has a character outside A-Z a-z 0-9 _ . : -\n  fix: "
+                                "use e.g. --label " + l.name + "=hv-time-on");
+  return l;
+}
+
+void check_metric_labels(const MetricLabels& labels) {
+  for (size_t i = 0; i < labels.size(); ++i) {
+    (void)parse_metric_label(labels[i].name + "=" + labels[i].value);
+    for (size_t j = 0; j < i; ++j)
+      if (labels[j].name == labels[i].name)
+        throw std::invalid_argument("label '" + labels[i].name + "' is given twice\n  fix: give each label once");
+  }
+}
+
+}  // namespace enlight
