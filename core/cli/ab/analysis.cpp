@@ -14,12 +14,16 @@
 namespace enlight::ab {
 namespace {
 
+// Four significant digits, with k/M/G from 10^4 up: 25.93 M and 8.821 M
+// read at a glance where 2.593e+07 and 8821220 do not.
 std::string fmt(double v) {
   if (!std::isfinite(v)) return "n/a";
   char b[32];
   const double a = std::fabs(v);
-  if (a != 0 && (a >= 1e7 || a < 1e-3)) std::snprintf(b, sizeof b, "%.3e", v);
-  else if (a >= 1000) std::snprintf(b, sizeof b, "%.0f", v);
+  if (a >= 1e9) std::snprintf(b, sizeof b, "%.4g G", v / 1e9);
+  else if (a >= 1e6) std::snprintf(b, sizeof b, "%.4g M", v / 1e6);
+  else if (a >= 1e4) std::snprintf(b, sizeof b, "%.4g k", v / 1e3);
+  else if (a != 0 && a < 1e-3) std::snprintf(b, sizeof b, "%.3e", v);
   else std::snprintf(b, sizeof b, "%.4g", v);
   return b;
 }

@@ -1,5 +1,6 @@
 #include "ab/plot.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -100,6 +101,19 @@ std::string data_text(const PlotRequest& r) {
   return o.str();
 }
 
+// Whether the variants lie more than two orders of magnitude apart (all
+// positive): on a linear axis the small ones would be a line at zero.
+bool log_scale(const PlotRequest& r) {
+  double lo = INFINITY, hi = 0;
+  for (const PlotSeries& s : r.series)
+    for (double v : s.samples) {
+      if (v <= 0) return false;
+      lo = std::min(lo, v);
+      hi = std::max(hi, v);
+    }
+  return hi / lo > 100;
+}
+
 std::string script_text(const PlotRequest& r, const std::string& name) {
   const size_t n = r.series.size();
   const std::string ylabel = r.unit.empty() ? r.figure : r.figure + " (" + r.unit + ")";
@@ -124,6 +138,7 @@ std::string script_text(const PlotRequest& r, const std::string& name) {
     // Extreme samples would otherwise sit on the axes, half hidden.
     << "set offsets 0, 0, graph 0.05, graph 0.05\n"
     << "set grid ytics\n"
+    << (log_scale(r) ? "# Variants orders of magnitude apart: a log scale shows each one's spread.\nset logscale y\n" : "")
     << "set key off\n"
     << "set boxwidth 0.5\n"
     << "set style fill transparent solid 0.2 border\n"

@@ -166,3 +166,26 @@ TEST_F(Plot, EmptyInputIsInvalid) {
 }
 
 }  // namespace
+
+namespace {
+
+// Variants orders of magnitude apart (a TSC page's 10 M reads/s beside the
+// PM timer's 10 k) get a log axis; within two orders, or with a zero, a
+// linear one (log of zero does not exist).
+TEST_F(Plot, LogScaleOnlyForVariantsOrdersOfMagnitudeApart) {
+  PlotRequest near = two_variants();  // 100 vs 2000: 20x apart
+  render_plot(near);
+  EXPECT_EQ(slurp(near.out_stem + ".gp").find("set logscale y"), std::string::npos);
+  PlotRequest far = two_variants();
+  far.out_stem += "-far";
+  far.series[1].samples = {1.0e7, 1.1e7, 0.9e7, 1.05e7};
+  render_plot(far);
+  EXPECT_NE(slurp(far.out_stem + ".gp").find("set logscale y"), std::string::npos);
+  PlotRequest zero = far;
+  zero.out_stem += "-zero";
+  zero.series[0].samples = {0, 0, 0, 0};
+  render_plot(zero);
+  EXPECT_EQ(slurp(zero.out_stem + ".gp").find("set logscale y"), std::string::npos);
+}
+
+}  // namespace

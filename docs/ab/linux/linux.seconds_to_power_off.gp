@@ -1,0 +1,29 @@
+# enlight ab: seconds_to_power_off, per variant a box plot (whiskers at 1.5 IQR)
+# and every sample as a point. Paths are relative to this file: re-render with
+#   cd <this directory> && gnuplot ./linux.seconds_to_power_off.gp
+# gnuplot draws no box for a variant with fewer than 4 samples; its points still show.
+datafile = 'linux.seconds_to_power_off.dat'
+n = 3
+
+set title 'linux: seconds_to_power_off'
+set ylabel 'seconds_to_power_off (s)'
+set xtics ('recommended' 1, 'recommended-acpi-pm' 2, 'none' 3) nomirror rotate by 30 right
+set xrange [0.4:n+0.6]
+set ytics nomirror
+set border 3
+set offsets 0, 0, graph 0.05, graph 0.05
+set grid ytics
+set key off
+set boxwidth 0.5
+set style fill transparent solid 0.2 border
+set style boxplot range 1.5 outliers pointtype 7
+
+set terminal svg size 800,500 noenhanced font 'sans,12' background '#ffffff'
+set output 'linux.seconds_to_power_off.svg'
+plot for [i=0:n-1] datafile index i using (i+1):1 with boxplot lt i+1 ps 0, \
+     for [i=0:n-1] datafile index i using (i+1+$2):1 with points lt i+1 pt 7 ps 0.6
+
+set terminal pngcairo size 800,500 noenhanced font 'sans,10' background '#ffffff'
+set output 'linux.seconds_to_power_off.png'
+replot
+unset output

@@ -1,0 +1,31 @@
+# enlight ab: reads_per_second, per variant a box plot (whiskers at 1.5 IQR)
+# and every sample as a point. Paths are relative to this file: re-render with
+#   cd <this directory> && gnuplot ./time-read-kvm.reads_per_second.gp
+# gnuplot draws no box for a variant with fewer than 4 samples; its points still show.
+datafile = 'time-read-kvm.reads_per_second.dat'
+n = 3
+
+set title 'time-read-kvm: reads_per_second'
+set ylabel 'reads_per_second'
+set xtics ('pm-timer' 1, 'tsc-page' 2, 'tsc-page-offloaded' 3) nomirror rotate by 30 right
+set xrange [0.4:n+0.6]
+set ytics nomirror
+set border 3
+set offsets 0, 0, graph 0.05, graph 0.05
+set grid ytics
+# Variants orders of magnitude apart: a log scale shows each one's spread.
+set logscale y
+set key off
+set boxwidth 0.5
+set style fill transparent solid 0.2 border
+set style boxplot range 1.5 outliers pointtype 7
+
+set terminal svg size 800,500 noenhanced font 'sans,12' background '#ffffff'
+set output 'time-read-kvm.reads_per_second.svg'
+plot for [i=0:n-1] datafile index i using (i+1):1 with boxplot lt i+1 ps 0, \
+     for [i=0:n-1] datafile index i using (i+1+$2):1 with points lt i+1 pt 7 ps 0.6
+
+set terminal pngcairo size 800,500 noenhanced font 'sans,10' background '#ffffff'
+set output 'time-read-kvm.reads_per_second.png'
+replot
+unset output
