@@ -126,10 +126,15 @@ TEST_F(CliAb, RunsEveryVariantInASeededOrderAndWritesTablesJsonAndPlots) {
   EXPECT_FALSE(fs::exists(fs::path(out + "3") / "runs")) << "--from ran something";
 }
 
-TEST_F(CliAb, AFailedRunStopsTheExperimentNamingItsLog) {
+// kExperiment with its `page` variant timing out at once: every run of it fails.
+std::string with_failing_page() {
   std::string text = kExperiment;
   text.replace(text.find("cpu: hv-frequencies,hv-time"), 27, "cpu: hv-frequencies,hv-time\n    args: [--timeout, '0.001']");
-  const std::string file = write("bad.yaml", text);
+  return text;
+}
+
+TEST_F(CliAb, AFailedRunStopsTheExperimentNamingItsLog) {
+  const std::string file = write("bad.yaml", with_failing_page());
   Invocation r = run("ab " + file + " --out " + (dir_ / "out").string() + " --no-plots");
   EXPECT_EQ(r.status, 1) << r.out;
   EXPECT_NE(r.out.find("of variant 'page' failed"), std::string::npos) << r.out;
@@ -137,11 +142,8 @@ TEST_F(CliAb, AFailedRunStopsTheExperimentNamingItsLog) {
 }
 
 TEST_F(CliAb, WithRetriesAFailedRunRunsAgainAndIsListed) {
-  // A figure only some runs report cannot be retried into existence: the
-  // run is not clean, so --retries is used up and the failures listed.
-  std::string text = kExperiment;
-  text.replace(text.find("cpu: hv-frequencies,hv-time"), 27, "cpu: hv-frequencies,hv-time\n    args: [--timeout, '0.001']");
-  const std::string file = write("retry.yaml", text);
+  // A variant that always fails uses up --retries, each failure listed.
+  const std::string file = write("retry.yaml", with_failing_page());
   Invocation r = run("ab " + file + " --out " + (dir_ / "out").string() + " --no-plots --retries 2");
   EXPECT_EQ(r.status, 1) << r.out;
   EXPECT_NE(r.out.find("attempt 2"), std::string::npos) << r.out;
