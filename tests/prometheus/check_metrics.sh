@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `promtool check metrics` on what enlight exports: the final exposition
 # (`enlight run --metrics-file`) of runs that between them load every
-# plugin with counters and the latency histograms, with run labels.
+# plugin with counters and the plugins' histograms, with run labels. (The bus
+# latency histogram is a VmOptions switch the CLI does not offer.)
 #   check_metrics.sh ENLIGHT WORKDIR
 set -euo pipefail
 enlight=$1
