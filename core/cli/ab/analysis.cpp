@@ -35,12 +35,14 @@ std::string percent(double v) {
   return b;
 }
 
-std::string p_value(const RankTest& t) {
+std::string p_plain(double p) {
   char b[48];
-  if (t.p_two_sided < 1e-4) std::snprintf(b, sizeof b, "%.1e", t.p_two_sided);
-  else std::snprintf(b, sizeof b, "%.4f", t.p_two_sided);
-  return std::string(b) + (t.exact ? "" : " (approx.)");
+  if (p < 1e-4) std::snprintf(b, sizeof b, "%.1e", p);
+  else std::snprintf(b, sizeof b, "%.4f", p);
+  return b;
 }
+
+std::string p_value(const RankTest& t) { return p_plain(t.p_two_sided) + (t.exact ? "" : " (approx.)"); }
 
 // An argument as a shell would need it, so a printed command can be pasted.
 std::string shell_word(const std::string& a) {
@@ -95,6 +97,12 @@ std::vector<FigureResult> analyse(const Experiment& e, const std::vector<RunReco
       c.test = mann_whitney(b.samples, v.samples);
       fr.comparisons.push_back(c);
     }
+    // Several variants against one baseline are several tests: Holm keeps
+    // the chance of any false "significant" among them at the level read.
+    std::vector<double> p;
+    for (const Comparison& c : fr.comparisons) p.push_back(c.test.p_two_sided);
+    const std::vector<double> adjusted = holm_adjust(p);
+    for (size_t i = 0; i < adjusted.size(); ++i) fr.comparisons[i].p_holm = adjusted[i];
     out.push_back(std::move(fr));
   }
   return out;
@@ -130,8 +138,8 @@ std::string results_markdown(const Experiment& e, const RunContext& c, const std
     if (!f.better.empty()) detail += "; " + f.better + " is better";
     o << " (" << detail << ")\n\n";
     o << "| variant | n | median | IQR | min - max | median vs " << e.baseline << " | " << conf
-      << " % CI of the difference | Cliff's delta | Mann-Whitney p |\n";
-    o << "|---|---|---|---|---|---|---|---|---|\n";
+      << " % CI of the difference | Cliff's delta | Mann-Whitney p | p, Holm |\n";
+    o << "|---|---|---|---|---|---|---|---|---|---|\n";
     for (const VariantStats& v : fr.variants) {
       const Summary& s = v.summary;
       o << "| " << v.variant << " | " << s.n << " | " << fmt(s.median) << " | " << fmt(s.iqr) << " | " << fmt(s.min)
@@ -139,11 +147,12 @@ std::string results_markdown(const Experiment& e, const RunContext& c, const std
       const auto it = std::find_if(fr.comparisons.begin(), fr.comparisons.end(),
                                    [&](const Comparison& cmp) { return cmp.variant == v.variant; });
       if (it == fr.comparisons.end()) {
-        o << "(baseline) | | | |\n";
+        o << "(baseline) | | | | |\n";
         continue;
       }
       o << fmt(it->median_difference) << " (" << percent(it->relative) << ") | [" << fmt(it->ci.low) << ", "
-        << fmt(it->ci.high) << "] | " << fmt(it->cliffs_delta) << " | " << p_value(it->test) << " |\n";
+        << fmt(it->ci.high) << "] | " << fmt(it->cliffs_delta) << " | " << p_value(it->test) << " | "
+        << p_plain(it->p_holm) << " |\n";
     }
   }
   return o.str();
@@ -224,7 +233,7 @@ std::string results_json(const Experiment& e, const RunContext& c, const std::ve
         << number(cmp.relative) << ", \"ci_low\": " << number(cmp.ci.low) << ", \"ci_high\": " << number(cmp.ci.high)
         << ", \"cliffs_delta\": " << number(cmp.cliffs_delta) << ", \"hodges_lehmann\": " << number(cmp.hodges_lehmann)
         << ", \"mann_whitney_u\": " << number(cmp.test.u) << ", \"p_value\": " << number(cmp.test.p_two_sided)
-        << ", \"exact\": " << (cmp.test.exact ? "true" : "false") << "}";
+        << ", \"exact\": " << (cmp.test.exact ? "true" : "false") << ", \"p_holm\": " << number(cmp.p_holm) << "}";
     }
     o << "]}";
   }

@@ -48,6 +48,7 @@ struct Comparison {
   double cliffs_delta = 0;      // > 0: the variant's values tend to be larger
   double hodges_lehmann = 0;
   RankTest test{};
+  double p_holm = 0;            // test.p_two_sided adjusted over the figure's comparisons (Holm)
 };
 
 struct FigureResult {

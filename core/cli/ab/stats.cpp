@@ -195,4 +195,20 @@ Interval bootstrap_median_difference(std::span<const double> a, std::span<const 
   return {quantile_sorted(diffs, alpha / 2.0), quantile_sorted(diffs, 1.0 - alpha / 2.0)};
 }
 
+std::vector<double> holm_adjust(std::span<const double> p) {
+  for (double v : p)
+    if (!(v >= 0.0 && v <= 1.0)) throw std::invalid_argument("holm_adjust: a p-value outside [0, 1]");
+  const std::size_t m = p.size();
+  std::vector<std::size_t> order(m);
+  for (std::size_t i = 0; i < m; ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return p[a] < p[b]; });
+  std::vector<double> out(m);
+  double running = 0.0;  // adjusted values never decrease along the sorted order
+  for (std::size_t k = 0; k < m; ++k) {
+    running = std::max(running, std::min(1.0, static_cast<double>(m - k) * p[order[k]]));
+    out[order[k]] = running;
+  }
+  return out;
+}
+
 }  // namespace enlight::ab

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 namespace enlight::ab {
 
@@ -69,5 +70,12 @@ struct Interval {
 // confidence must be in (0, 1) and resamples >= 100.
 Interval bootstrap_median_difference(std::span<const double> a, std::span<const double> b,
                                      double confidence, uint32_t resamples, uint64_t seed);
+
+// Holm's step-down adjustment (Holm 1979) of p-values tested together,
+// e.g. every variant against one baseline: each adjusted p can be read
+// against the usual level while the chance of any false positive among them
+// stays at that level. Same order as the input; each in [0, 1]. Throws
+// std::invalid_argument on a value outside [0, 1] or NaN.
+std::vector<double> holm_adjust(std::span<const double> p);
 
 }  // namespace enlight::ab

@@ -139,6 +139,10 @@ TEST(Analyse, ComparisonsAgainstTheBaseline) {
   const Comparison& c = time.comparisons[1];
   EXPECT_EQ(b.variant, "b");
   EXPECT_EQ(c.variant, "c");
+  // Two comparisons, both at p = 2/252: Holm multiplies the first by 2 and
+  // the second by 1, then keeps the order monotone, so both are 4/252.
+  EXPECT_DOUBLE_EQ(b.p_holm, 2 * 2.0 / 252);
+  EXPECT_DOUBLE_EQ(c.p_holm, 2 * 2.0 / 252);
   EXPECT_DOUBLE_EQ(b.median_difference, 10);   // 22 - 12
   EXPECT_DOUBLE_EQ(b.relative, 10.0 / 12);
   EXPECT_DOUBLE_EQ(c.median_difference, -5);   // 7 - 12

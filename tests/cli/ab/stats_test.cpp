@@ -405,3 +405,46 @@ TEST(Bootstrap, ValidatesArguments) {
 }
 
 }  // namespace
+
+namespace {
+
+using enlight::ab::holm_adjust;
+
+// Holm's step-down, worked by hand: sorted p 0.01, 0.02, 0.04 get x3, x2,
+// x1 = 0.03, 0.04, 0.04 (the last raised to keep the order monotone), in
+// the input's order.
+TEST(Holm, StepDownByHand) {
+  const std::vector<double> p = {0.04, 0.01, 0.02};
+  const std::vector<double> h = holm_adjust(p);
+  ASSERT_EQ(h.size(), 3u);
+  EXPECT_DOUBLE_EQ(h[1], 0.03);
+  EXPECT_DOUBLE_EQ(h[2], 0.04);
+  EXPECT_DOUBLE_EQ(h[0], 0.04);
+}
+
+TEST(Holm, OneTestIsUnchangedAndValuesAreCapped) {
+  EXPECT_EQ(holm_adjust(std::vector<double>{0.3}), std::vector<double>{0.3});
+  const std::vector<double> h = holm_adjust(std::vector<double>{0.6, 0.5});
+  EXPECT_DOUBLE_EQ(h[0], 1.0);
+  EXPECT_DOUBLE_EQ(h[1], 1.0);
+  EXPECT_TRUE(holm_adjust(std::vector<double>{}).empty());
+}
+
+TEST(Holm, NeverBelowTheRawPAndMonotoneInIt) {
+  const std::vector<double> p = {0.001, 0.2, 0.03, 0.03, 0.5, 0.0002};
+  const std::vector<double> h = holm_adjust(p);
+  for (size_t i = 0; i < p.size(); ++i) {
+    EXPECT_GE(h[i], p[i]);
+    for (size_t j = 0; j < p.size(); ++j)
+      if (p[i] < p[j]) EXPECT_LE(h[i], h[j]) << i << " " << j;
+  }
+  EXPECT_EQ(h[2], h[3]) << "equal p, equal adjusted p";
+}
+
+TEST(Holm, RefusesValuesThatAreNotProbabilities) {
+  EXPECT_THROW(holm_adjust(std::vector<double>{0.1, 1.5}), std::invalid_argument);
+  EXPECT_THROW(holm_adjust(std::vector<double>{-0.1}), std::invalid_argument);
+  EXPECT_THROW(holm_adjust(std::vector<double>{std::nan("")}), std::invalid_argument);
+}
+
+}  // namespace
