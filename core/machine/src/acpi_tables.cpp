@@ -7,6 +7,7 @@
 #include <enlight/machine/acpi_tables.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -349,6 +350,28 @@ Bytes com1_device() {
   });
 }
 
+// ACPI 6.5, 6.1.5: a _HID is an EISA id (compressed into an integer) or a
+// string; "PNP0501" is the former, Hyper-V's "VMBus" the latter.
+bool is_eisa_id(const std::string& id) {
+  if (id.size() != 7) return false;
+  for (size_t i = 0; i < 3; ++i)
+    if (!std::isupper(static_cast<unsigned char>(id[i]))) return false;
+  for (size_t i = 3; i < 7; ++i)
+    if (!std::isxdigit(static_cast<unsigned char>(id[i]))) return false;
+  return true;
+}
+
+// ACPI 6.5, 6.1.5: an ACPI id is four upper-case letters or digits (the
+// vendor) and four hex digits.
+bool is_acpi_id(const std::string& id) {
+  if (id.size() != 8) return false;
+  for (size_t i = 0; i < 4; ++i)
+    if (!std::isupper(static_cast<unsigned char>(id[i])) && !std::isdigit(static_cast<unsigned char>(id[i]))) return false;
+  for (size_t i = 4; i < 8; ++i)
+    if (!std::isxdigit(static_cast<unsigned char>(id[i]))) return false;
+  return true;
+}
+
 Bytes dsdt_aml(const std::vector<Bytes>& sb_devices) {
   using namespace aml;
   std::vector<Bytes> sb{com1_device()};
@@ -476,6 +499,24 @@ AcpiTables build_acpi_tables(const AcpiConfig& config, uint64_t base, uint64_t e
     out.tables.push_back({std::string(slots[i].signature), gpa(i), static_cast<uint32_t>(slots[i].length)});
   }
   return out;
+}
+
+Bytes simple_device(const SimpleDevice& d) {
+  using namespace aml;
+  // An id that is neither an EISA id nor an ACPI id (4 letters or digits,
+  // 4 hex digits), such as Hyper-V's "VMBus", is returned by a _HID method:
+  // iasl refuses it as a Name, Linux takes either (QEMU's AML does the same).
+  std::vector<Bytes> terms;
+  if (is_eisa_id(d.hid)) terms.push_back(name("_HID", eisa_id(d.hid)));
+  else if (is_acpi_id(d.hid)) terms.push_back(name("_HID", string(d.hid)));
+  else terms.push_back(method("_HID", 0, false, {return_(string(d.hid))}));
+  terms.push_back(name("_UID", integer(d.uid)));
+  if (!d.ddn.empty()) terms.push_back(name("_DDN", string(d.ddn)));
+  terms.push_back(name("_STA", integer(0x0F)));
+  std::vector<Bytes> resources;
+  if (d.irq >= 0) resources.push_back(irq_no_flags(static_cast<uint32_t>(d.irq)));
+  terms.push_back(name("_CRS", resource_template(resources)));
+  return device(d.name, terms);
 }
 
 }  // namespace enlight::machine

@@ -41,7 +41,7 @@ using detail::MapReader;
 const std::vector<std::string> kTopKeys = {
     "name",     "version",   "abi",           "description", "flag",     "library",
     "status",   "security",  "implicit",      "passthrough", "host-features", "offload", "requires",
-    "recommends", "conflicts", "claims",      "options"};
+    "recommends", "conflicts", "claims",      "options", "acpi-devices"};
 
 std::string one_of(const MapReader& r, const std::string& key, const std::vector<std::string>& allowed,
                    const std::string& fallback) {
@@ -139,6 +139,7 @@ Manifest parse_manifest(const std::string& text, const std::string& path) {
   m.conflicts = parse_dependencies(r, "conflicts", m.name);
   detail::parse_claims(r, m);
   detail::parse_options(r, m);
+  detail::parse_acpi_devices(r, m);
   return m;
 }
 

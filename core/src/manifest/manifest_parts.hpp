@@ -12,6 +12,7 @@ namespace enlight::detail {
 
 void parse_claims(const MapReader& top, Manifest& m);
 void parse_options(const MapReader& top, Manifest& m);
+void parse_acpi_devices(const MapReader& top, Manifest& m);
 
 // Plugin and option names: [a-z0-9-]+, so they are safe as file names,
 // metric label values and flag suffixes.

@@ -141,26 +141,40 @@ Bytes vmbus_device() {
 
 // ---- The cases ---------------------------------------------------------------------
 
+// Devices a plugin's manifest declares (`acpi-devices`), as the kvm backend
+// builds them: Hyper-V's string _HID (a method), an EISA id with an IRQ, an
+// ACPI id with no resources.
+std::vector<Bytes> declared_devices() {
+  return {simple_device({"VMBD", "VMBus", 0, "VMBUS", 7}), simple_device({"DEV1", "PNP0C02", 3, "", 5}),
+          simple_device({"DEV2", "ENLT0001", 0, "", -1})};
+}
+
 struct Case {
   uint32_t vcpus;
   bool vmbus;
+  bool declared = false;
 };
 
-void PrintTo(const Case& c, std::ostream* os) { *os << c.vcpus << " vCPUs" << (c.vmbus ? " + VMBus" : ""); }
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.vcpus << " vCPUs" << (c.vmbus ? " + VMBus" : "") << (c.declared ? " + declared devices" : "");
+}
 
 std::string case_name(const testing::TestParamInfo<Case>& info) {
-  return "vcpus" + std::to_string(info.param.vcpus) + (info.param.vmbus ? "_vmbus" : "");
+  return "vcpus" + std::to_string(info.param.vcpus) + (info.param.vmbus ? "_vmbus" : "") +
+         (info.param.declared ? "_declared" : "");
 }
 
 AcpiTables build(const Case& c) {
   AcpiConfig config;
   config.vcpus = c.vcpus;
   if (c.vmbus) config.sb_devices.push_back(vmbus_device());
+  if (c.declared)
+    for (Bytes& d : declared_devices()) config.sb_devices.push_back(std::move(d));
   return build_acpi_tables(config);
 }
 
-const std::vector<Case> kCases = {{1, false}, {2, false}, {32, false}, {255, false},
-                                  {1, true},  {2, true},  {32, true},  {255, true}};
+const std::vector<Case> kCases = {{1, false}, {2, false}, {32, false}, {255, false}, {1, true},
+                                  {2, true},  {32, true},  {255, true},  {2, false, true}};
 
 class AcpiTablesTest : public testing::TestWithParam<Case> {};
 
@@ -359,6 +373,7 @@ TEST_P(AcpiTablesTest, DsdtHoldsCom1TheS5PackageAndTheAddedDevice) {
   // Scope (\_SB) right after the header.
   EXPECT_EQ(Bytes(d.begin() + kHeaderSize, d.begin() + kHeaderSize + 1), hex_bytes({0x10}));
   EXPECT_EQ(contains(d, vmbus_device()), c.vmbus);
+  for (const Bytes& declared : declared_devices()) EXPECT_EQ(contains(d, declared), c.declared);
 }
 
 // ---- Where the tables go, and refusals ------------------------------------------------
@@ -609,11 +624,16 @@ TEST_P(AcpiTablesIasl, DsdtAsIaslReadsIt) {
                            "IRQNoFlags ()\n                    {4}", "Name (\\_S5, Package (0x04)",
                            "0x05, \n        0x05, \n        Zero, \n        Zero"})
     EXPECT_NE(dsl.find(text), std::string::npos) << "missing: " << text << "\nin:\n" << dsl;
-  const bool vmbus = GetParam().vmbus;
-  for (const char* text : {"Device (VMBS)", "Name (STA, 0x0F)", "Return (\"VMBus\")", "Name (_DDN, \"VMBUS\")",
-                           "STA &= 0x0D", "STA |= 0x0F", "Return (STA)", "Method (_PS3, 0, NotSerialized)",
-                           "{7}"})
+  const bool vmbus = GetParam().vmbus, declared = GetParam().declared;
+  for (const char* text : {"Device (VMBS)", "Name (STA, 0x0F)", "STA &= 0x0D", "STA |= 0x0F", "Return (STA)",
+                           "Method (_PS3, 0, NotSerialized)"})
     EXPECT_EQ(dsl.find(text) != std::string::npos, vmbus) << text;
+  for (const char* text : {"Return (\"VMBus\")", "Name (_DDN, \"VMBUS\")", "{7}"})
+    EXPECT_EQ(dsl.find(text) != std::string::npos, vmbus || declared) << text;
+  // A manifest's acpi-devices, as iasl reads them back.
+  for (const char* text : {"Device (VMBD)", "Device (DEV1)", "EisaId (\"PNP0C02\")",
+                           "Name (_UID, 0x03)", "{5}", "Device (DEV2)", "Name (_HID, \"ENLT0001\")", "Name (_STA, 0x0F)"})
+    EXPECT_EQ(dsl.find(text) != std::string::npos, declared) << text << "\nin:\n" << dsl;
 }
 
 // acpiexec runs ACPICA, Linux's ACPI interpreter, on the tables: its FADT
@@ -624,6 +644,9 @@ TEST_P(AcpiTablesIasl, AcpicaLoadsTheTablesAndRunsTheMethods) {
   if (GetParam().vmbus)
     commands += "; evaluate \\_SB.VMBS._STA; evaluate \\_SB.VMBS._DIS; evaluate \\_SB.VMBS._STA"
                 "; evaluate \\_SB.VMBS._PS0; evaluate \\_SB.VMBS._STA; evaluate \\_SB.VMBS._HID";
+  if (GetParam().declared)
+    commands += "; evaluate \\_SB.VMBD._HID; evaluate \\_SB.VMBD._CRS; evaluate \\_SB.VMBD._STA"
+                "; evaluate \\_SB.DEV1._CRS; evaluate \\_SB.DEV2._CRS; evaluate \\_SB.DEV2._HID";
   const CommandResult r = run("cd " + quoted(dir_) + " && timeout 60 " + quoted(Acpica::acpiexec()) + " -b \"" + commands +
                     "\" FACP.dat DSDT.dat APIC.dat FACS.dat");
   EXPECT_EQ(r.status, 0) << r.output;

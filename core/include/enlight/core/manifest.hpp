@@ -97,6 +97,19 @@ struct OptionSpec {
   SourceLocation where;
 };
 
+// A device the plugin adds to the PC machine's ACPI namespace, in \_SB
+// (manifest key `acpi-devices`), for guests that find a device through
+// ACPI, as Linux's hv_vmbus finds VMBus (docs/manifest-format.md). The
+// core writes Device(NAME) { _HID, _UID, [_DDN], _STA, _CRS } from it.
+struct AcpiDeviceDecl {
+  std::string name;  // ACPI name segment, 1-4 of A-Z 0-9 _, not starting with a digit
+  std::string hid;   // _HID: an EISA id ("PNP0501") is encoded as one, anything else as a string
+  uint32_t uid = 0;  // _UID
+  std::string ddn;   // _DDN, empty: none
+  int irq = -1;      // _CRS IRQNoFlags (0-15); -1: an empty resource template
+  SourceLocation where;
+};
+
 struct Manifest {
   std::string name;
   Version version;
@@ -120,6 +133,7 @@ struct Manifest {
   std::vector<IoClaim> io_ports;
   std::vector<CpuidClaim> cpuid;
   std::vector<OptionSpec> options;
+  std::vector<AcpiDeviceDecl> acpi_devices;
 
   std::string path;        // where it was read from
   std::string directory;   // for resolving `library`

@@ -7,6 +7,10 @@
 #include "impl.hpp"
 #include "sys.hpp"
 
+#include <enlight/core/config_error.hpp>
+#include <enlight/core/loader.hpp>
+#include <enlight/machine/acpi_tables.hpp>
+
 #include <sys/ioctl.h>
 
 #include <cstring>
@@ -64,6 +68,28 @@ void set_lint(int vcpu_fd) {
 }
 }  // namespace
 
+namespace {
+
+// The devices the loaded plugins' manifests add to \_SB (`acpi-devices`).
+// Two plugins may not name the same device: the guest would see one.
+std::vector<machine::aml::Bytes> declared_acpi_devices(const Vm& vm) {
+  std::vector<machine::aml::Bytes> out;
+  std::vector<std::pair<const AcpiDeviceDecl*, const Manifest*>> seen;
+  for (const LoadedPlugin& p : vm.plugins())
+    for (const AcpiDeviceDecl& d : p.manifest->acpi_devices) {
+      for (const auto& [other, owner] : seen)
+        if (other->name == d.name)
+          throw ConfigError(d.where, "plugins '" + owner->name + "' and '" + p.manifest->name +
+                                         "' both add the ACPI device " + d.name + " (also at " + other->where.str() + ")",
+                            "rename one of them in its manifest's acpi-devices");
+      seen.emplace_back(&d, p.manifest);
+      out.push_back(machine::simple_device({d.name, d.hid, d.uid, d.ddn, d.irq}));
+    }
+  return out;
+}
+
+}  // namespace
+
 void create_pc(KvmVm::Impl& impl, std::function<void(uint8_t)> serial_out) {
   const int vmfd = impl.vm_fd.get();
   // The PIT in the kernel (Linux calibrates against it when nothing else
@@ -84,6 +110,7 @@ void create_pc(KvmVm::Impl& impl, std::function<void(uint8_t)> serial_out) {
     clock_gettime(CLOCK_REALTIME, &ts);
     return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
   };
+  pc.sb_devices = declared_acpi_devices(vm);
   impl.pc = std::make_unique<machine::PcMachine>(pc, impl.machine_signals);
 }
 

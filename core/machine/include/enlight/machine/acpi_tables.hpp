@@ -20,6 +20,21 @@
 
 namespace enlight::machine {
 
+// A plain device for \_SB, as a plugin's manifest declares one
+// (`acpi-devices`): Device(name) { _HID, _UID, [_DDN], _STA = 0x0F
+// (present, enabled, shown, functioning), _CRS with one IRQ or none }. A
+// _HID that is neither an EISA nor an ACPI id is a method returning it.
+// Linux's hv_vmbus walks _CRS and fails without one, so even no IRQ gives a
+// resource template (an end tag).
+struct SimpleDevice {
+  std::string name;  // an ACPI name segment (the manifest checked it)
+  std::string hid;   // "PNP0501" (EISA) becomes EisaId, "ABCD0001" (ACPI) a string, others a _HID method
+  uint32_t uid = 0;
+  std::string ddn;   // empty: no _DDN
+  int irq = -1;      // 0-15, or -1 for none
+};
+aml::Bytes simple_device(const SimpleDevice& d);
+
 struct AcpiConfig {
   uint32_t vcpus = 1;                      // 1..255 (xAPIC IDs in the MADT's Local APIC entries)
   std::vector<aml::Bytes> sb_devices;      // AML terms (normally Device()) placed in Scope(\_SB), after COM1
