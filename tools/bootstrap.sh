@@ -26,6 +26,7 @@ packages=(
   qemu-system-x86 busybox-static
   acpica-tools
   gnuplot-nox prometheus prometheus-pushgateway python3
+  clang libclang-rt-14-dev
 )
 
 install_deps() {

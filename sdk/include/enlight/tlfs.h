@@ -1229,6 +1229,270 @@
 #define CHANNELMSG_COUNT                  UINT32_C(25)
 
 /*
+ * Channel message layouts. Every *_OFFSET below counts from the start of the
+ * SynIC payload, so it includes the 8-byte channel message header, and a
+ * message's *_SIZE is the whole payload Linux posts, header included
+ * (sizeof of the Linux struct named in each comment, include/linux/hyperv.h,
+ * all __packed); for the two GPADL messages it is the fixed part before the
+ * PFNs. For host-to-guest messages that size is also the
+ * min_payload_len Linux's channel_message_table (drivers/hv/channel_mgmt.c)
+ * requires, where it has one; ALLOFFERS_DELIVERED and UNLOAD_RESPONSE have
+ * min_payload_len 0. A channel message never exceeds one SynIC payload
+ * (Linux MAX_SIZE_CHANNEL_MESSAGE, drivers/hv/hyperv_vmbus.h).
+ */
+#define VMBUS_MAX_SIZE_CHANNEL_MESSAGE   HV_MESSAGE_PAYLOAD_BYTE_COUNT
+
+/*
+ * Child relids (channel ids) are 1..2047: relid 0 is never used, and a
+ * relid is also the channel's bit in the 2048-flag SIEFP block of SINT2, so
+ * the event flags bound it. Linux: MAX_CHANNEL_RELIDS =
+ * max(MAX_NUM_CHANNELS_SUPPORTED (256), HV_EVENT_FLAGS_COUNT)
+ * (drivers/hv/hyperv_vmbus.h) and "the RELIDs start with 1"
+ * (include/linux/hyperv.h, at INVALID_RELID); QEMU allocates from
+ * VMBUS_FIRST_CHANID 1. MIN/MAX are this project's names.
+ */
+#define VMBUS_MAX_CHANNEL_RELIDS         HV_EVENT_FLAGS_COUNT
+#define VMBUS_CHILD_RELID_MIN            UINT32_C(1)
+#define VMBUS_CHILD_RELID_MAX            UINT32_C(2047)
+
+/*
+ * OPENCHANNEL_RESULT.status and GPADL_CREATED.creation_status: Linux
+ * treats 0 as success and any other value as failure (drivers/hv/channel.c
+ * __vmbus_open, __vmbus_establish_gpadl). Hyper-V's failure values are not
+ * published; the failure value and both names are this project's.
+ */
+#define VMBUS_CHANNEL_STATUS_SUCCESS     UINT32_C(0)
+#define VMBUS_CHANNEL_STATUS_FAILURE     UINT32_C(1)
+
+/*
+ * CHANNELMSG_OFFERCHANNEL, host to guest: struct vmbus_channel_offer_channel
+ * (header, struct vmbus_channel_offer, then the relid and signalling
+ * fields). GUIDs are 16 bytes in the Windows mixed-endian order (see the
+ * *_GUID_BYTES below). USER_DEF is the union u.std.user_def; in pipe mode
+ * (VMBUS_CHANNEL_NAMED_PIPE_MODE) its first u32 is u.pipe.pipe_mode.
+ * MONITOR_ALLOCATED is bit 0 of the byte after monitorid (the other 7 bits
+ * reserved); IS_DEDICATED_INTERRUPT is bit 0 of a u16 (15 bits reserved).
+ * RESERVED3 is Linux's reserved3 after sub_channel_index.
+ */
+#define VMBUS_OFFERCHANNEL_IF_TYPE_OFFSET                UINT32_C(8)
+#define VMBUS_OFFERCHANNEL_IF_INSTANCE_OFFSET            UINT32_C(24)
+#define VMBUS_OFFERCHANNEL_RESERVED1_OFFSET              UINT32_C(40)  /* u64 */
+#define VMBUS_OFFERCHANNEL_RESERVED2_OFFSET              UINT32_C(48)  /* u64 */
+#define VMBUS_OFFERCHANNEL_CHN_FLAGS_OFFSET              UINT32_C(56)  /* u16 */
+#define VMBUS_OFFERCHANNEL_MMIO_MEGABYTES_OFFSET         UINT32_C(58)  /* u16 */
+#define VMBUS_OFFERCHANNEL_USER_DEF_OFFSET               UINT32_C(60)
+#define VMBUS_OFFERCHANNEL_PIPE_MODE_OFFSET              UINT32_C(60)  /* u32 */
+#define VMBUS_OFFERCHANNEL_SUB_CHANNEL_INDEX_OFFSET      UINT32_C(180) /* u16 */
+#define VMBUS_OFFERCHANNEL_RESERVED3_OFFSET              UINT32_C(182) /* u16 */
+#define VMBUS_OFFERCHANNEL_CHILD_RELID_OFFSET            UINT32_C(184) /* u32 */
+#define VMBUS_OFFERCHANNEL_MONITORID_OFFSET              UINT32_C(188) /* u8 */
+#define VMBUS_OFFERCHANNEL_MONITOR_ALLOCATED_OFFSET      UINT32_C(189) /* u8 */
+#define VMBUS_OFFERCHANNEL_IS_DEDICATED_INTERRUPT_OFFSET UINT32_C(190) /* u16 */
+#define VMBUS_OFFERCHANNEL_CONNECTION_ID_OFFSET          UINT32_C(192) /* u32 */
+#define VMBUS_OFFERCHANNEL_SIZE                          UINT32_C(196)
+#define VMBUS_GUID_SIZE                                  UINT32_C(16)
+#define VMBUS_MAX_USER_DEFINED_BYTES                     UINT32_C(120)
+#define VMBUS_MAX_PIPE_USER_DEFINED_BYTES                UINT32_C(116)
+#define VMBUS_OFFERCHANNEL_MONITOR_ALLOCATED_BIT         UINT32_C(0)
+#define VMBUS_OFFERCHANNEL_MONITOR_ALLOCATED             (UINT32_C(1) << 0)
+#define VMBUS_OFFERCHANNEL_IS_DEDICATED_INTERRUPT_BIT    UINT32_C(0)
+#define VMBUS_OFFERCHANNEL_IS_DEDICATED_INTERRUPT        (UINT32_C(1) << 0)
+
+/* CHANNELMSG_RESCIND_CHANNELOFFER, host to guest: vmbus_channel_rescind_offer */
+#define VMBUS_RESCIND_CHANNELOFFER_CHILD_RELID_OFFSET    UINT32_C(8)
+#define VMBUS_RESCIND_CHANNELOFFER_SIZE                  UINT32_C(12)
+
+/*
+ * Header-only messages: CHANNELMSG_REQUESTOFFERS and CHANNELMSG_UNLOAD
+ * (guest to host), CHANNELMSG_ALLOFFERS_DELIVERED and
+ * CHANNELMSG_UNLOAD_RESPONSE (host to guest): a bare
+ * vmbus_channel_message_header.
+ */
+#define VMBUS_REQUESTOFFERS_SIZE         UINT32_C(8)
+#define VMBUS_ALLOFFERS_DELIVERED_SIZE   UINT32_C(8)
+#define VMBUS_UNLOAD_SIZE                UINT32_C(8)
+#define VMBUS_UNLOAD_RESPONSE_SIZE       UINT32_C(8)
+
+/*
+ * CHANNELMSG_OPENCHANNEL, guest to host: vmbus_channel_open_channel. The
+ * ring GPADL holds the guest-to-host ring at page 0 and the host-to-guest
+ * ring at DOWNSTREAM_RINGBUFFER_PAGEOFFSET (in 4 KiB pages). Linux sets
+ * openid = child_relid.
+ */
+#define VMBUS_OPENCHANNEL_CHILD_RELID_OFFSET             UINT32_C(8)
+#define VMBUS_OPENCHANNEL_OPENID_OFFSET                  UINT32_C(12)
+#define VMBUS_OPENCHANNEL_RINGBUFFER_GPADLHANDLE_OFFSET  UINT32_C(16)
+#define VMBUS_OPENCHANNEL_TARGET_VP_OFFSET               UINT32_C(20)
+#define VMBUS_OPENCHANNEL_DOWNSTREAM_RINGBUFFER_PAGEOFFSET_OFFSET UINT32_C(24)
+#define VMBUS_OPENCHANNEL_USERDATA_OFFSET                UINT32_C(28)
+#define VMBUS_OPENCHANNEL_SIZE                           UINT32_C(148)
+
+/*
+ * CHANNELMSG_OPENCHANNEL_RESULT, host to guest: vmbus_channel_open_result.
+ * status 0 is success; Linux fails the open on anything else.
+ */
+#define VMBUS_OPENCHANNEL_RESULT_CHILD_RELID_OFFSET      UINT32_C(8)
+#define VMBUS_OPENCHANNEL_RESULT_OPENID_OFFSET           UINT32_C(12)
+#define VMBUS_OPENCHANNEL_RESULT_STATUS_OFFSET           UINT32_C(16)
+#define VMBUS_OPENCHANNEL_RESULT_SIZE                    UINT32_C(20)
+
+/* CHANNELMSG_CLOSECHANNEL, guest to host: vmbus_channel_close_channel; no reply */
+#define VMBUS_CLOSECHANNEL_CHILD_RELID_OFFSET            UINT32_C(8)
+#define VMBUS_CLOSECHANNEL_SIZE                          UINT32_C(12)
+
+/*
+ * GPA range (struct gpa_range): byte_count u32, byte_offset u32, then
+ * u64 PFNs of 4 KiB (HV_PAGE_SIZE) pages. Offsets are relative to the range.
+ */
+#define VMBUS_GPA_RANGE_BYTE_COUNT_OFFSET   UINT32_C(0)
+#define VMBUS_GPA_RANGE_BYTE_OFFSET_OFFSET  UINT32_C(4)
+#define VMBUS_GPA_RANGE_PFN_ARRAY_OFFSET    UINT32_C(8)
+#define VMBUS_GPA_RANGE_HEADER_SIZE         UINT32_C(8)
+#define VMBUS_GPADL_PFN_SIZE                UINT32_C(8)
+
+/*
+ * CHANNELMSG_GPADL_HEADER, guest to host: vmbus_channel_gpadl_header (20
+ * bytes) followed by range_buflen bytes of gpa_range entries, of which only
+ * what fits in this message is present; the rest of the PFNs follow in
+ * GPADL_BODY messages. range_buflen and rangecount are u16. The
+ * BYTE_COUNT/BYTE_OFFSET/PFN_ARRAY offsets are those of the first range.
+ * Linux's create_gpadl_header always sends rangecount 1, byte_offset 0,
+ * range_buflen = 8 + 8 * pagecount and byte_count = pagecount * 4096, and
+ * fills the header with min(pagecount, MAX_PFNS) PFNs:
+ * MAX_PFNS = (240 - 20 - 8) / 8 = 26.
+ *
+ * VMBUS_GPADL_MAX_PFNS is this project's derived number, not a Linux
+ * constant: a single-range GPADL's PFN count is (range_buflen - 8) / 8, and
+ * the largest multiple of 8 a u16 holds is 0xFFF8, so 8190 pages (32 MiB
+ * less 8 KiB). Linux's largest GPADL, netvsc's receive buffer, is at most
+ * NETVSC_RECEIVE_BUFFER_SIZE = 31 MiB (7936 pages) and fits.
+ */
+#define VMBUS_GPADL_HEADER_CHILD_RELID_OFFSET   UINT32_C(8)
+#define VMBUS_GPADL_HEADER_GPADL_OFFSET         UINT32_C(12)
+#define VMBUS_GPADL_HEADER_RANGE_BUFLEN_OFFSET  UINT32_C(16)  /* u16 */
+#define VMBUS_GPADL_HEADER_RANGECOUNT_OFFSET    UINT32_C(18)  /* u16 */
+#define VMBUS_GPADL_HEADER_RANGE_OFFSET         UINT32_C(20)
+#define VMBUS_GPADL_HEADER_BYTE_COUNT_OFFSET    UINT32_C(20)
+#define VMBUS_GPADL_HEADER_BYTE_OFFSET_OFFSET   UINT32_C(24)
+#define VMBUS_GPADL_HEADER_PFN_ARRAY_OFFSET     UINT32_C(28)
+#define VMBUS_GPADL_HEADER_SIZE                 UINT32_C(20)  /* without ranges */
+#define VMBUS_GPADL_HEADER_MAX_PFNS             UINT32_C(26)
+#define VMBUS_GPADL_MAX_PFNS                    UINT32_C(8190)
+
+/*
+ * CHANNELMSG_GPADL_BODY, guest to host: vmbus_channel_gpadl_body, then up to
+ * MAX_PFNS = (240 - 16) / 8 = 28 PFNs continuing the header's list. Linux
+ * never sets msgnumber (its create_gpadl_header kzalloc()s the message and
+ * leaves it 0) and QEMU ignores it: PFN order is arrival order.
+ */
+#define VMBUS_GPADL_BODY_MSGNUMBER_OFFSET       UINT32_C(8)
+#define VMBUS_GPADL_BODY_GPADL_OFFSET           UINT32_C(12)
+#define VMBUS_GPADL_BODY_PFN_OFFSET             UINT32_C(16)
+#define VMBUS_GPADL_BODY_SIZE                   UINT32_C(16)  /* without PFNs */
+#define VMBUS_GPADL_BODY_MAX_PFNS               UINT32_C(28)
+
+/*
+ * CHANNELMSG_GPADL_CREATED, host to guest: vmbus_channel_gpadl_created.
+ * Linux matches a reply on both child_relid and gpadl
+ * (vmbus_ongpadl_created); creation_status 0 is success.
+ */
+#define VMBUS_GPADL_CREATED_CHILD_RELID_OFFSET      UINT32_C(8)
+#define VMBUS_GPADL_CREATED_GPADL_OFFSET            UINT32_C(12)
+#define VMBUS_GPADL_CREATED_CREATION_STATUS_OFFSET  UINT32_C(16)
+#define VMBUS_GPADL_CREATED_SIZE                    UINT32_C(20)
+
+/* CHANNELMSG_GPADL_TEARDOWN, guest to host: vmbus_channel_gpadl_teardown */
+#define VMBUS_GPADL_TEARDOWN_CHILD_RELID_OFFSET     UINT32_C(8)
+#define VMBUS_GPADL_TEARDOWN_GPADL_OFFSET           UINT32_C(12)
+#define VMBUS_GPADL_TEARDOWN_SIZE                   UINT32_C(16)
+
+/* CHANNELMSG_GPADL_TORNDOWN, host to guest: vmbus_channel_gpadl_torndown */
+#define VMBUS_GPADL_TORNDOWN_GPADL_OFFSET           UINT32_C(8)
+#define VMBUS_GPADL_TORNDOWN_SIZE                   UINT32_C(12)
+
+/*
+ * CHANNELMSG_RELID_RELEASED, guest to host: vmbus_channel_relid_released;
+ * the guest's acknowledgement of a rescind.
+ */
+#define VMBUS_RELID_RELEASED_CHILD_RELID_OFFSET     UINT32_C(8)
+#define VMBUS_RELID_RELEASED_SIZE                   UINT32_C(12)
+
+/*
+ * CHANNELMSG_INITIATE_CONTACT, guest to host: vmbus_channel_initiate_contact.
+ * The u64 at 16 is interrupt_page (a GPA) before VMBUS_VERSION_WIN10_V5;
+ * from 5.0 on it is a struct of msg_sint u8, msg_vtl u8, 6 reserved bytes.
+ */
+#define VMBUS_INITIATE_CONTACT_VMBUS_VERSION_REQUESTED_OFFSET UINT32_C(8)
+#define VMBUS_INITIATE_CONTACT_TARGET_VCPU_OFFSET    UINT32_C(12)
+#define VMBUS_INITIATE_CONTACT_INTERRUPT_PAGE_OFFSET UINT32_C(16)  /* u64 */
+#define VMBUS_INITIATE_CONTACT_MSG_SINT_OFFSET       UINT32_C(16)  /* u8 */
+#define VMBUS_INITIATE_CONTACT_MSG_VTL_OFFSET        UINT32_C(17)  /* u8 */
+#define VMBUS_INITIATE_CONTACT_MONITOR_PAGE1_OFFSET  UINT32_C(24)  /* u64 */
+#define VMBUS_INITIATE_CONTACT_MONITOR_PAGE2_OFFSET  UINT32_C(32)  /* u64 */
+#define VMBUS_INITIATE_CONTACT_SIZE                  UINT32_C(40)
+
+/*
+ * CHANNELMSG_VERSION_RESPONSE, host to guest: vmbus_channel_version_response.
+ * version_supported u8 (0 = "try an older version"), connection_state u8,
+ * u16 padding, msg_conn_id u32 (used by the guest only from 5.0 on).
+ */
+#define VMBUS_VERSION_RESPONSE_VERSION_SUPPORTED_OFFSET UINT32_C(8)   /* u8 */
+#define VMBUS_VERSION_RESPONSE_CONNECTION_STATE_OFFSET  UINT32_C(9)   /* u8 */
+#define VMBUS_VERSION_RESPONSE_MSG_CONN_ID_OFFSET       UINT32_C(12)
+#define VMBUS_VERSION_RESPONSE_SIZE                     UINT32_C(16)
+
+/*
+ * CHANNELMSG_TL_CONNECT_REQUEST, guest to host (hv_sock):
+ * vmbus_channel_tl_connect_request, two GUIDs.
+ */
+#define VMBUS_TL_CONNECT_REQUEST_GUEST_ENDPOINT_ID_OFFSET UINT32_C(8)
+#define VMBUS_TL_CONNECT_REQUEST_HOST_SERVICE_ID_OFFSET   UINT32_C(24)
+#define VMBUS_TL_CONNECT_REQUEST_SIZE                     UINT32_C(40)
+
+/*
+ * CHANNELMSG_MODIFYCHANNEL, guest to host, from VMBUS_VERSION_WIN10_V4_1:
+ * vmbus_channel_modifychannel (Linux vmbus_send_modifychannel). Only from
+ * VMBUS_VERSION_WIN10_V5_3 does the guest wait for
+ * CHANNELMSG_MODIFYCHANNEL_RESPONSE, vmbus_channel_modifychannel_response
+ * (status 0 = success).
+ */
+#define VMBUS_MODIFYCHANNEL_CHILD_RELID_OFFSET           UINT32_C(8)
+#define VMBUS_MODIFYCHANNEL_TARGET_VP_OFFSET             UINT32_C(12)
+#define VMBUS_MODIFYCHANNEL_SIZE                         UINT32_C(16)
+#define VMBUS_MODIFYCHANNEL_RESPONSE_CHILD_RELID_OFFSET  UINT32_C(8)
+#define VMBUS_MODIFYCHANNEL_RESPONSE_STATUS_OFFSET       UINT32_C(12)
+#define VMBUS_MODIFYCHANNEL_RESPONSE_SIZE                UINT32_C(16)
+
+/*
+ * Device interface (offer if_type) GUIDs, as the 16 bytes an OFFERCHANNEL
+ * carries: the first three groups little-endian, the last eight bytes in
+ * text order (Windows GUID layout; Linux guid_t via GUID_INIT, QEMU
+ * qemu_uuid_bswap). Brace initializers of plain bytes, not UINT32_C: they
+ * initialize a uint8_t[16]. Names are Linux's (include/linux/hyperv.h) plus
+ * _BYTES, because Linux's own macros expand to a ".guid =" designator.
+ */
+/* {57164f39-9115-4e78-ab55-382f3bd5422d} Heartbeat IC (hv_utils) */
+#define HV_HEART_BEAT_GUID_BYTES \
+  { 0x39, 0x4f, 0x16, 0x57, 0x15, 0x91, 0x78, 0x4e, \
+    0xab, 0x55, 0x38, 0x2f, 0x3b, 0xd5, 0x42, 0x2d }
+/* {0e0b6031-5213-4934-818b-38d90ced39db} Shutdown IC (hv_utils) */
+#define HV_SHUTDOWN_GUID_BYTES \
+  { 0x31, 0x60, 0x0b, 0x0e, 0x13, 0x52, 0x34, 0x49, \
+    0x81, 0x8b, 0x38, 0xd9, 0x0c, 0xed, 0x39, 0xdb }
+/* {9527e630-d0ae-497b-adce-e80ab0175caf} Time Synch IC (hv_utils) */
+#define HV_TS_GUID_BYTES \
+  { 0x30, 0xe6, 0x27, 0x95, 0xae, 0xd0, 0x7b, 0x49, \
+    0xad, 0xce, 0xe8, 0x0a, 0xb0, 0x17, 0x5c, 0xaf }
+/* {a9a0f4e7-5a45-4d96-b827-8a841e8c03e6} KVP IC (hv_utils, hv_kvp_daemon) */
+#define HV_KVP_GUID_BYTES \
+  { 0xe7, 0xf4, 0xa0, 0xa9, 0x45, 0x5a, 0x96, 0x4d, \
+    0xb8, 0x27, 0x8a, 0x84, 0x1e, 0x8c, 0x03, 0xe6 }
+/* {f8615163-df3e-46c5-913f-f2d2f965ed0e} Synthetic NIC (hv_netvsc) */
+#define HV_NIC_GUID_BYTES \
+  { 0x63, 0x51, 0x61, 0xf8, 0x3e, 0xdf, 0xc5, 0x46, \
+    0x91, 0x3f, 0xf2, 0xd2, 0xf9, 0x65, 0xed, 0x0e }
+
+/*
  * OFFERCHANNEL chn_flags (Linux "Server Flags"). Recent Linux patches reuse
  * 0x2 and 0x4 for confidential-VMBus ring/external-memory flags.
  */
