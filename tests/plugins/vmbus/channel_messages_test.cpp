@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "label_names.hpp"
+
 #include <cctype>
 #include <cstdint>
 #include <cstring>
@@ -299,14 +301,7 @@ TEST(ChannelMessagesRefusal, GpadlHeaderWithSeveralRangesIsStructurallyAccepted)
 }
 
 TEST(ChannelMessagesRefusal, ErrorNamesAreDistinctLabels) {
-  std::set<std::string> names;
-  for (size_t i = 0; i < kParseErrorCount; ++i) {
-    const std::string n = to_string(static_cast<ParseError>(i));
-    EXPECT_NE(n, "invalid");
-    for (char c : n) EXPECT_TRUE(std::islower(static_cast<unsigned char>(c)) || c == '_') << n;
-    names.insert(n);
-  }
-  EXPECT_EQ(names.size(), kParseErrorCount);
+  test::expect_distinct_label_names<ParseError>(kParseErrorCount, [](ParseError e) { return to_string(e); });
 }
 
 // Random payloads never crash the parser, and what it accepts keeps the

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "label_names.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <cstddef>
@@ -363,14 +365,7 @@ TEST(GpadlRefusal, ThousandsOfHeadersCannotExhaustMemory) {
 }
 
 TEST(GpadlRefusal, NamesAreDistinctLabels) {
-  std::set<std::string> names;
-  for (size_t i = 0; i < kGpadlRefusalCount; ++i) {
-    const std::string n = to_string(static_cast<GpadlRefusal>(i));
-    EXPECT_NE(n, "invalid");
-    for (char c : n) EXPECT_TRUE(std::islower(static_cast<unsigned char>(c)) || c == '_') << n;
-    names.insert(n);
-  }
-  EXPECT_EQ(names.size(), kGpadlRefusalCount);
+  test::expect_distinct_label_names<GpadlRefusal>(kGpadlRefusalCount, [](GpadlRefusal e) { return to_string(e); });
 }
 
 // ---- Teardown, reset ----------------------------------------------------
