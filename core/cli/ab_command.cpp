@@ -45,28 +45,15 @@ struct AbArgs {
 
 AbArgs parse_ab(const std::vector<std::string>& args) {
   AbArgs a;
-  auto value = [&](size_t& i, const std::string& name) -> std::string {
-    if (i + 1 >= args.size()) throw UsageError(name + " needs a value");
-    return args[++i];
-  };
-  auto number = [](const std::string& option, const std::string& v, uint64_t min, uint64_t max) {
-    try {
-      size_t used = 0;
-      const unsigned long long n = std::stoull(v, &used, 0);
-      if (used == v.size() && n >= min && n <= max && v[0] != '-') return static_cast<uint64_t>(n);
-    } catch (const std::exception&) {
-    }
-    throw UsageError(option + " needs a number from " + std::to_string(min) + " to " + std::to_string(max) + ", not '" + v + "'");
-  };
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a0 = args[i];
-    if (a0 == "--out") a.out = value(i, a0);
-    else if (a0 == "--from") a.from = value(i, a0);
-    else if (a0 == "--seed") a.seed = number(a0, value(i, a0), 0, UINT64_MAX);
-    else if (a0 == "--repetitions") a.repetitions = static_cast<uint32_t>(number(a0, value(i, a0), 2, 10000));
-    else if (a0 == "--warmup") a.warmup = static_cast<uint32_t>(number(a0, value(i, a0), 0, 1000));
-    else if (a0 == "--retries") a.retries = static_cast<uint32_t>(number(a0, value(i, a0), 0, 1000));
-    else if (a0 == "--push") a.push = value(i, a0);
+    if (a0 == "--out") a.out = option_value(args, i);
+    else if (a0 == "--from") a.from = option_value(args, i);
+    else if (a0 == "--seed") a.seed = parse_number(a0, option_value(args, i), 0, UINT64_MAX);
+    else if (a0 == "--repetitions") a.repetitions = static_cast<uint32_t>(parse_number(a0, option_value(args, i), 2, 10000));
+    else if (a0 == "--warmup") a.warmup = static_cast<uint32_t>(parse_number(a0, option_value(args, i), 0, 1000));
+    else if (a0 == "--retries") a.retries = static_cast<uint32_t>(parse_number(a0, option_value(args, i), 0, 1000));
+    else if (a0 == "--push") a.push = option_value(args, i);
     else if (a0 == "--no-plots") a.plots = false;
     else if (!a0.empty() && a0[0] == '-') throw UsageError("unknown option '" + a0 + "'");
     else if (a.experiment.empty()) a.experiment = a0;

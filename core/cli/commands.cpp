@@ -11,6 +11,23 @@
 
 namespace enlight::cli {
 
+std::string option_value(const std::vector<std::string>& args, size_t& i) {
+  if (i + 1 >= args.size()) throw UsageError(args[i] + " needs a value");
+  return args[++i];
+}
+
+uint64_t parse_number(const std::string& option, const std::string& text, uint64_t min, uint64_t max) {
+  try {
+    size_t used = 0;
+    const unsigned long long v = std::stoull(text, &used, 0);
+    if (used == text.size() && v >= min && v <= max && text[0] != '-') return v;
+  } catch (const std::exception&) {
+  }
+  const std::string range = min == 0 ? "up to " + std::to_string(max)
+                                     : "from " + std::to_string(min) + " to " + std::to_string(max);
+  throw UsageError(option + " needs a number " + range + ", not '" + text + "'");
+}
+
 std::vector<std::string> search_path(const Globals& g) {
   std::vector<std::string> path;
   std::stringstream ss(g.plugin_path);

@@ -16,6 +16,12 @@ struct Globals {
   std::string plugin_path;  // from --plugin-path, searched first
 };
 
+// The value after option args[i], advancing i; a UsageError when it is missing.
+std::string option_value(const std::vector<std::string>& args, size_t& i);
+// `text` as a whole number (decimal or 0x hex) in [min, max]; a UsageError
+// naming the option and the range otherwise ("-1" too, which stoull wraps).
+uint64_t parse_number(const std::string& option, const std::string& text, uint64_t min, uint64_t max);
+
 // --plugin-path first, then $ENLIGHT_PLUGIN_PATH and the built-in defaults.
 std::vector<std::string> search_path(const Globals& g);
 

@@ -67,33 +67,18 @@ double timeout_seconds(double duration) {
   return std::max(duration + 10, 2 * duration);
 }
 
-uint64_t parse_number(const std::string& option, const std::string& text, uint64_t max) {
-  try {
-    size_t used = 0;
-    const unsigned long long v = std::stoull(text, &used, 0);
-    if (used != text.size() || v > max) throw std::out_of_range(text);
-    return v;
-  } catch (const std::exception&) {
-    throw UsageError(option + " needs a number up to " + std::to_string(max) + ", not '" + text + "'");
-  }
-}
-
 RunArgs parse(const std::vector<std::string>& args) {
   RunArgs r;
-  auto value = [&](size_t& i, const std::string& name) -> std::string {
-    if (i + 1 >= args.size()) throw UsageError(name + " needs a value");
-    return args[++i];
-  };
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    if (a == "--cpu") r.flags = value(i, a), r.have_flags = true;
-    else if (a == "--guest") r.guest = value(i, a);
+    if (a == "--cpu") r.flags = option_value(args, i), r.have_flags = true;
+    else if (a == "--guest") r.guest = option_value(args, i);
     else if (a == "--vcpus") {
-      r.vcpus = static_cast<uint32_t>(parse_number(a, value(i, a), 32));  // the guest library's limit
+      r.vcpus = static_cast<uint32_t>(parse_number(a, option_value(args, i), 0, 32));  // the guest library's limit
       if (r.vcpus == 0) throw UsageError("--vcpus must be at least 1");
     }
     else if (a == "--duration") {
-      const std::string v = value(i, a);
+      const std::string v = option_value(args, i);
       try {
         r.duration = std::stod(v);
       } catch (const std::exception&) {
@@ -101,7 +86,7 @@ RunArgs parse(const std::vector<std::string>& args) {
       }
       if (!(r.duration > 0 && r.duration <= 86400)) throw UsageError("--duration must be in (0, 86400] seconds");
     } else if (a == "--timeout") {
-      const std::string v = value(i, a);
+      const std::string v = option_value(args, i);
       try {
         r.timeout = std::stod(v);
       } catch (const std::exception&) {
@@ -109,36 +94,36 @@ RunArgs parse(const std::vector<std::string>& args) {
       }
       if (!(r.timeout >= 0 && r.timeout <= 86400 * 365)) throw UsageError("--timeout must be 0 (none) or more seconds");
     } else if (a == "--machine") {
-      r.machine_kind = value(i, a);
+      r.machine_kind = option_value(args, i);
       if (r.machine_kind != "flat" && r.machine_kind != "pc")
         throw UsageError("--machine must be 'flat' (a guest program alone) or 'pc' (with the PC's devices), not '" +
                          r.machine_kind + "'");
-    } else if (a == "--kernel") r.machine.kernel = value(i, a);
-    else if (a == "--initrd") r.machine.initrd = value(i, a);
-    else if (a == "--append") r.machine.append = value(i, a), r.machine.has_append = true;
-    else if (a == "--serial") r.machine.serial = value(i, a);
+    } else if (a == "--kernel") r.machine.kernel = option_value(args, i);
+    else if (a == "--initrd") r.machine.initrd = option_value(args, i);
+    else if (a == "--append") r.machine.append = option_value(args, i), r.machine.has_append = true;
+    else if (a == "--serial") r.machine.serial = option_value(args, i);
     else if (a == "--memory") {
-      const std::string v = value(i, a);
+      const std::string v = option_value(args, i);
       try {
         r.machine.memory = parse_memory_size(v);
       } catch (const std::exception& e) {
         throw UsageError(std::string("--memory: ") + e.what() + " (write e.g. 256M or 1G)");
       }
       r.have_memory = true;
-    } else if (a == "--metrics") r.metrics = value(i, a);
-    else if (a == "--backend") r.backend = value(i, a);
-    else if (a == "--offload") r.offload = value(i, a);
+    } else if (a == "--metrics") r.metrics = option_value(args, i);
+    else if (a == "--backend") r.backend = option_value(args, i);
+    else if (a == "--offload") r.offload = option_value(args, i);
     else if (a == "--label") {
       try {
-        r.labels.push_back(parse_metric_label(value(i, a)));
+        r.labels.push_back(parse_metric_label(option_value(args, i)));
         check_metric_labels(r.labels);
       } catch (const std::invalid_argument& e) {
         throw UsageError(std::string("--label: ") + e.what());
       }
-    } else if (a == "--push") r.push = value(i, a);
-    else if (a == "--prometheus-sd") r.scrape_target = value(i, a);
-    else if (a == "--metrics-file") r.metrics_file = value(i, a);
-    else if (a == "--report") r.report = value(i, a);
+    } else if (a == "--push") r.push = option_value(args, i);
+    else if (a == "--prometheus-sd") r.scrape_target = option_value(args, i);
+    else if (a == "--metrics-file") r.metrics_file = option_value(args, i);
+    else if (a == "--report") r.report = option_value(args, i);
     else if (!a.empty() && a[0] == '-') throw UsageError("unknown option '" + a + "'");
     else if (r.profile.empty()) r.profile = a;
     else throw UsageError("more than one profile given ('" + r.profile + "' and '" + a + "')");

@@ -15,6 +15,19 @@
 #include <stdexcept>
 
 namespace enlight::cli {
+namespace {
+
+// {"name": "value", ...}: the run's labels, as the report and the file_sd
+// target both carry them.
+std::string labels_json(const MetricLabels& labels) {
+  std::string o = "{";
+  for (size_t i = 0; i < labels.size(); ++i)
+    o += (i ? ", " : "") + json::string(labels[i].name) + ": " + json::string(labels[i].value);
+  return o + "}";
+}
+
+}  // namespace
+
 void write_file_atomically(const std::string& path, const std::string& text, const char* what) {
   const std::string tmp = path + ".tmp";
   std::FILE* f = std::fopen(tmp.c_str(), "w");
@@ -40,10 +53,7 @@ void write_run_report(const std::string& path, const RunReportInput& in) {
   using json::string;
   const RunResult& r = *in.result;
   std::string o = "{\n  \"format\": \"enlight-run-report\",\n  \"version\": 1,\n";
-  o += "  \"labels\": {";
-  for (size_t i = 0; i < in.labels.size(); ++i)
-    o += (i ? ", " : "") + string(in.labels[i].name) + ": " + string(in.labels[i].value);
-  o += "},\n";
+  o += "  \"labels\": " + labels_json(in.labels) + ",\n";
   o += "  \"backend\": " + string(in.backend) + ",\n  \"profile\": " + string(in.profile) +
        ",\n  \"guest\": " + string(in.guest) + ",\n";
   o += "  \"vcpus\": " + std::to_string(in.vm->vcpu_count()) + ",\n  \"plugins\": [";
@@ -99,10 +109,7 @@ void write_run_report(const std::string& path, const RunReportInput& in) {
 
 ScrapeTargetFile::ScrapeTargetFile(std::string path, const std::string& host_port, const MetricLabels& labels)
     : path_(std::move(path)) {
-  std::string o = "[{\"targets\": [" + json::string(host_port) + "], \"labels\": {";
-  for (size_t i = 0; i < labels.size(); ++i)
-    o += (i ? ", " : "") + json::string(labels[i].name) + ": " + json::string(labels[i].value);
-  o += "}}]\n";
+  const std::string o = "[{\"targets\": [" + json::string(host_port) + "], \"labels\": " + labels_json(labels) + "}]\n";
   write_file_atomically(path_, o, "Prometheus target file");
 }
 

@@ -15,12 +15,14 @@
 #include <vector>
 
 #include "cli_runner.hpp"
+#include "enlight_test.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 using enlight_cli_test::Invocation;
 using enlight_cli_test::run;
+using enlight::test::read_file;
 
 class CliAb : public ::testing::Test {
  protected:
@@ -37,12 +39,7 @@ class CliAb : public ::testing::Test {
     std::ofstream(dir_ / name) << text;
     return (dir_ / name).string();
   }
-  static std::string slurp(const fs::path& p) {
-    std::ifstream in(p);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }
+
   fs::path dir_;
 };
 
@@ -97,8 +94,12 @@ TEST_F(CliAb, RunsEveryVariantInASeededOrderAndWritesTablesJsonAndPlots) {
   for (const auto& res : j["results"]) {
     if (res["figure"].as<std::string>() != "pm_exits") continue;
     for (const auto& v : res["variants"]) {
-      if (v["variant"].as<std::string>() == "page") EXPECT_EQ(v["median"].as<double>(), 0);
-      if (v["variant"].as<std::string>() == "pm") EXPECT_GT(v["median"].as<double>(), 1000);
+      if (v["variant"].as<std::string>() == "page") {
+        EXPECT_EQ(v["median"].as<double>(), 0);
+      }
+      if (v["variant"].as<std::string>() == "pm") {
+        EXPECT_GT(v["median"].as<double>(), 1000);
+      }
     }
   }
   for (const char* f : {"results.md", "t.reads.svg", "t.reads.png", "t.pm_exits.svg", "t.pm_exits.png", "t.reads.gp"})
@@ -114,10 +115,10 @@ TEST_F(CliAb, RunsEveryVariantInASeededOrderAndWritesTablesJsonAndPlots) {
   EXPECT_FALSE(fs::exists(fs::path(out + "2") / "t.reads.svg")) << "--no-plots";
 
   // --from: the same tables from the recorded runs, nothing run again.
-  const std::string table = slurp(fs::path(out) / "results.md");
+  const std::string table = read_file(fs::path(out) / "results.md");
   Invocation from = run("ab --from " + out + "/results.json --out " + out + "3 --no-plots");
   ASSERT_EQ(from.status, 0) << from.out;
-  const std::string table3 = slurp(fs::path(out + "3") / "results.md");
+  const std::string table3 = read_file(fs::path(out + "3") / "results.md");
   const auto tables = [](const std::string& md) {
     const size_t start = md.find("### "), end = md.find("\nPlots");
     return md.substr(start, end == std::string::npos ? std::string::npos : end - start);

@@ -17,22 +17,17 @@
 #include <thread>
 
 #include "cli_runner.hpp"
+#include "enlight_test.hpp"
 
 namespace {
 
 using enlight_cli_test::Invocation;
 using enlight_cli_test::run;
+using enlight::test::read_file;
 
 std::string temp_path(const std::string& name) {
   return (std::filesystem::temp_directory_path() / ("enlight-cli-outputs-" + std::to_string(getpid()) + "-" + name))
       .string();
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 TEST(CliLabels, BadLabelsAreRefusedWithTheirFix) {
@@ -102,7 +97,7 @@ TEST(CliMetricsFile, TheFinalExpositionCarriesTheLabelsOnEverySeries) {
   const std::string file = temp_path("final.prom");
   Invocation r = run("run --backend emu --metrics off --label variant=b --metrics-file " + file);
   ASSERT_EQ(r.status, 0) << r.out;
-  std::istringstream text(slurp(file));
+  std::istringstream text(read_file(file));
   std::string line;
   int series = 0;
   while (std::getline(text, line)) {
@@ -136,7 +131,7 @@ TEST(CliScrapeTarget, TheTargetExistsWhileTheVmRunsAndIsGoneAfter) {
   std::string content;
   for (int i = 0; i < 100 && !seen; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    content = slurp(target);
+    content = read_file(target);
     seen = !content.empty();
   }
   std::string out;

@@ -1,13 +1,13 @@
 #include "ab/analysis.hpp"
 
 #include "ab/json.hpp"
+#include "ab/text_file.hpp"
 
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <sstream>
 #include <stdexcept>
 
@@ -242,13 +242,11 @@ std::string results_json(const Experiment& e, const RunContext& c, const std::ve
 }
 
 RecordedExperiment read_results_json(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot read '" + path + "'\n  fix: give the results.json an earlier `enlight ab` wrote");
-  std::stringstream ss;
-  ss << in.rdbuf();
+  const std::optional<std::string> text = read_text_file(path);
+  if (!text) throw std::runtime_error("cannot read '" + path + "'\n  fix: give the results.json an earlier `enlight ab` wrote");
   RecordedExperiment out;
   try {
-    const YAML::Node r = YAML::Load(ss.str());
+    const YAML::Node r = YAML::Load(*text);
     if (!r.IsMap() || !r["format"] || r["format"].as<std::string>() != "enlight-ab-results" || r["version"].as<int>() != 1)
       throw std::runtime_error("not enlight ab results (format enlight-ab-results, version 1)");
     Experiment& e = out.experiment;

@@ -1,5 +1,7 @@
 #include "ab/experiment.hpp"
 
+#include "ab/text_file.hpp"
+
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -8,9 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 namespace enlight::ab {
 namespace {
@@ -280,13 +280,11 @@ Experiment parse_experiment(const std::string& text, const std::string& file, co
 }
 
 Experiment load_experiment(const std::string& path) {
-  std::ifstream in(path);
-  if (!in)
+  const std::optional<std::string> text = read_text_file(path);
+  if (!text)
     throw ConfigError({path}, std::string("cannot read the experiment file: ") + std::strerror(errno),
                       "give the path of an experiment YAML file (tools/ab/*.yaml)");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse_experiment(ss.str(), path, std::filesystem::path(path).parent_path().string());
+  return parse_experiment(*text, path, std::filesystem::path(path).parent_path().string());
 }
 
 }  // namespace enlight::ab

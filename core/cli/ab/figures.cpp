@@ -1,9 +1,9 @@
 #include "ab/figures.hpp"
 
+#include "ab/text_file.hpp"
+
 #include <yaml-cpp/yaml.h>
 
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 
 namespace enlight::ab {
@@ -77,11 +77,9 @@ RunFigures run_figures_from_text(const std::string& report_json, const std::stri
 }
 
 RunFigures read_run_figures(const std::string& report_path, const std::vector<Figure>& figures) {
-  std::ifstream in(report_path);
-  if (!in) throw std::runtime_error("run report '" + report_path + "' is missing (the run wrote none)");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return run_figures_from_text(ss.str(), report_path, figures);
+  const std::optional<std::string> text = read_text_file(report_path);
+  if (!text) throw std::runtime_error("run report '" + report_path + "' is missing (the run wrote none)");
+  return run_figures_from_text(*text, report_path, figures);
 }
 
 }  // namespace enlight::ab

@@ -31,13 +31,7 @@ bool label_value_ok(const std::string& v) {
   });
 }
 
-}  // namespace
-
-MetricLabel parse_metric_label(const std::string& text) {
-  const auto eq = text.find('=');
-  if (eq == std::string::npos)
-    throw std::invalid_argument("label '" + text + "' is not NAME=VALUE\n  fix: write e.g. --label variant=baseline");
-  MetricLabel l{text.substr(0, eq), text.substr(eq + 1)};
+void check_metric_label(const MetricLabel& l) {
   if (!label_name_ok(l.name) || l.name.rfind("__", 0) == 0)
     throw std::invalid_argument("label name '" + l.name +
                                 "' is not a Prometheus label name\n  fix: use letters, digits and '_', not starting "
@@ -50,12 +44,22 @@ MetricLabel parse_metric_label(const std::string& text) {
     throw std::invalid_argument("label value '" + l.value + "' of '" + l.name +
                                 "' is empty, longer than 128 or has a character outside A-Z a-z 0-9 _ . : -\n  fix: "
                                 "use e.g. --label " + l.name + "=hv-time-on");
+}
+
+}  // namespace
+
+MetricLabel parse_metric_label(const std::string& text) {
+  const auto eq = text.find('=');
+  if (eq == std::string::npos)
+    throw std::invalid_argument("label '" + text + "' is not NAME=VALUE\n  fix: write e.g. --label variant=baseline");
+  MetricLabel l{text.substr(0, eq), text.substr(eq + 1)};
+  check_metric_label(l);
   return l;
 }
 
 void check_metric_labels(const MetricLabels& labels) {
   for (size_t i = 0; i < labels.size(); ++i) {
-    (void)parse_metric_label(labels[i].name + "=" + labels[i].value);
+    check_metric_label(labels[i]);
     for (size_t j = 0; j < i; ++j)
       if (labels[j].name == labels[i].name)
         throw std::invalid_argument("label '" + labels[i].name + "' is given twice\n  fix: give each label once");

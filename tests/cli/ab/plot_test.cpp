@@ -2,6 +2,8 @@
 // `enlight ab`, so its absence fails these tests instead of skipping them.
 #include "ab/plot.hpp"
 
+#include "enlight_test.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -17,12 +19,7 @@ using enlight::ab::render_plot;
 
 namespace {
 
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::ostringstream o;
-  o << f.rdbuf();
-  return o.str();
-}
+using enlight::test::read_file;
 
 // gnuplot escapes & and < in SVG text; undo that so names compare as written.
 std::string xml_unescape(std::string s) {
@@ -66,7 +63,7 @@ TEST_F(Plot, TwoVariantsMakePngAndSvg) {
   const std::string stem = req.out_stem;
   ASSERT_EQ(res.files, (std::vector<std::string>{stem + ".dat", stem + ".gp", stem + ".svg", stem + ".png"}));
 
-  const std::string png = slurp(stem + ".png");
+  const std::string png = read_file(stem + ".png");
   ASSERT_GE(png.size(), 24u);
   EXPECT_EQ(png.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
   // IHDR: big-endian width and height right after the chunk header.
@@ -80,7 +77,7 @@ TEST_F(Plot, TwoVariantsMakePngAndSvg) {
   EXPECT_GT(png.size(), 10'000u);
   EXPECT_LT(png.size(), 2'000'000u);
 
-  const std::string svg = xml_unescape(slurp(stem + ".svg"));
+  const std::string svg = xml_unescape(read_file(stem + ".svg"));
   EXPECT_NE(svg.find("<svg"), std::string::npos);
   EXPECT_NE(svg.find("pm-timer"), std::string::npos);
   EXPECT_NE(svg.find("tsc-page"), std::string::npos);
@@ -88,20 +85,20 @@ TEST_F(Plot, TwoVariantsMakePngAndSvg) {
   EXPECT_NE(svg.find("guest reads/s (reads/s)"), std::string::npos);
 
   // The script re-renders by itself from its own directory.
-  const std::string gp = slurp(stem + ".gp");
+  const std::string gp = read_file(stem + ".gp");
   EXPECT_NE(gp.find("with boxplot"), std::string::npos);
   EXPECT_NE(gp.find("time-read.reads_per_second.dat"), std::string::npos);
   EXPECT_EQ(gp.find(dir_.string()), std::string::npos) << "absolute paths break a moved result directory";
-  EXPECT_NE(slurp(stem + ".dat").find("2021.4"), std::string::npos);
+  EXPECT_NE(read_file(stem + ".dat").find("2021.4"), std::string::npos);
 }
 
 TEST_F(Plot, SameRequestSameFiles) {
   PlotRequest req = two_variants();
   render_plot(req);
-  const std::string dat = slurp(req.out_stem + ".dat"), gp = slurp(req.out_stem + ".gp");
+  const std::string dat = read_file(req.out_stem + ".dat"), gp = read_file(req.out_stem + ".gp");
   render_plot(req);
-  EXPECT_EQ(slurp(req.out_stem + ".dat"), dat);
-  EXPECT_EQ(slurp(req.out_stem + ".gp"), gp);
+  EXPECT_EQ(read_file(req.out_stem + ".dat"), dat);
+  EXPECT_EQ(read_file(req.out_stem + ".gp"), gp);
 }
 
 TEST_F(Plot, AwkwardNamesSurviveIntoSvg) {
@@ -114,7 +111,7 @@ TEST_F(Plot, AwkwardNamesSurviveIntoSvg) {
   req.out_stem = (dir_ / "-odd name's").string();
   render_plot(req);
 
-  const std::string svg = xml_unescape(slurp(req.out_stem + ".svg"));
+  const std::string svg = xml_unescape(read_file(req.out_stem + ".svg"));
   for (const std::string& n : names) EXPECT_NE(svg.find(n), std::string::npos) << n;
   EXPECT_NE(svg.find("A/B 'run' \"1\" x_1 @y back\\slash"), std::string::npos);
   EXPECT_NE(svg.find("second line"), std::string::npos);
@@ -175,17 +172,17 @@ namespace {
 TEST_F(Plot, LogScaleOnlyForVariantsOrdersOfMagnitudeApart) {
   PlotRequest near = two_variants();  // 100 vs 2000: 20x apart
   render_plot(near);
-  EXPECT_EQ(slurp(near.out_stem + ".gp").find("set logscale y"), std::string::npos);
+  EXPECT_EQ(read_file(near.out_stem + ".gp").find("set logscale y"), std::string::npos);
   PlotRequest far = two_variants();
   far.out_stem += "-far";
   far.series[1].samples = {1.0e7, 1.1e7, 0.9e7, 1.05e7};
   render_plot(far);
-  EXPECT_NE(slurp(far.out_stem + ".gp").find("set logscale y"), std::string::npos);
+  EXPECT_NE(read_file(far.out_stem + ".gp").find("set logscale y"), std::string::npos);
   PlotRequest zero = far;
   zero.out_stem += "-zero";
   zero.series[0].samples = {0, 0, 0, 0};
   render_plot(zero);
-  EXPECT_EQ(slurp(zero.out_stem + ".gp").find("set logscale y"), std::string::npos);
+  EXPECT_EQ(read_file(zero.out_stem + ".gp").find("set logscale y"), std::string::npos);
 }
 
 }  // namespace

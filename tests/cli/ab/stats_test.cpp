@@ -435,8 +435,11 @@ TEST(Holm, NeverBelowTheRawPAndMonotoneInIt) {
   const std::vector<double> h = holm_adjust(p);
   for (size_t i = 0; i < p.size(); ++i) {
     EXPECT_GE(h[i], p[i]);
-    for (size_t j = 0; j < p.size(); ++j)
-      if (p[i] < p[j]) EXPECT_LE(h[i], h[j]) << i << " " << j;
+    for (size_t j = 0; j < p.size(); ++j) {
+      if (p[i] < p[j]) {
+        EXPECT_LE(h[i], h[j]) << i << " " << j;
+      }
+    }
   }
   EXPECT_EQ(h[2], h[3]) << "equal p, equal adjusted p";
 }

@@ -5,6 +5,8 @@
 // offsets from tlfs.h.
 #include "protocol/bus.hpp"
 
+#include "message_bytes.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -13,20 +15,10 @@
 namespace enlight::vmbus {
 namespace {
 
-std::vector<uint8_t> message(uint32_t msgtype, uint32_t size) {
-  std::vector<uint8_t> m(size, 0);
-  std::memcpy(m.data(), &msgtype, 4);
-  return m;
-}
-template <typename T>
-void put(std::vector<uint8_t>& m, uint32_t offset, T v) {
-  std::memcpy(m.data() + offset, &v, sizeof v);
-}
+using test::Bytes;
 template <typename T>
 T get(const Encoded& e, uint32_t offset) {
-  T v;
-  std::memcpy(&v, e.bytes.data() + offset, sizeof v);
-  return v;
+  return test::field<T>(e.bytes.data(), offset);
 }
 uint32_t type_of(const Encoded& e) { return get<uint32_t>(e, VMBUS_CHANNEL_MESSAGE_TYPE_OFFSET); }
 
@@ -39,7 +31,7 @@ class BusTest : public ::testing::Test {
     o.if_instance[0] = 0x42;
     return o;
   }
-  uint16_t send(const std::vector<uint8_t>& m) { return bus.on_message(m.data(), static_cast<uint32_t>(m.size())); }
+  uint16_t send(const Bytes& m) { return bus.on_message(m.b.data(), m.size()); }
   Encoded next() {
     EXPECT_TRUE(bus.has_outgoing());
     if (!bus.has_outgoing()) return {};
@@ -48,9 +40,9 @@ class BusTest : public ::testing::Test {
     return e;
   }
   void connect() {
-    auto m = message(CHANNELMSG_INITIATE_CONTACT, VMBUS_INITIATE_CONTACT_SIZE);
-    put<uint32_t>(m, VMBUS_INITIATE_CONTACT_VMBUS_VERSION_REQUESTED_OFFSET, VMBUS_VERSION_WIN10);
-    put<uint32_t>(m, VMBUS_INITIATE_CONTACT_TARGET_VCPU_OFFSET, 3);
+    Bytes m(VMBUS_INITIATE_CONTACT_SIZE, CHANNELMSG_INITIATE_CONTACT);
+    m.u32(VMBUS_INITIATE_CONTACT_VMBUS_VERSION_REQUESTED_OFFSET, VMBUS_VERSION_WIN10);
+    m.u32(VMBUS_INITIATE_CONTACT_TARGET_VCPU_OFFSET, 3);
     ASSERT_EQ(send(m), HV_STATUS_SUCCESS);
     ASSERT_EQ(type_of(next()), CHANNELMSG_VERSION_RESPONSE);
     ASSERT_TRUE(bus.connected());
@@ -58,26 +50,26 @@ class BusTest : public ::testing::Test {
   }
   // A GPADL of `pages` pages from PFN 0x10, for channel 1.
   void gpadl(uint32_t handle, uint32_t pages) {
-    auto m = message(CHANNELMSG_GPADL_HEADER, VMBUS_GPADL_HEADER_PFN_ARRAY_OFFSET + pages * VMBUS_GPADL_PFN_SIZE);
-    put<uint32_t>(m, VMBUS_GPADL_HEADER_CHILD_RELID_OFFSET, 1);
-    put<uint32_t>(m, VMBUS_GPADL_HEADER_GPADL_OFFSET, handle);
-    put<uint16_t>(m, VMBUS_GPADL_HEADER_RANGE_BUFLEN_OFFSET,
-                  static_cast<uint16_t>(VMBUS_GPA_RANGE_HEADER_SIZE + pages * VMBUS_GPADL_PFN_SIZE));
-    put<uint16_t>(m, VMBUS_GPADL_HEADER_RANGECOUNT_OFFSET, 1);
-    put<uint32_t>(m, VMBUS_GPADL_HEADER_BYTE_COUNT_OFFSET, pages * HV_PAGE_SIZE);
+    Bytes m(VMBUS_GPADL_HEADER_PFN_ARRAY_OFFSET + pages * VMBUS_GPADL_PFN_SIZE, CHANNELMSG_GPADL_HEADER);
+    m.u32(VMBUS_GPADL_HEADER_CHILD_RELID_OFFSET, 1);
+    m.u32(VMBUS_GPADL_HEADER_GPADL_OFFSET, handle);
+    m.u16(VMBUS_GPADL_HEADER_RANGE_BUFLEN_OFFSET,
+          static_cast<uint16_t>(VMBUS_GPA_RANGE_HEADER_SIZE + pages * VMBUS_GPADL_PFN_SIZE));
+    m.u16(VMBUS_GPADL_HEADER_RANGECOUNT_OFFSET, 1);
+    m.u32(VMBUS_GPADL_HEADER_BYTE_COUNT_OFFSET, pages * HV_PAGE_SIZE);
     for (uint32_t i = 0; i < pages; ++i)
-      put<uint64_t>(m, VMBUS_GPADL_HEADER_PFN_ARRAY_OFFSET + i * VMBUS_GPADL_PFN_SIZE, 0x10 + i);
+      m.u64(VMBUS_GPADL_HEADER_PFN_ARRAY_OFFSET + i * VMBUS_GPADL_PFN_SIZE, 0x10 + i);
     ASSERT_EQ(send(m), HV_STATUS_SUCCESS);
     const Encoded e = next();
     ASSERT_EQ(type_of(e), CHANNELMSG_GPADL_CREATED);
     ASSERT_EQ(get<uint32_t>(e, VMBUS_GPADL_CREATED_CREATION_STATUS_OFFSET), VMBUS_CHANNEL_STATUS_SUCCESS);
   }
   uint32_t open(uint32_t relid, uint32_t handle, uint32_t downstream) {
-    auto m = message(CHANNELMSG_OPENCHANNEL, VMBUS_OPENCHANNEL_SIZE);
-    put<uint32_t>(m, VMBUS_OPENCHANNEL_CHILD_RELID_OFFSET, relid);
-    put<uint32_t>(m, VMBUS_OPENCHANNEL_OPENID_OFFSET, relid);
-    put<uint32_t>(m, VMBUS_OPENCHANNEL_RINGBUFFER_GPADLHANDLE_OFFSET, handle);
-    put<uint32_t>(m, VMBUS_OPENCHANNEL_DOWNSTREAM_RINGBUFFER_PAGEOFFSET_OFFSET, downstream);
+    Bytes m(VMBUS_OPENCHANNEL_SIZE, CHANNELMSG_OPENCHANNEL);
+    m.u32(VMBUS_OPENCHANNEL_CHILD_RELID_OFFSET, relid);
+    m.u32(VMBUS_OPENCHANNEL_OPENID_OFFSET, relid);
+    m.u32(VMBUS_OPENCHANNEL_RINGBUFFER_GPADLHANDLE_OFFSET, handle);
+    m.u32(VMBUS_OPENCHANNEL_DOWNSTREAM_RINGBUFFER_PAGEOFFSET_OFFSET, downstream);
     EXPECT_EQ(send(m), HV_STATUS_SUCCESS);
     const Encoded e = next();
     EXPECT_EQ(type_of(e), CHANNELMSG_OPENCHANNEL_RESULT);
@@ -89,7 +81,7 @@ class BusTest : public ::testing::Test {
 
 TEST_F(BusTest, OffersCarryRelidConnectionIdAndTheInterfaceGuid) {
   connect();
-  ASSERT_EQ(send(message(CHANNELMSG_REQUESTOFFERS, VMBUS_REQUESTOFFERS_SIZE)), HV_STATUS_SUCCESS);
+  ASSERT_EQ(send(Bytes(VMBUS_REQUESTOFFERS_SIZE, CHANNELMSG_REQUESTOFFERS)), HV_STATUS_SUCCESS);
   const Encoded offer = next();
   ASSERT_EQ(type_of(offer), CHANNELMSG_OFFERCHANNEL);
   EXPECT_EQ(offer.size, VMBUS_OFFERCHANNEL_SIZE);
@@ -122,15 +114,15 @@ TEST_F(BusTest, ARingInUseIsNotTornDownUntilItsChannelCloses) {
   connect();
   gpadl(0x77, 4);
   ASSERT_EQ(open(1, 0x77, 2), VMBUS_CHANNEL_STATUS_SUCCESS);
-  auto teardown = message(CHANNELMSG_GPADL_TEARDOWN, VMBUS_GPADL_TEARDOWN_SIZE);
-  put<uint32_t>(teardown, VMBUS_GPADL_TEARDOWN_CHILD_RELID_OFFSET, 1);
-  put<uint32_t>(teardown, VMBUS_GPADL_TEARDOWN_GPADL_OFFSET, 0x77);
+  Bytes teardown(VMBUS_GPADL_TEARDOWN_SIZE, CHANNELMSG_GPADL_TEARDOWN);
+  teardown.u32(VMBUS_GPADL_TEARDOWN_CHILD_RELID_OFFSET, 1);
+  teardown.u32(VMBUS_GPADL_TEARDOWN_GPADL_OFFSET, 0x77);
   ASSERT_EQ(send(teardown), HV_STATUS_SUCCESS);
   EXPECT_EQ(bus.last_outcome(), Outcome::Refused);
   EXPECT_FALSE(bus.has_outgoing());
   EXPECT_NE(bus.gpadls().lookup(0x77), nullptr);
-  auto close = message(CHANNELMSG_CLOSECHANNEL, VMBUS_CLOSECHANNEL_SIZE);
-  put<uint32_t>(close, VMBUS_CLOSECHANNEL_CHILD_RELID_OFFSET, 1);
+  Bytes close(VMBUS_CLOSECHANNEL_SIZE, CHANNELMSG_CLOSECHANNEL);
+  close.u32(VMBUS_CLOSECHANNEL_CHILD_RELID_OFFSET, 1);
   ASSERT_EQ(send(close), HV_STATUS_SUCCESS);
   EXPECT_FALSE(bus.has_outgoing()) << "CLOSECHANNEL has no reply";
   EXPECT_FALSE(bus.channels()[0].open);
@@ -156,14 +148,14 @@ TEST_F(BusTest, TheQueueIsBoundedAndRefusesBeforeHandling) {
   connect();
   size_t accepted = 0;
   for (int i = 0; i < 500; ++i) {
-    if (send(message(CHANNELMSG_REQUESTOFFERS, VMBUS_REQUESTOFFERS_SIZE)) != HV_STATUS_SUCCESS) break;
+    if (send(Bytes(VMBUS_REQUESTOFFERS_SIZE, CHANNELMSG_REQUESTOFFERS)) != HV_STATUS_SUCCESS) break;
     ++accepted;
   }
   EXPECT_EQ(bus.last_outcome(), Outcome::QueueFull);
   EXPECT_EQ(accepted, BusLimits{}.max_queued / 2) << "each REQUESTOFFERS queues an offer and ALLOFFERS_DELIVERED";
   // Taking the replies makes room again.
   while (bus.has_outgoing()) bus.pop();
-  EXPECT_EQ(send(message(CHANNELMSG_REQUESTOFFERS, VMBUS_REQUESTOFFERS_SIZE)), HV_STATUS_SUCCESS);
+  EXPECT_EQ(send(Bytes(VMBUS_REQUESTOFFERS_SIZE, CHANNELMSG_REQUESTOFFERS)), HV_STATUS_SUCCESS);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "label_names.hpp"
+#include "message_bytes.hpp"
 
 #include <cctype>
 #include <cstdint>
@@ -20,36 +21,7 @@
 namespace enlight::vmbus {
 namespace {
 
-// A guest message under construction: `size` bytes, message type at 0.
-struct Bytes {
-  std::vector<uint8_t> b;
-  Bytes(size_t size, uint32_t type) : b(size, 0) {
-    if (size >= 4) u32(0, type);
-  }
-  Bytes& u8(size_t off, uint8_t v) {
-    b.at(off) = v;
-    return *this;
-  }
-  Bytes& u16(size_t off, uint16_t v) {
-    for (size_t i = 0; i < 2; ++i) b.at(off + i) = static_cast<uint8_t>(v >> (8 * i));
-    return *this;
-  }
-  Bytes& u32(size_t off, uint32_t v) {
-    for (size_t i = 0; i < 4; ++i) b.at(off + i) = static_cast<uint8_t>(v >> (8 * i));
-    return *this;
-  }
-  Bytes& u64(size_t off, uint64_t v) {
-    for (size_t i = 0; i < 8; ++i) b.at(off + i) = static_cast<uint8_t>(v >> (8 * i));
-    return *this;
-  }
-  // Parses from a buffer of exactly the message's size, so a read past the
-  // end is a heap overflow a sanitizer build reports.
-  Parsed parse() const {
-    auto exact = std::make_unique<uint8_t[]>(b.size());
-    std::memcpy(exact.get(), b.data(), b.size());
-    return parse_guest_message(exact.get(), b.size());
-  }
-};
+using test::Bytes;
 
 uint16_t rd16(const Encoded& e, size_t off) { return static_cast<uint16_t>(e.bytes.at(off) | (e.bytes.at(off + 1) << 8)); }
 uint32_t rd32(const Encoded& e, size_t off) {

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "label_names.hpp"
+#include "message_bytes.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -20,22 +21,7 @@ namespace {
 
 constexpr uint64_t kRamPages = 0x40000;  // 1 GiB
 
-struct Bytes {
-  std::vector<uint8_t> b;
-  Bytes(size_t size, uint32_t type) : b(size, 0) { u32(0, type); }
-  Bytes& u16(size_t off, uint16_t v) {
-    for (size_t i = 0; i < 2; ++i) b.at(off + i) = static_cast<uint8_t>(v >> (8 * i));
-    return *this;
-  }
-  Bytes& u32(size_t off, uint32_t v) {
-    for (size_t i = 0; i < 4; ++i) b.at(off + i) = static_cast<uint8_t>(v >> (8 * i));
-    return *this;
-  }
-  Bytes& u64(size_t off, uint64_t v) {
-    for (size_t i = 0; i < 8; ++i) b.at(off + i) = static_cast<uint8_t>(v >> (8 * i));
-    return *this;
-  }
-};
+using test::Bytes;
 
 // GPADL_HEADER: {relid@8, gpadl@12, u16 range_buflen@16, u16 rangecount@18,
 // byte_count@20, byte_offset@24, pfns@28}, as Linux fills it: the first

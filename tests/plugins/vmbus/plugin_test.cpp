@@ -4,6 +4,8 @@
 // slot, a busy slot waiting for EOM, and hostile messages counted.
 #include "synic_test.hpp"
 
+#include "message_bytes.hpp"
+
 #include <cstring>
 #include <vector>
 
@@ -14,42 +16,32 @@ using namespace enlight::test::synic;
 
 constexpr uint8_t kCallbackVector = 0xF3;  // Linux's HYPERVISOR_CALLBACK_VECTOR on x86
 
-std::vector<uint8_t> message(uint32_t msgtype, uint32_t size) {
-  std::vector<uint8_t> m(size, 0);
-  std::memcpy(m.data() + VMBUS_CHANNEL_MESSAGE_TYPE_OFFSET, &msgtype, 4);
-  return m;
-}
-template <typename T>
-void put(std::vector<uint8_t>& m, uint32_t offset, T v) {
-  std::memcpy(m.data() + offset, &v, sizeof v);
-}
+using enlight::vmbus::test::Bytes;
 template <typename T>
 T get(const uint8_t* p, uint32_t offset) {
-  T v;
-  std::memcpy(&v, p + offset, sizeof v);
-  return v;
+  return enlight::vmbus::test::field<T>(p, offset);
 }
 
-std::vector<uint8_t> initiate_contact(uint32_t version, uint32_t target_vcpu) {
-  auto m = message(CHANNELMSG_INITIATE_CONTACT, VMBUS_INITIATE_CONTACT_SIZE);
-  put<uint32_t>(m, VMBUS_INITIATE_CONTACT_VMBUS_VERSION_REQUESTED_OFFSET, version);
-  put<uint32_t>(m, VMBUS_INITIATE_CONTACT_TARGET_VCPU_OFFSET, target_vcpu);
-  put<uint64_t>(m, VMBUS_INITIATE_CONTACT_MONITOR_PAGE1_OFFSET, 0x30000);
-  put<uint64_t>(m, VMBUS_INITIATE_CONTACT_MONITOR_PAGE2_OFFSET, 0x31000);
+Bytes initiate_contact(uint32_t version, uint32_t target_vcpu) {
+  Bytes m(VMBUS_INITIATE_CONTACT_SIZE, CHANNELMSG_INITIATE_CONTACT);
+  m.u32(VMBUS_INITIATE_CONTACT_VMBUS_VERSION_REQUESTED_OFFSET, version);
+  m.u32(VMBUS_INITIATE_CONTACT_TARGET_VCPU_OFFSET, target_vcpu);
+  m.u64(VMBUS_INITIATE_CONTACT_MONITOR_PAGE1_OFFSET, 0x30000);
+  m.u64(VMBUS_INITIATE_CONTACT_MONITOR_PAGE2_OFFSET, 0x31000);
   return m;
 }
 
-std::vector<uint8_t> gpadl_header(uint32_t relid, uint32_t handle, const std::vector<uint64_t>& pfns) {
+Bytes gpadl_header(uint32_t relid, uint32_t handle, const std::vector<uint64_t>& pfns) {
   const uint32_t n = static_cast<uint32_t>(pfns.size());
-  auto m = message(CHANNELMSG_GPADL_HEADER, VMBUS_GPADL_HEADER_PFN_ARRAY_OFFSET + n * VMBUS_GPADL_PFN_SIZE);
-  put<uint32_t>(m, VMBUS_GPADL_HEADER_CHILD_RELID_OFFSET, relid);
-  put<uint32_t>(m, VMBUS_GPADL_HEADER_GPADL_OFFSET, handle);
-  put<uint16_t>(m, VMBUS_GPADL_HEADER_RANGE_BUFLEN_OFFSET,
-                static_cast<uint16_t>(VMBUS_GPA_RANGE_HEADER_SIZE + n * VMBUS_GPADL_PFN_SIZE));
-  put<uint16_t>(m, VMBUS_GPADL_HEADER_RANGECOUNT_OFFSET, 1);
-  put<uint32_t>(m, VMBUS_GPADL_HEADER_BYTE_COUNT_OFFSET, n * HV_PAGE_SIZE);
-  put<uint32_t>(m, VMBUS_GPADL_HEADER_BYTE_OFFSET_OFFSET, 0);
-  for (uint32_t i = 0; i < n; ++i) put<uint64_t>(m, VMBUS_GPADL_HEADER_PFN_ARRAY_OFFSET + i * VMBUS_GPADL_PFN_SIZE, pfns[i]);
+  Bytes m(VMBUS_GPADL_HEADER_PFN_ARRAY_OFFSET + n * VMBUS_GPADL_PFN_SIZE, CHANNELMSG_GPADL_HEADER);
+  m.u32(VMBUS_GPADL_HEADER_CHILD_RELID_OFFSET, relid);
+  m.u32(VMBUS_GPADL_HEADER_GPADL_OFFSET, handle);
+  m.u16(VMBUS_GPADL_HEADER_RANGE_BUFLEN_OFFSET,
+        static_cast<uint16_t>(VMBUS_GPA_RANGE_HEADER_SIZE + n * VMBUS_GPADL_PFN_SIZE));
+  m.u16(VMBUS_GPADL_HEADER_RANGECOUNT_OFFSET, 1);
+  m.u32(VMBUS_GPADL_HEADER_BYTE_COUNT_OFFSET, n * HV_PAGE_SIZE);
+  m.u32(VMBUS_GPADL_HEADER_BYTE_OFFSET_OFFSET, 0);
+  for (uint32_t i = 0; i < n; ++i) m.u64(VMBUS_GPADL_HEADER_PFN_ARRAY_OFFSET + i * VMBUS_GPADL_PFN_SIZE, pfns[i]);
   return m;
 }
 
@@ -64,10 +56,10 @@ class VmbusPlugin : public ::testing::Test {
     }
   }
   // HvCallPostMessage of a channel message from vCPU `from`.
-  uint16_t send(const std::vector<uint8_t>& m, uint32_t from = 0, uint32_t connection = VMBUS_MESSAGE_CONNECTION_ID,
+  uint16_t send(const Bytes& m, uint32_t from = 0, uint32_t connection = VMBUS_MESSAGE_CONNECTION_ID,
                 uint32_t type = VMBUS_MESSAGE_TYPE) {
-    write_post_input(*d, connection, type, static_cast<uint32_t>(m.size()));
-    EXPECT_TRUE(d->memory().write(kInput + HV_POST_MESSAGE_PAYLOAD_OFFSET, m.data(), m.size()));
+    write_post_input(*d, connection, type, m.size());
+    EXPECT_TRUE(d->memory().write(kInput + HV_POST_MESSAGE_PAYLOAD_OFFSET, m.b.data(), m.size()));
     return post(*d, from);
   }
   // The channel message in vCPU `vcpu`'s SINT2 slot (nullptr when empty).
@@ -96,7 +88,7 @@ class VmbusPlugin : public ::testing::Test {
 
 TEST_F(VmbusPlugin, Version5OnConnection4IsRefusedSoLinuxFallsBack) {
   auto m = initiate_contact(VMBUS_VERSION_WIN10_V5_3, 0);
-  m[VMBUS_INITIATE_CONTACT_MSG_SINT_OFFSET] = VMBUS_MESSAGE_SINT;
+  m.u8(VMBUS_INITIATE_CONTACT_MSG_SINT_OFFSET, VMBUS_MESSAGE_SINT);
   EXPECT_EQ(send(m, 0, VMBUS_MESSAGE_CONNECTION_ID_4), HV_STATUS_INVALID_CONNECTION_ID);
   EXPECT_EQ(reply(0), nullptr);
 }
@@ -127,7 +119,7 @@ TEST_F(VmbusPlugin, UnsupportedVersionsAreAnsweredNotSupported) {
 }
 
 TEST_F(VmbusPlugin, NothingButContactBeforeContact) {
-  EXPECT_EQ(send(message(CHANNELMSG_REQUESTOFFERS, VMBUS_REQUESTOFFERS_SIZE)), HV_STATUS_SUCCESS);
+  EXPECT_EQ(send(Bytes(VMBUS_REQUESTOFFERS_SIZE, CHANNELMSG_REQUESTOFFERS)), HV_STATUS_SUCCESS);
   EXPECT_EQ(reply(0), nullptr);
   EXPECT_EQ(reply(1), nullptr);
   EXPECT_EQ(counter(*d, "enlight_vmbus_messages_refused_total"), 1);
@@ -135,7 +127,7 @@ TEST_F(VmbusPlugin, NothingButContactBeforeContact) {
 
 TEST_F(VmbusPlugin, OffersEndWithAllOffersDelivered) {
   connect(1);
-  ASSERT_EQ(send(message(CHANNELMSG_REQUESTOFFERS, VMBUS_REQUESTOFFERS_SIZE)), HV_STATUS_SUCCESS);
+  ASSERT_EQ(send(Bytes(VMBUS_REQUESTOFFERS_SIZE, CHANNELMSG_REQUESTOFFERS)), HV_STATUS_SUCCESS);
   EXPECT_EQ(reply_type(1), CHANNELMSG_ALLOFFERS_DELIVERED);  // no device channels yet
 }
 
@@ -188,12 +180,12 @@ TEST_F(VmbusPlugin, AGuestThatNeverTakesItsMessagesGetsInsufficientBuffers) {
 
 TEST_F(VmbusPlugin, MalformedMessagesAreDroppedAndCounted) {
   connect(0);
-  EXPECT_EQ(send(message(CHANNELMSG_INITIATE_CONTACT, 12)), HV_STATUS_SUCCESS);          // short
-  EXPECT_EQ(send(message(18, 8)), HV_STATUS_SUCCESS);                                     // unknown type
-  EXPECT_EQ(send(message(CHANNELMSG_OFFERCHANNEL, 196)), HV_STATUS_SUCCESS);              // host-to-guest type
-  EXPECT_EQ(send(message(CHANNELMSG_REQUESTOFFERS, 8), 0, VMBUS_MESSAGE_CONNECTION_ID, 2), HV_STATUS_SUCCESS);  // SynIC type 2
+  EXPECT_EQ(send(Bytes(12, CHANNELMSG_INITIATE_CONTACT)), HV_STATUS_SUCCESS);          // short
+  EXPECT_EQ(send(Bytes(8, 18)), HV_STATUS_SUCCESS);                                     // unknown type
+  EXPECT_EQ(send(Bytes(196, CHANNELMSG_OFFERCHANNEL)), HV_STATUS_SUCCESS);              // host-to-guest type
+  EXPECT_EQ(send(Bytes(8, CHANNELMSG_REQUESTOFFERS), 0, VMBUS_MESSAGE_CONNECTION_ID, 2), HV_STATUS_SUCCESS);  // SynIC type 2
   auto lying = gpadl_header(1, 0x300, {0x100});
-  put<uint16_t>(lying, VMBUS_GPADL_HEADER_RANGE_BUFLEN_OFFSET, 0xFFFF);                     // more PFNs than sent
+  lying.u16(VMBUS_GPADL_HEADER_RANGE_BUFLEN_OFFSET, 0xFFFF);                     // more PFNs than sent
   EXPECT_EQ(send(lying), HV_STATUS_SUCCESS);
   EXPECT_EQ(counter(*d, "enlight_vmbus_messages_malformed_total"), 5);
   EXPECT_EQ(reply(0), nullptr) << "no reply to a message the host could not read";
@@ -203,11 +195,11 @@ TEST_F(VmbusPlugin, UnloadAndNewContactResetTheBus) {
   connect(0);
   ASSERT_EQ(send(gpadl_header(1, 0x500, {0x100})), HV_STATUS_SUCCESS);
   take(0);
-  ASSERT_EQ(send(message(CHANNELMSG_UNLOAD, VMBUS_UNLOAD_SIZE)), HV_STATUS_SUCCESS);
+  ASSERT_EQ(send(Bytes(VMBUS_UNLOAD_SIZE, CHANNELMSG_UNLOAD)), HV_STATUS_SUCCESS);
   EXPECT_EQ(reply_type(0), CHANNELMSG_UNLOAD_RESPONSE);
   take(0);
   // Not connected any more.
-  ASSERT_EQ(send(message(CHANNELMSG_REQUESTOFFERS, VMBUS_REQUESTOFFERS_SIZE)), HV_STATUS_SUCCESS);
+  ASSERT_EQ(send(Bytes(VMBUS_REQUESTOFFERS_SIZE, CHANNELMSG_REQUESTOFFERS)), HV_STATUS_SUCCESS);
   EXPECT_EQ(reply(0), nullptr);
   // After a new contact the old GPADL handle is free again.
   connect(0);
