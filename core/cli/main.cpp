@@ -36,6 +36,10 @@ Commands:
                                           --timeout S bounds any run (0: none, a kernel's
                                           default). --machine pc gives a guest program
                                           the PC's devices (docs/machine.md)
+          [--shutdown-grace S]            SIGTERM asks the guest to power off (vmbus-util's
+                                          shutdown device) and waits S s (default 30);
+                                          without such a device, or on a second SIGTERM,
+                                          it stops the VM; Ctrl-C stops it at once
           [--label NAME=VALUE]... [--push URL] [--prometheus-sd FILE]
           [--metrics-file FILE] [--report FILE]
                                           labels on every series (variant=a); at the end

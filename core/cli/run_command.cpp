@@ -33,8 +33,12 @@
 namespace enlight::cli {
 namespace {
 
-std::atomic<bool> g_interrupted{false};
-extern "C" void on_stop_signal(int) { g_interrupted.store(true); }
+// Signals only count; the watcher thread acts on them (docs/machine.md):
+// Ctrl-C stops the VM; SIGTERM first asks the guest to power off.
+std::atomic<int> g_interrupts{0};
+std::atomic<int> g_terms{0};
+extern "C" void on_interrupt_signal(int) { g_interrupts.fetch_add(1); }
+extern "C" void on_term_signal(int) { g_terms.fetch_add(1); }
 
 struct RunArgs {
   std::string profile, flags, guest, metrics = "127.0.0.1:0", backend = "auto";
@@ -45,6 +49,7 @@ struct RunArgs {
   // times out after kDefaultTimeout.
   double duration = 0;
   double timeout = -1;  // --timeout S; < 0: the default (0 = none)
+  double shutdown_grace = 30;  // --shutdown-grace S: how long SIGTERM waits for the guest to power off
   std::string offload;  // --offload time,vapic: plugins whose work KVM does
   // A booted kernel: --kernel etc. override the profile's keys.
   MachineRequest machine;
@@ -93,6 +98,8 @@ RunArgs parse(const std::vector<std::string>& args) {
         throw UsageError("--timeout needs seconds, not '" + v + "'");
       }
       if (!(r.timeout >= 0 && r.timeout <= 86400 * 365)) throw UsageError("--timeout must be 0 (none) or more seconds");
+    } else if (a == "--shutdown-grace") {
+      r.shutdown_grace = static_cast<double>(parse_number("--shutdown-grace", option_value(args, i), 0, 3600));
     } else if (a == "--machine") {
       r.machine_kind = option_value(args, i);
       if (r.machine_kind != "flat" && r.machine_kind != "pc")
@@ -447,16 +454,37 @@ int run(const Globals& g, const std::vector<std::string>& args) {
 #endif
   std::fflush(stdout);
 
-  // Ctrl-C and SIGTERM stop the VM cleanly: the handler only sets a flag; a
-  // watcher thread turns it into a stop request the vCPUs see at once.
-  g_interrupted.store(false);
-  auto previous_int = std::signal(SIGINT, on_stop_signal);
-  auto previous_term = std::signal(SIGTERM, on_stop_signal);
+  // Ctrl-C stops the VM at once. SIGTERM asks the guest to power off
+  // through a plugin that can (vmbus-util's shutdown device), waits up to
+  // --shutdown-grace seconds for it, and stops the VM when none can, when
+  // the grace runs out, or on a second SIGTERM. The handlers only count;
+  // this watcher thread acts.
+  g_interrupts.store(0);
+  g_terms.store(0);
+  auto previous_int = std::signal(SIGINT, on_interrupt_signal);
+  auto previous_term = std::signal(SIGTERM, on_term_signal);
   std::atomic<bool> done{false};
   std::thread watcher([&] {
+    using clock = std::chrono::steady_clock;
+    std::optional<clock::time_point> grace_end;
     while (!done.load()) {
-      if (g_interrupted.load()) {
-        machine.stop("interrupted (Ctrl-C or SIGTERM)");
+      if (g_interrupts.load() > 0) {
+        machine.stop("interrupted (Ctrl-C)");
+        return;
+      }
+      const int terms = g_terms.load();
+      if (terms > 0 && !grace_end) {
+        if (!vmref.request_guest_shutdown()) {
+          machine.stop("interrupted (SIGTERM; no plugin could ask the guest to power off)");
+          return;
+        }
+        std::fprintf(stderr, "enlight: SIGTERM: asked the guest to power off (%g s grace; SIGTERM again stops it now)\n",
+                     a.shutdown_grace);
+        grace_end = clock::now() + std::chrono::duration_cast<clock::duration>(
+                                       std::chrono::duration<double>(a.shutdown_grace));
+      } else if (grace_end && (terms > 1 || clock::now() >= *grace_end)) {
+        machine.stop(terms > 1 ? "interrupted (second SIGTERM while the guest shut down)"
+                               : "interrupted (SIGTERM; the guest did not power off within the grace period)");
         return;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));

@@ -35,6 +35,15 @@ Vm::Vm(const enlight_vm_params& p)
   // and PostMessages + SignalEvents since the hypercalls are served.
   cpuid_bits(HV_CPUID_FEATURES, ENLIGHT_EAX, HV_ACCESS_SYNIC_REGS);
   cpuid_bits(HV_CPUID_FEATURES, ENLIGHT_EBX, HV_POST_MESSAGES | HV_SIGNAL_EVENTS);
+  // A guest that sets AutoEOI on a SINT never EOIs it (Linux 6.1
+  // hv_synic_enable_regs sets auto_eoi unless this hint is there, and its
+  // vmbus_isr then skips the EOI). Where the backend cannot retire such a
+  // vector itself (the kvm backend: an MSI into KVM's APIC stays in
+  // service until EOI), recommend against AutoEOI (TLFS 0x40000004.EAX[9],
+  // "deprecating AutoEOI"), as hv-avic does; QEMU gets AutoEOI from KVM's
+  // in-kernel SynIC instead (docs/kvm-backend.md).
+  if ((backend_features() & ENLIGHT_BACKEND_AUTO_EOI) == 0)
+    cpuid_bits(HV_CPUID_ENLIGHTENMENT_INFO, ENLIGHT_EAX, HV_RECOMMEND_DEPRECATE_AUTO_EOI);
 
   // The manifest bounds both options (24-bit connection id, SINT < 16).
   echo_connection_id = static_cast<uint32_t>(option_u64("echo-connection-id"));
@@ -96,6 +105,7 @@ constexpr std::array kHypercalls{
 constexpr std::array kCpuid{
     enlight::cpuid_bits(HV_CPUID_FEATURES, ENLIGHT_EAX, HV_ACCESS_SYNIC_REGS),
     enlight::cpuid_bits(HV_CPUID_FEATURES, ENLIGHT_EBX, HV_POST_MESSAGES | HV_SIGNAL_EVENTS),
+    enlight::cpuid_bits(HV_CPUID_ENLIGHTENMENT_INFO, ENLIGHT_EAX, HV_RECOMMEND_DEPRECATE_AUTO_EOI),
 };
 
 }  // namespace

@@ -15,7 +15,11 @@ namespace {
 // Set by enlight on its own series (plugin, kind, result, version, le), or
 // by Prometheus and the Pushgateway on every scraped or pushed one (job,
 // instance): a user label with one of these names would collide.
-constexpr std::array<std::string_view, 7> kReserved = {"plugin", "kind", "result", "version", "le", "job", "instance"};
+// `channel`, `reason` and `type` are the labels plugins may add
+// (plugin_label_name_ok).
+constexpr std::array<std::string_view, 10> kReserved = {"plugin", "kind",     "result",  "version", "le",
+                                                        "job",    "instance", "channel", "reason",  "type"};
+constexpr std::array<std::string_view, 3> kPluginLabelNames = {"channel", "reason", "type"};
 
 bool label_name_ok(const std::string& n) {
   if (n.empty() || !(std::isalpha(static_cast<unsigned char>(n[0])) || n[0] == '_')) return false;
@@ -55,6 +59,10 @@ MetricLabel parse_metric_label(const std::string& text) {
   MetricLabel l{text.substr(0, eq), text.substr(eq + 1)};
   check_metric_label(l);
   return l;
+}
+
+bool plugin_label_name_ok(std::string_view name) noexcept {
+  return std::find(kPluginLabelNames.begin(), kPluginLabelNames.end(), name) != kPluginLabelNames.end();
 }
 
 void check_metric_labels(const MetricLabels& labels) {

@@ -111,7 +111,9 @@ class VmCollector : public prometheus::Collectable {
       }
       uint64_t sum = 0;
       for (uint32_t v = 0; v < vcpus; ++v) sum += load(s.plugin_counters[static_cast<size_t>(v) * MetricsStorage::kMaxPluginCounters + c.id]);
-      prometheus::ClientMetric m = metric({{"plugin", vm_.plugin_name(c.slot)}});
+      std::vector<prometheus::ClientMetric::Label> own{{"plugin", vm_.plugin_name(c.slot)}};
+      if (!c.label_name.empty()) own.push_back({c.label_name, c.label_value});
+      prometheus::ClientMetric m = metric(std::move(own));
       m.counter.value = static_cast<double>(sum);
       it->metric.push_back(std::move(m));
     }

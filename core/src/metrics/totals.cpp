@@ -32,7 +32,8 @@ std::vector<CounterTotal> counter_totals(const Vm& vm) {
     uint64_t sum = 0;
     for (uint32_t v = 0; v < vcpus; ++v)
       sum += load(s.plugin_counters[static_cast<size_t>(v) * MetricsStorage::kMaxPluginCounters + c.id]);
-    out.push_back({vm.plugin_name(c.slot), c.name, sum});
+    out.push_back({vm.plugin_name(c.slot),
+                   c.label_name.empty() ? c.name : c.name + "{" + c.label_name + "=\"" + c.label_value + "\"}", sum});
   }
   for (const MetricsStorage::CoreCounterInfo& c : MetricsStorage::kCoreCounterInfo)
     out.push_back({"core", c.name, s.core_sum(vcpus, c.id)});

@@ -5,6 +5,8 @@
 
 #include "bus/bus_builder.hpp"
 
+#include <enlight/core/metrics.hpp>
+
 #include <cstdio>
 #include <cstring>
 #include <regex>
@@ -69,6 +71,16 @@ struct HostServicesImpl {
       if (std::atomic_ref<uint32_t>(vm.vcpus_[i]->vp_index).load(std::memory_order_relaxed) == vp_index) return i;
     return UINT32_MAX;
   }
+  static uint32_t backend_features(void* ctx) { return rec(ctx).vm->options_.hooks.features; }
+  static int shutdown_listen(void* ctx, enlight_shutdown_fn fn, void* arg) {
+    Rec& r = rec(ctx);
+    Vm& vm = *r.vm;
+    if (vm.builder_ == nullptr || fn == nullptr) return -1;
+    for (const auto& l : vm.shutdown_listeners_)
+      if (l.slot == r.slot) return -1;
+    vm.shutdown_listeners_.push_back({fn, arg, r.slot});
+    return 0;
+  }
   static void yield_vcpu(void* ctx, uint32_t vcpu) {
     Vm& vm = *rec(ctx).vm;
     if (vcpu < vm.resolution_.vcpus && vm.options_.hooks.yield_vcpu) vm.options_.hooks.yield_vcpu(vcpu);
@@ -114,9 +126,14 @@ struct HostServicesImpl {
     return nullptr;
   }
   static int counter_register(void* ctx, const char* name, const char* help, enlight_counter* out) {
+    return counter_register_labelled(ctx, name, help, "", "", out);
+  }
+  static int counter_register_labelled(void* ctx, const char* name, const char* help, const char* label_name,
+                                       const char* label_value, enlight_counter* out) {
     Rec& r = rec(ctx);
     Vm& vm = *r.vm;
-    if (vm.builder_ == nullptr || name == nullptr || out == nullptr) return -1;
+    if (vm.builder_ == nullptr || name == nullptr || out == nullptr || label_name == nullptr || label_value == nullptr)
+      return -1;
     // Names follow enlight_<area>_<what>_<unit>_total so dashboards can rely
     // on them; anything else is a plugin bug reported at create time.
     static const std::regex valid("enlight_[a-z0-9_]+_total");
@@ -124,12 +141,22 @@ struct HostServicesImpl {
       log(ctx, 0, (std::string("counter name '") + name + "' must match enlight_<area>_<what>_total").c_str());
       return -1;
     }
+    // A fixed list of label names (a user's --label is refused for them),
+    // and values in the alphabet of --label values.
+    static const std::regex value("[A-Za-z0-9_.:-]{1,64}");
+    const bool labelled = *label_name != '\0';
+    if (labelled && (!plugin_label_name_ok(label_name) || !std::regex_match(label_value, value))) {
+      log(ctx, 0, (std::string("counter label ") + label_name + "=\"" + label_value +
+                   "\": the name must be channel, reason or type, the value 1-64 of [A-Za-z0-9_.:-]").c_str());
+      return -1;
+    }
+    if (!labelled && *label_value != '\0') return -1;
     auto& counters = vm.metrics_.counters;
     for (const auto& c : counters)
-      if (c.name == name && c.slot == r.slot) return -1;
+      if (c.name == name && c.slot == r.slot && c.label_value == label_value) return -1;
     if (counters.size() >= MetricsStorage::kMaxPluginCounters) return -1;
     const uint32_t id = static_cast<uint32_t>(counters.size());
-    counters.push_back({name, help ? help : "", r.slot, id});
+    counters.push_back({name, help ? help : "", label_name, label_value, r.slot, id});
     out->per_vcpu = vm.metrics_.plugin_counters.get() + id;
     out->stride = MetricsStorage::kMaxPluginCounters;
     out->reserved = 0;
@@ -255,6 +282,9 @@ void HostServices::fill(Vm::PluginRecord& r) {
   h.inject_interrupt_flags = &HostServicesImpl::inject_interrupt_flags;
   h.vp_index_set = &HostServicesImpl::vp_index_set;
   h.vcpu_of_vp_index = &HostServicesImpl::vcpu_of_vp_index;
+  h.backend_features = &HostServicesImpl::backend_features;
+  h.shutdown_listen = &HostServicesImpl::shutdown_listen;
+  h.counter_register_labelled = &HostServicesImpl::counter_register_labelled;
 }
 
 }  // namespace enlight

@@ -249,3 +249,15 @@ void Vm::plugin_fault(uint16_t slot, const char* message) noexcept {
 }
 
 }  // namespace enlight
+
+namespace enlight {
+
+bool Vm::request_guest_shutdown() noexcept {
+  bool passed_on = false;
+  // Every listener is asked, not only the first that accepts: a VM with two
+  // ways to reach its guest tries both.
+  for (const ShutdownListener& l : shutdown_listeners_) passed_on |= l.fn(l.arg) != 0;
+  return passed_on;
+}
+
+}  // namespace enlight

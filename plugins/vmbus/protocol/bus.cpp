@@ -32,18 +32,27 @@ const std::vector<uint32_t>& Bus::supported_versions() {
 
 Bus::Bus(std::vector<ChannelOffer> offers, GpadlTable::PfnCheck pfn_is_ram, const BusLimits& limits)
     : limits_(limits), gpadls_(std::move(pfn_is_ram), limits.gpadl) {
+  for (const ChannelOffer& o : offers)
+    if (add_offer(o) == 0) break;
+}
+
+uint32_t Bus::add_offer(const ChannelOffer& offer) {
   // Relids from 1 in offer order (QEMU VMBUS_FIRST_CHANID); 0 is never a
   // channel (Linux skips event flag 0).
-  uint32_t relid = VMBUS_CHILD_RELID_MIN;
-  for (ChannelOffer& o : offers) {
-    if (relid > VMBUS_CHILD_RELID_MAX) break;
-    ChannelState c;
-    c.offer = o;
-    c.relid = relid;
-    c.connection_id = kChannelConnectionIdBase + relid;
-    channels_.push_back(c);
-    ++relid;
-  }
+  const uint32_t relid = VMBUS_CHILD_RELID_MIN + static_cast<uint32_t>(channels_.size());
+  if (relid > VMBUS_CHILD_RELID_MAX) return 0;
+  ChannelState c;
+  c.offer = offer;
+  c.relid = relid;
+  c.connection_id = kChannelConnectionIdBase + relid;
+  channels_.push_back(c);
+  return relid;
+}
+
+void Bus::close_channel(ChannelState& c) {
+  if (!c.open) return;
+  c.open = false;
+  if (events_.close) events_.close(c);
 }
 
 void Bus::reset() {
@@ -52,7 +61,7 @@ void Bus::reset() {
   version_ = 0;
   target_vp_ = 0;
   for (ChannelState& c : channels_) {
-    c.open = false;
+    close_channel(c);
     c.ring_gpadl = 0;
     c.downstream_page_offset = 0;
     c.target_vp = 0;
@@ -163,10 +172,14 @@ Outcome Bus::handle(const OpenChannel& m) {
     queue(encode(OpenChannelResult{m.child_relid, m.openid, VMBUS_CHANNEL_STATUS_FAILURE}));
     return Outcome::Refused;
   }
-  c->open = true;
   c->ring_gpadl = m.ring_gpadl;
   c->downstream_page_offset = m.downstream_page_offset;
   c->target_vp = m.target_vp;
+  if (events_.open && !events_.open(*c, *ring)) {
+    queue(encode(OpenChannelResult{m.child_relid, m.openid, VMBUS_CHANNEL_STATUS_FAILURE}));
+    return Outcome::Refused;
+  }
+  c->open = true;
   queue(encode(OpenChannelResult{m.child_relid, m.openid, VMBUS_CHANNEL_STATUS_SUCCESS}));
   return Outcome::Answered;
 }
@@ -174,7 +187,7 @@ Outcome Bus::handle(const OpenChannel& m) {
 Outcome Bus::handle(const CloseChannel& m) {
   ChannelState* c = channel(m.child_relid);
   if (c == nullptr || !c->open) return Outcome::Refused;
-  c->open = false;  // no reply: Linux does not wait for one
+  close_channel(*c);  // no reply: Linux does not wait for one
   return Outcome::Answered;
 }
 

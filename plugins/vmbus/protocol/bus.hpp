@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <utility>
 #include <vector>
 
@@ -62,6 +63,18 @@ struct BusLimits {
   GpadlTable::Limits gpadl;
 };
 
+// What the bus tells its owner about channels (the plugin maps rings and
+// calls the device). Either may be empty.
+struct BusEvents {
+  // OPENCHANNEL passed the protocol's checks: map `ring` and start the
+  // device. false answers the guest with a failed OPEN_RESULT (the ring's
+  // pages cannot be mapped, or the device refused).
+  std::function<bool(const ChannelState& channel, const Gpadl& ring)> open;
+  // The channel closed: CLOSECHANNEL, or a reset (INITIATE_CONTACT,
+  // UNLOAD) while it was open.
+  std::function<void(const ChannelState& channel)> close;
+};
+
 class Bus {
  public:
   // pfn_is_ram: whether a guest page frame is RAM the host may map; a
@@ -70,6 +83,18 @@ class Bus {
   // Guest RAM as ram_pages 4 KiB pages from 0.
   Bus(std::vector<ChannelOffer> offers, uint64_t ram_pages, const BusLimits& limits = BusLimits{})
       : Bus(std::move(offers), [ram_pages](uint64_t pfn) { return pfn < ram_pages; }, limits) {}
+
+  // Before the guest connects: offers one more channel. Its relid, or 0
+  // when the relid range is used up.
+  uint32_t add_offer(const ChannelOffer& offer);
+  void set_events(BusEvents events) { events_ = std::move(events); }
+
+  // A complete GPADL the guest created for channel `relid` (its header's
+  // child_relid), or nullptr: what a device may reach beside its rings.
+  const Gpadl* gpadl_of(uint32_t relid, uint32_t handle) const {
+    const Gpadl* g = gpadls_.lookup(handle);
+    return g != nullptr && g->child_relid == relid ? g : nullptr;
+  }
 
   // A message the guest posted to VMBUS_MESSAGE_CONNECTION_ID. Returns the
   // HV_STATUS for its HvCallPostMessage (success unless the queue is full).
@@ -111,7 +136,10 @@ class Bus {
   ChannelState* channel(uint32_t relid);
   void queue(const Encoded& e) { queue_.push_back(e); }
 
+  void close_channel(ChannelState& c);
+
   BusLimits limits_;
+  BusEvents events_;
   GpadlTable gpadls_;
   std::vector<ChannelState> channels_;
   std::deque<Encoded> queue_;

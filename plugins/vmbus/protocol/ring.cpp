@@ -174,6 +174,8 @@ RingStatus RingReader::next(std::span<uint8_t> buffer, PacketInfo& info) {
   info.data_offset = offset;
   info.length = length;
   peeked_ = length + kTrailer;
+  peeked_data_ = offset;
+  peeked_length_ = length;
   // Too large for the caller: report it and leave it in the ring. The
   // framing is sound, so this is the caller's policy decision, not
   // corruption: retry with a bigger buffer (as after Linux
@@ -188,6 +190,16 @@ RingStatus RingReader::next(std::span<uint8_t> buffer, PacketInfo& info) {
   // Our validated descriptor, not whatever the ring holds now.
   std::memcpy(buffer.data(), desc, kDesc);
   return RingStatus::Ok;
+}
+
+int64_t RingReader::read_data(std::span<uint8_t> dst) const noexcept {
+  if (peeked_ == 0) return -1;
+  const uint32_t n = peeked_length_ - peeked_data_;
+  if (dst.size() < n) return -1;
+  // length <= the published bytes < data size, so the offset is inside the
+  // data area and the copy cannot pass the packet.
+  if (n != 0 && !view_.read(view_.advance(read_, peeked_data_), dst.data(), n)) return -1;
+  return n;
 }
 
 void RingReader::advance() noexcept {

@@ -185,6 +185,13 @@ class RingReader {
   // consuming returns the same packet. On any error nothing is consumed.
   RingStatus next(std::span<uint8_t> buffer, PacketInfo& info);
 
+  // The data of the packet the last Ok/TooLarge next() found, from its data
+  // offset to its end (what a device reads: Linux hv_pkt_data), copied from
+  // the ring into `dst`. Lets a caller peek with an empty buffer and copy
+  // only the data. Returns the bytes copied, or -1 when no packet is peeked
+  // or dst is too small (nothing copied).
+  int64_t read_data(std::span<uint8_t> dst) const noexcept;
+
   // Drops the packet of the last Ok/TooLarge next() from the host's copy of
   // read_index (no-op otherwise), without publishing it.
   void advance() noexcept;
@@ -212,6 +219,8 @@ class RingReader {
   uint32_t read_;       // host's read index: next packet
   uint32_t published_;  // last value stored to the header's read_index
   uint32_t peeked_ = 0; // length + trailer of the packet next() returned, 0 if none
+  uint32_t peeked_data_ = 0;    // its data offset (validated: >= 16, <= length)
+  uint32_t peeked_length_ = 0;  // its length without the trailer
 };
 
 // ---- Host producer of the host-to-guest ring -----------------------------

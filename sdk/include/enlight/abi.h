@@ -28,7 +28,7 @@ extern "C" {
 #endif
 
 #define ENLIGHT_ABI_MAJOR 1u
-#define ENLIGHT_ABI_MINOR 2u
+#define ENLIGHT_ABI_MINOR 3u
 #define ENLIGHT_PLUGIN_ENTRY_SYMBOL "enlight_plugin_entry_v1"
 
 #if defined(__GNUC__)
@@ -204,6 +204,11 @@ typedef void (*enlight_timer_fn)(void* arg, uint64_t now);
 /* ABI 1.1: an end-of-interrupt notification (see eoi_listen). */
 typedef void (*enlight_eoi_fn)(void* arg, uint32_t vcpu, uint8_t vector);
 
+/* ABI 1.3: the host asks for an orderly shutdown (see shutdown_listen).
+ * Returns 1 when the plugin has passed the request on to the guest, 0 when
+ * it cannot (the guest has not opened the device it would use). */
+typedef int (*enlight_shutdown_fn)(void* arg);
+
 /* ABI 1.1: a histogram metric. Per vCPU: bucket_count + 1 cumulative-free
  * counts (the last is +Inf), then the sum of observations; single writer.
  * Observe with enlight_histogram_observe() from the SDK. */
@@ -363,15 +368,43 @@ typedef struct enlight_host {
    * Exit path, any thread: a scan of the vCPUs, no lock. */
   int (*vp_index_set)(void* ctx, uint32_t vcpu, uint32_t vp_index);
   uint32_t (*vcpu_of_vp_index)(void* ctx, uint32_t vp_index);
+
+  /* ---- ABI 1.3 (appended). Present when size >= ENLIGHT_HOST_SIZE_1_3. -- */
+
+  /* What this backend can do, ENLIGHT_BACKEND_* bits, fixed for the VM's
+   * life. A plugin advertises only what the backend can honour: SynIC
+   * recommends against AutoEOI where the backend cannot retire a vector
+   * without the guest's EOI (KVM's in-kernel APIC, for an interrupt
+   * enlight injects). Any time, any thread. */
+  uint32_t (*backend_features)(void* ctx);
+
+  /* Only during vm_create, once per plugin: `fn` runs when the host is
+   * asked to shut the guest down in order (enlight run receives SIGTERM).
+   * It runs on a host thread, not a vCPU's: arm a timer (timer_arm) and do
+   * the work there. When some plugin answers 1 the core waits for the guest
+   * to power off (bounded, docs/machine.md); otherwise it stops the VM. */
+  int (*shutdown_listen)(void* ctx, enlight_shutdown_fn fn, void* arg);
+
+  /* counter_register with one more label beside `plugin`, for a plugin
+   * that counts per instance of something (VMBus: per channel). The label
+   * name matches [a-z_][a-z0-9_]* and is not `plugin`; the value is copied.
+   * One (name, label value) pair per plugin. Only during vm_create. */
+  int (*counter_register_labelled)(void* ctx, const char* name, const char* help, const char* label_name,
+                                   const char* label_value, enlight_counter* out);
 } enlight_host;
 
 #define ENLIGHT_IRQ_AUTO_EOI (1u << 0)
+
+/* backend_features (ABI 1.3) */
+#define ENLIGHT_BACKEND_AUTO_EOI   (1u << 0) /* inject_interrupt_flags honours ENLIGHT_IRQ_AUTO_EOI */
+#define ENLIGHT_BACKEND_EOI_NOTIFY (1u << 1) /* eoi_listen callbacks fire when the guest EOIs */
 
 /* sizeof(enlight_host) as ABI 1.0 defined it: a plugin checks host->size
  * against the 1.1 size before it uses a 1.1 service. */
 #define ENLIGHT_HOST_SIZE_1_0 offsetof(enlight_host, reference_tsc)
 #define ENLIGHT_HOST_SIZE_1_1 (offsetof(enlight_host, inject_interrupt_flags) + sizeof(void*))
 #define ENLIGHT_HOST_SIZE_1_2 (offsetof(enlight_host, vcpu_of_vp_index) + sizeof(void*))
+#define ENLIGHT_HOST_SIZE_1_3 (offsetof(enlight_host, counter_register_labelled) + sizeof(void*))
 
 #define ENLIGHT_STOP_GUEST_RESET 1u  /* the guest asked for a reset */
 #define ENLIGHT_STOP_GUEST_CRASH 2u  /* the guest reported a crash */

@@ -218,6 +218,26 @@ class VmBase {
     return vp_index < host_.vcpu_count ? vp_index : UINT32_MAX;
   }
 
+  // ---- ABI 1.3. On an older core: no backend features known (a plugin
+  // then assumes the least, e.g. no AutoEOI), and no shutdown requests.
+  bool host_has_1_3() const noexcept { return host_.size >= ENLIGHT_HOST_SIZE_1_3; }
+  uint32_t backend_features() const noexcept { return host_has_1_3() ? host_.backend_features(host_.ctx) : 0; }
+  // false on an older core (the plugin then never hears SIGTERM).
+  bool shutdown_listen(enlight_shutdown_fn fn, void* arg) const {
+    if (!host_has_1_3()) return false;
+    if (host_.shutdown_listen(host_.ctx, fn, arg) != 0) throw PluginError("cannot listen to shutdown requests");
+    return true;
+  }
+  // A counter with one more label (e.g. channel="heartbeat"); needs ABI 1.3.
+  Counter counter(const char* name, const char* help, const char* label_name, const char* label_value) const {
+    if (!host_has_1_3())
+      throw PluginError(std::string("labelled counters need plugin ABI 1.3; this enlight core is older (") + name + ")");
+    enlight_counter raw{};
+    if (host_.counter_register_labelled(host_.ctx, name, help, label_name, label_value, &raw) != 0)
+      throw PluginError(std::string("cannot register counter ") + name + "{" + label_name + "=\"" + label_value + "\"}");
+    return Counter(raw);
+  }
+
   template <class Iface>
   void provide_service(const char* name, uint32_t major, uint32_t minor, const Iface* iface) const {
     if (host_.service_register(host_.ctx, name, major, minor, iface) != 0)

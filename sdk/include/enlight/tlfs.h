@@ -1571,3 +1571,185 @@
 #define VM_PKT_COMP                      UINT32_C(0xB)
 #define VM_PKT_DATA_USING_ADDITIONAL_PKT UINT32_C(0xC)
 #define VM_PKT_ADDITIONAL_DATA           UINT32_C(0xD)
+
+/* ========================================================================= */
+/* VMBus integration components (hv_utils)                                   */
+/* ========================================================================= */
+/*
+ * The util ICs: heartbeat, shutdown and time sync here (KVP and VSS share
+ * the framing). Names are Linux's (include/linux/hyperv.h "Common header for
+ * Hyper-V ICs", drivers/hv/hv_util.c, drivers/hv/channel_mgmt.c
+ * vmbus_prep_negotiate_resp) unless a comment says otherwise; OpenVMM's
+ * vm/devices/hyperv_ic_protocol has the same layouts. Each message is one
+ * VM_PKT_DATA_INBAND packet whose payload is a pipe header (struct
+ * vmbuspipe_hdr), an IC header (struct icmsg_hdr) and a body. The host sends
+ * every request; Linux answers each one in place: it rewrites icflags to
+ * TRANSACTION | RESPONSE (and, by type, icmsgsize, status, the body) and
+ * sends back the whole packet it read, padding included, as
+ * VM_PKT_DATA_INBAND with the request's transaction id. All fields are
+ * little-endian and packed.
+ */
+
+/*
+ * Pipe header (struct vmbuspipe_hdr): u32 flags, u32 msgsize (the bytes
+ * after this header). Linux only echoes it. flags holds a packet type, a
+ * value rather than bits: 1 is OpenVMM's PIPE_PACKET_TYPE_DATA
+ * (vm/devices/vmbus/vmbus_ring), the only one the ICs use.
+ */
+#define VMBUSPIPE_HDR_FLAGS_OFFSET         UINT32_C(0)
+#define VMBUSPIPE_HDR_MSGSIZE_OFFSET       UINT32_C(4)
+#define VMBUSPIPE_HDR_SIZE                 UINT32_C(8)
+#define VMBUSPIPE_PACKET_TYPE_DATA         UINT32_C(1)
+
+/*
+ * IC header (struct icmsg_hdr, 20 bytes) right after the pipe header.
+ * Offsets count from the start of the packet's payload, pipe header
+ * included. struct ic_version is {u16 major; u16 minor}. ICMSG_HDR is
+ * Linux's macro: pipe header plus IC header, where every body begins.
+ */
+#define ICMSG_HDR_ICVERFRAME_MAJOR_OFFSET  UINT32_C(8)   /* u16 */
+#define ICMSG_HDR_ICVERFRAME_MINOR_OFFSET  UINT32_C(10)  /* u16 */
+#define ICMSG_HDR_ICMSGTYPE_OFFSET         UINT32_C(12)  /* u16, ICMSGTYPE_* */
+#define ICMSG_HDR_ICVERMSG_MAJOR_OFFSET    UINT32_C(14)  /* u16 */
+#define ICMSG_HDR_ICVERMSG_MINOR_OFFSET    UINT32_C(16)  /* u16 */
+#define ICMSG_HDR_ICMSGSIZE_OFFSET         UINT32_C(18)  /* u16, bytes of body */
+#define ICMSG_HDR_STATUS_OFFSET            UINT32_C(20)  /* u32, HV_S_OK / HV_E_FAIL */
+#define ICMSG_HDR_ICTRANSACTION_ID_OFFSET  UINT32_C(24)  /* u8 */
+#define ICMSG_HDR_ICFLAGS_OFFSET           UINT32_C(25)  /* u8, ICMSGHDRFLAG_* */
+#define ICMSG_HDR_RESERVED_OFFSET          UINT32_C(26)  /* u8[2] */
+#define ICMSG_HDR_STRUCT_SIZE              UINT32_C(20)  /* sizeof(struct icmsg_hdr) */
+#define ICMSG_HDR                          UINT32_C(28)
+#define IC_VERSION_SIZE                    UINT32_C(4)   /* sizeof(struct ic_version) */
+#define IC_VERSION_MAJOR_OFFSET            UINT32_C(0)   /* within an ic_version */
+#define IC_VERSION_MINOR_OFFSET            UINT32_C(2)
+
+/* icmsgtype (include/linux/hyperv.h; 6 and 8 are OpenVMM's RDV and VM_SESSION) */
+#define ICMSGTYPE_NEGOTIATE                UINT32_C(0)
+#define ICMSGTYPE_HEARTBEAT                UINT32_C(1)
+#define ICMSGTYPE_KVPEXCHANGE              UINT32_C(2)
+#define ICMSGTYPE_SHUTDOWN                 UINT32_C(3)
+#define ICMSGTYPE_TIMESYNC                 UINT32_C(4)
+#define ICMSGTYPE_VSS                      UINT32_C(5)
+#define ICMSGTYPE_FCOPY                    UINT32_C(7)
+
+/* icflags. A host request carries TRANSACTION | REQUEST, the guest's answer
+ * TRANSACTION | RESPONSE. Bits 3..7 are reserved (OpenVMM HeaderFlags). */
+#define ICMSGHDRFLAG_TRANSACTION_BIT       UINT32_C(0)
+#define ICMSGHDRFLAG_TRANSACTION           (UINT32_C(1) << 0)
+#define ICMSGHDRFLAG_REQUEST_BIT           UINT32_C(1)
+#define ICMSGHDRFLAG_REQUEST               (UINT32_C(1) << 1)
+#define ICMSGHDRFLAG_RESPONSE_BIT          UINT32_C(2)
+#define ICMSGHDRFLAG_RESPONSE              (UINT32_C(1) << 2)
+
+/* status: the HRESULTs Linux writes (include/linux/hyperv.h). */
+#define HV_S_OK                            UINT32_C(0x00000000)
+#define HV_E_FAIL                          UINT32_C(0x80004005)
+
+/*
+ * Versions, major << 16 | minor as Linux packs them (the wire carries the
+ * two u16s separately). UTIL_*_FW_VERSION are include/linux/hyperv.h's;
+ * the per-device ones are file-local in drivers/hv/hv_util.c as
+ * SD_/TS_/HB_VERSION*, given an IC_ prefix here to keep them out of the
+ * global namespace. Linux 6.1's guest lists, in its order of preference:
+ * framework 3.0, 1.0; heartbeat 3.0, 1.0; shutdown 3.2, 3.1, 3.0, 1.0;
+ * time sync 4.0, 3.0, 1.0. Shutdown 3.1 adds restart, 3.2 hibernate;
+ * time sync 4.0 switches to ictimesync_ref_data.
+ */
+#define IC_VERSION_MAJOR_SHIFT             UINT32_C(16)
+#define IC_VERSION_MINOR_MASK              UINT32_C(0xFFFF)
+#define UTIL_FW_VERSION                    UINT32_C(0x00030000)  /* 3.0 */
+#define UTIL_WS2K8_FW_VERSION              UINT32_C(0x00010000)  /* 1.0 */
+#define IC_HB_VERSION                      UINT32_C(0x00030000)  /* 3.0 */
+#define IC_HB_VERSION_1                    UINT32_C(0x00010000)  /* 1.0 */
+#define IC_SD_VERSION_3_2                  UINT32_C(0x00030002)  /* 3.2 */
+#define IC_SD_VERSION_3_1                  UINT32_C(0x00030001)  /* 3.1 */
+#define IC_SD_VERSION                      UINT32_C(0x00030000)  /* 3.0 */
+#define IC_SD_VERSION_1                    UINT32_C(0x00010000)  /* 1.0 */
+#define IC_TS_VERSION                      UINT32_C(0x00040000)  /* 4.0 */
+#define IC_TS_VERSION_3                    UINT32_C(0x00030000)  /* 3.0 */
+#define IC_TS_VERSION_1                    UINT32_C(0x00010000)  /* 1.0 */
+
+/*
+ * ICMSGTYPE_NEGOTIATE body (struct icmsg_negotiate): u16 icframe_vercnt,
+ * u16 icmsg_vercnt, u32 reserved, then icframe_vercnt framework versions
+ * followed by icmsg_vercnt message versions. The guest (vmbus_prep_negotiate
+ * _resp) refuses more than IC_VERSION_NEGOTIATION_MAX_VER_COUNT of either,
+ * picks the first of its own versions the host offered, and answers with
+ * counts 1/1 and the two picks in the first two slots, or counts 0/0 when
+ * either list has nothing it knows; it sets icmsgsize to
+ * ICMSG_NEGOTIATE_RESPONSE_SIZE (this project's name for Linux's 0x10) and
+ * leaves status alone.
+ */
+#define ICMSG_NEGOTIATE_ICFRAME_VERCNT_OFFSET UINT32_C(28)  /* u16 */
+#define ICMSG_NEGOTIATE_ICMSG_VERCNT_OFFSET   UINT32_C(30)  /* u16 */
+#define ICMSG_NEGOTIATE_RESERVED_OFFSET       UINT32_C(32)  /* u32 */
+#define ICMSG_NEGOTIATE_ICVERSION_DATA_OFFSET UINT32_C(36)
+#define ICMSG_NEGOTIATE_SIZE                  UINT32_C(8)   /* sizeof(struct icmsg_negotiate) */
+#define ICMSG_NEGOTIATE_RESPONSE_SIZE         UINT32_C(16)  /* the body with one version of each */
+#define IC_VERSION_NEGOTIATION_MAX_VER_COUNT  UINT32_C(100)
+
+/*
+ * ICMSGTYPE_HEARTBEAT body (struct heartbeat_msg_data): u64 seq_num, u32
+ * reserved[8]. The guest answers seq_num + 1; Linux 6.1 needs only the
+ * seq_num (recvlen >= ICMSG_HDR + 8). OpenVMM reads the first reserved u32
+ * as an application state; Linux leaves it alone.
+ */
+#define HEARTBEAT_MSG_SEQ_NUM_OFFSET       UINT32_C(28)  /* u64 */
+#define HEARTBEAT_MSG_RESERVED_OFFSET      UINT32_C(36)  /* u32[8] */
+#define HEARTBEAT_MSG_DATA_SIZE            UINT32_C(40)
+
+/*
+ * ICMSGTYPE_SHUTDOWN body (struct shutdown_msg_data): u32 reason_code, u32
+ * timeout_seconds, u32 flags, u8 display_message[2048]. flags: 0 power off,
+ * SHUTDOWN_FLAG_RESTART (message version 3.1+), SHUTDOWN_FLAG_HIBERNATE
+ * (3.2+), each optionally | SHUTDOWN_FLAG_FORCE; Linux always forces and
+ * answers HV_S_OK, or HV_E_FAIL for a request it cannot carry out. The
+ * SHUTDOWN_FLAG_* names are this project's (OpenVMM ShutdownFlags bits
+ * force, restart, hibernate). SHTDN_REASON_FLAG_PLANNED is the Windows SDK
+ * reason OpenVMM sends.
+ */
+#define SHUTDOWN_MSG_REASON_CODE_OFFSET     UINT32_C(28)  /* u32 */
+#define SHUTDOWN_MSG_TIMEOUT_SECONDS_OFFSET UINT32_C(32)  /* u32 */
+#define SHUTDOWN_MSG_FLAGS_OFFSET           UINT32_C(36)  /* u32 */
+#define SHUTDOWN_MSG_DISPLAY_MESSAGE_OFFSET UINT32_C(40)  /* u8[2048] */
+#define SHUTDOWN_MSG_DISPLAY_MESSAGE_SIZE   UINT32_C(2048)
+#define SHUTDOWN_MSG_DATA_SIZE              UINT32_C(2060)
+#define SHUTDOWN_FLAG_POWER_OFF             UINT32_C(0)   /* a value: no bit set */
+#define SHUTDOWN_FLAG_FORCE_BIT             UINT32_C(0)
+#define SHUTDOWN_FLAG_FORCE                 (UINT32_C(1) << 0)
+#define SHUTDOWN_FLAG_RESTART_BIT           UINT32_C(1)
+#define SHUTDOWN_FLAG_RESTART               (UINT32_C(1) << 1)
+#define SHUTDOWN_FLAG_HIBERNATE_BIT         UINT32_C(2)
+#define SHUTDOWN_FLAG_HIBERNATE             (UINT32_C(1) << 2)
+#define SHTDN_REASON_FLAG_PLANNED_BIT       UINT32_C(31)
+#define SHTDN_REASON_FLAG_PLANNED           (UINT32_C(1) << 31)
+
+/*
+ * ICMSGTYPE_TIMESYNC. Times are Windows FILETIMEs, 100 ns since
+ * 1601-01-01 UTC; WLTIMEDELTA is that epoch's distance from 1970-01-01.
+ * SYNC asks the guest to step its clock (Linux: do_settimeofday64), SAMPLE
+ * only refreshes what its PTP clock reports. Message version 4.0 and later
+ * carry struct ictimesync_ref_data (the partition reference time when the
+ * sample was taken, which Linux adds its own delay to); earlier ones struct
+ * ictimesync_data, whose childtime and roundtriptime Linux ignores.
+ */
+#define WLTIMEDELTA                         UINT64_C(116444736000000000)
+#define ICTIMESYNCFLAG_PROBE                UINT32_C(0)   /* a value: no bit set */
+#define ICTIMESYNCFLAG_SYNC_BIT             UINT32_C(0)
+#define ICTIMESYNCFLAG_SYNC                 (UINT32_C(1) << 0)
+#define ICTIMESYNCFLAG_SAMPLE_BIT           UINT32_C(1)
+#define ICTIMESYNCFLAG_SAMPLE               (UINT32_C(1) << 1)
+/* struct ictimesync_data (message versions below 4.0) */
+#define ICTIMESYNC_DATA_PARENTTIME_OFFSET    UINT32_C(28)  /* u64 */
+#define ICTIMESYNC_DATA_CHILDTIME_OFFSET     UINT32_C(36)  /* u64 */
+#define ICTIMESYNC_DATA_ROUNDTRIPTIME_OFFSET UINT32_C(44)  /* u64 */
+#define ICTIMESYNC_DATA_FLAGS_OFFSET         UINT32_C(52)  /* u8 */
+#define ICTIMESYNC_DATA_SIZE                 UINT32_C(25)
+/* struct ictimesync_ref_data (message version 4.0 and later) */
+#define ICTIMESYNC_REF_DATA_PARENTTIME_OFFSET      UINT32_C(28)  /* u64 */
+#define ICTIMESYNC_REF_DATA_VMREFERENCETIME_OFFSET UINT32_C(36)  /* u64 */
+#define ICTIMESYNC_REF_DATA_FLAGS_OFFSET           UINT32_C(44)  /* u8 */
+#define ICTIMESYNC_REF_DATA_LEAPFLAGS_OFFSET       UINT32_C(45)  /* u8 */
+#define ICTIMESYNC_REF_DATA_STRATUM_OFFSET         UINT32_C(46)  /* u8 */
+#define ICTIMESYNC_REF_DATA_RESERVED_OFFSET        UINT32_C(47)  /* u8[3] */
+#define ICTIMESYNC_REF_DATA_SIZE                   UINT32_C(22)

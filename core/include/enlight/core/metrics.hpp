@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #ifdef ENLIGHT_WITH_METRICS
@@ -51,6 +52,10 @@ using MetricLabels = std::vector<MetricLabel>;
 MetricLabel parse_metric_label(const std::string& text);
 // Refuses a name given twice, as parse_metric_label refuses a bad one.
 void check_metric_labels(const MetricLabels& labels);
+// The label names a plugin may put beside `plugin` on a counter
+// (enlight_host.counter_register_labelled): a short fixed list, so a
+// user's --label can never collide with one.
+bool plugin_label_name_ok(std::string_view name) noexcept;
 
 #ifdef ENLIGHT_WITH_METRICS
 

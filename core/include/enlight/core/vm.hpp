@@ -29,6 +29,7 @@ struct MetricsStorage {
   static constexpr uint32_t kMaxPluginCounters = 256;
   struct CounterInfo {
     std::string name, help;
+    std::string label_name, label_value;  // a second label beside `plugin` (ABI 1.3), or empty
     uint16_t slot;
     uint32_t id;
   };
@@ -108,6 +109,8 @@ struct BackendHooks {
   // A timer of vCPU n was armed, possibly earlier than the backend last
   // planned for: wake that vCPU (or its timer thread) to look again.
   std::function<void(uint32_t vcpu)> timer_armed;
+  // ENLIGHT_BACKEND_* (abi.h): what plugins may rely on here.
+  uint32_t features = 0;
 };
 
 // Timers plugins create through enlight_host.timer_create: fixed after
@@ -253,6 +256,11 @@ class Vm {
   TimerTable& timers() noexcept { return timers_; }
   EoiWatch& eoi_watch() noexcept { return eoi_; }
 
+  // An orderly shutdown (enlight run got SIGTERM): asks every plugin that
+  // listens (enlight_host.shutdown_listen). True when one of them passed it
+  // on to the guest, which should now power off by itself. Any thread.
+  bool request_guest_shutdown() noexcept;
+
   // Per-plugin record the host services use; public for the services' C
   // trampolines in vm.cpp.
   struct PluginRecord;
@@ -292,6 +300,12 @@ class Vm {
   int64_t ref_offset_ = 0;
   TimerTable timers_;
   EoiWatch eoi_;
+  struct ShutdownListener {
+    enlight_shutdown_fn fn;
+    void* arg;
+    uint16_t slot;
+  };
+  std::vector<ShutdownListener> shutdown_listeners_;  // fixed after creation
   BusBuilder* builder_ = nullptr;  // only while creating
   struct Service {
     std::string name;

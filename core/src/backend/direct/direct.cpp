@@ -57,6 +57,7 @@ std::unique_ptr<DirectVm> DirectVm::create(const Resolution& resolution, VmOptio
     apics->lapics.back().write(kX2apicSvr, kSvrEnabledSpurious0xFF, 0, none, eoi);
   }
   options.hooks.now_ns = [now] { return now->load(); };
+  options.hooks.features = ENLIGHT_BACKEND_AUTO_EOI | ENLIGHT_BACKEND_EOI_NOTIFY;
   options.hooks.inject_interrupt = [injected, apics](uint32_t vcpu, uint8_t vector, uint32_t flags) {
     if (vcpu >= apics->lapics.size() || !apics->lapics[vcpu].set_irr(vector, flags & ENLIGHT_IRQ_AUTO_EOI)) return -1;
     std::lock_guard lock(injected->mutex);

@@ -59,6 +59,8 @@ std::unique_ptr<EmuVm> EmuVm::create(const Resolution& resolution, EmuOptions op
   // The hooks hold a weak reference: a plugin calling a host service while
   // the Vm is torn down must not reach freed backend state.
   std::weak_ptr<Impl> weak = impl;
+  // enlight's own local APIC model: it retires AutoEOI vectors and sees EOIs.
+  options.vm.hooks.features = ENLIGHT_BACKEND_AUTO_EOI | ENLIGHT_BACKEND_EOI_NOTIFY;
   options.vm.hooks.inject_interrupt = [weak](uint32_t vcpu, uint8_t vector, uint32_t flags) {
     auto p = weak.lock();
     return p ? p->inject(vcpu, vector, (flags & ENLIGHT_IRQ_AUTO_EOI) != 0) : -1;

@@ -197,6 +197,10 @@ std::unique_ptr<KvmVm> KvmVm::create(const Resolution& resolution, KvmOptions op
   // PV EOI needs to see the guest's EOIs; KVM's APIC keeps them in the
   // kernel (docs/kvm-backend.md).
   options.vm.hooks.pv_eoi_set = [](uint32_t, uint64_t) { return false; };
+  // Neither AutoEOI nor EOI notifications for an interrupt enlight injects
+  // (an MSI into KVM's APIC): features stay 0, and SynIC asks the guest
+  // not to use AutoEOI (docs/kvm-backend.md).
+  options.vm.hooks.features = 0;
   options.vm.hooks.timer_armed = [weak](uint32_t) {
     if (auto p = weak.lock()) p->poke_monitor();
   };
