@@ -42,7 +42,12 @@ void on_slot_free(void* arg, uint32_t vcpu, uint32_t sint) noexcept;
 Vm::Vm(const enlight_vm_params& p)
     : VmBase(p),
       synic(service<enlight_synic_service>(ENLIGHT_SYNIC_SERVICE, ENLIGHT_SYNIC_SERVICE_MAJOR, 0)),
-      bus({}, [this](uint64_t pfn) { return map_guest(pfn * HV_PAGE_SIZE, HV_PAGE_SIZE) != nullptr; },
+      // A PFN is RAM when its page is; one so large that pfn * 4096 wraps
+      // would name another page (found by the hostile guest program).
+      bus({},
+          [this](uint64_t pfn) {
+            return pfn <= (UINT64_MAX >> HV_PAGE_SHIFT) && map_guest(pfn * HV_PAGE_SIZE, HV_PAGE_SIZE) != nullptr;
+          },
           enlight::vmbus::BusLimits{}),
       received(counter("enlight_vmbus_messages_received_total", "VMBus channel messages the guest posted")),
       sent(counter("enlight_vmbus_messages_sent_total", "VMBus channel messages posted to the guest's SINT2")),

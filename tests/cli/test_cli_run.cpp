@@ -158,3 +158,82 @@ TEST(CliRun, MetricsEndpointAnswersDuringARun) {
 #endif
 
 }  // namespace
+
+namespace {
+
+// Starts `enlight run ARGS` with its output in `log`; the child's pid.
+pid_t spawn_run(const std::vector<std::string>& run_args, const std::string& log) {
+  const std::string binary = std::string(ENLIGHT_TEST_BINARY_DIR) + "/enlight";
+  std::vector<std::string> args = {binary, "--plugin-path", ENLIGHT_TEST_PLUGIN_DIR, "run"};
+  args.insert(args.end(), run_args.begin(), run_args.end());
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const int out_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (out_fd < 0) return -1;
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::dup2(out_fd, 1);
+    ::dup2(out_fd, 2);
+    ::setenv("ENLIGHT_PLUGIN_PATH", "", 1);
+    ::execv(binary.c_str(), argv.data());
+    ::_exit(127);
+  }
+  ::close(out_fd);
+  return child;
+}
+
+// Waits up to `limit` for the child; its exit status, or -1 (then killed).
+int reap(pid_t child, std::chrono::milliseconds limit) {
+  int raw = 0;
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (::waitpid(child, &raw, WNOHANG) == child) return WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ::kill(child, SIGKILL);
+  ::waitpid(child, &raw, 0);
+  return -1;
+}
+
+}  // namespace
+
+// SIGTERM with no plugin that can ask the guest to power off: the VM stops
+// at once, as before VMBus (docs/machine.md), and says why.
+TEST(CliRun, SigtermWithoutAShutdownDeviceStopsTheVmAtOnce) {
+  const std::string log = std::string(::testing::TempDir()) + "/enlight-run-sigterm-" + std::to_string(::getpid()) + ".log";
+  const pid_t child = spawn_run({"--backend", "emu", "--cpu", "hv-vpindex,hv-time", "--guest", "workload-timer-idle",
+                                 "--duration", "30", "--metrics", "off"},
+                                log);
+  ASSERT_GT(child, 0);
+  // Until the VM runs: its start line is printed before the vCPUs start.
+  for (int i = 0; i < 100 && slurp(log).find("enlight: ") == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const auto sent = std::chrono::steady_clock::now();
+  ASSERT_EQ(::kill(child, SIGTERM), 0);
+  const int status = reap(child, std::chrono::seconds(10));
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count();
+  const std::string out = slurp(log);
+  EXPECT_EQ(status, 1) << out;
+  EXPECT_NE(out.find("no plugin could ask the guest to power off"), std::string::npos) << out;
+  EXPECT_LT(took, 5.0) << "a 30 s guest must stop within seconds of SIGTERM\n" << out;
+}
+
+// With vmbus-util loaded but a guest that never opened the shutdown
+// channel (a guest program, not Linux), nobody can be asked either.
+TEST(CliRun, SigtermWithAShutdownDeviceTheGuestNeverOpenedStopsTheVm) {
+  const std::string log = std::string(::testing::TempDir()) + "/enlight-run-sigterm-vmbus-" + std::to_string(::getpid()) + ".log";
+  const pid_t child = spawn_run({"recommended-vmbus", "--backend", "emu", "--guest", "workload-timer-idle", "--duration",
+                                 "30", "--metrics", "off"},
+                                log);
+  ASSERT_GT(child, 0);
+  for (int i = 0; i < 100 && slurp(log).find("enlight: ") == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_EQ(::kill(child, SIGTERM), 0);
+  const int status = reap(child, std::chrono::seconds(10));
+  const std::string out = slurp(log);
+  EXPECT_EQ(status, 1) << out;
+  EXPECT_NE(out.find("no plugin could ask the guest to power off"), std::string::npos) << out;
+}

@@ -12,6 +12,10 @@ static uint8_t post_input[HV_PAGE_SIZE] __attribute__((aligned(4096)));
 static void* simp;
 static void* siefp;
 static bool have_ref_counter;
+/* The waits read the clock in tight loops: the reference TSC page costs no
+ * exit, the MSR one each (the MSR stays the fallback, as the TLFS says). */
+static uint8_t tsc_page[HV_PAGE_SIZE] __attribute__((aligned(4096)));
+static bool tsc_page_on;
 static uint64_t spin_clock;
 static volatile uint64_t sint_interrupts;
 
@@ -27,6 +31,8 @@ bool vmbus_init(const hv_info* hv, void* simp_page, void* siefp_page, uint8_t ve
   simp = simp_page;
   siefp = siefp_page;
   have_ref_counter = (hv->privileges_low & HV_ACCESS_PARTITION_REFERENCE_COUNTER) != 0;
+  tsc_page_on = (hv->privileges_low & HV_ACCESS_PARTITION_REFERENCE_TSC) != 0 &&
+                !wrmsr_safe(HV_X64_MSR_REFERENCE_TSC, (uint64_t)(uintptr_t)tsc_page | HV_X64_MSR_REFERENCE_TSC_ENABLE);
   guest_set_irq_handler(vector, on_sint);
   uint64_t v = 0;
   if (rdmsr_safe(HV_X64_MSR_SINT0 + VMBUS_MESSAGE_SINT, &v)) return false;
@@ -36,6 +42,8 @@ bool vmbus_init(const hv_info* hv, void* simp_page, void* siefp_page, uint8_t ve
 uint64_t vmbus_sint_interrupts(void) { return sint_interrupts; }
 
 uint64_t vmbus_now(void) {
+  uint64_t t;
+  if (tsc_page_on && hv_ref_tsc_page_read((const hv_ref_tsc_page*)tsc_page, &t)) return t;
   if (have_ref_counter) return rdmsr(HV_X64_MSR_TIME_REF_COUNT);
   spin_clock += SPIN_ROUNDS_PER_TICK;
   return spin_clock;
@@ -442,6 +450,8 @@ bool vmbus_ic_serve(vmbus_channel* c, const uint32_t* msg_versions, uint32_t msg
   vmbus_packet p;
   ev->ring = vmbus_recv(c, &p, ic_buffer, sizeof ic_buffer);
   if (ev->ring != VMBUS_RING_OK) return false;
+  ev->packet_type = p.type;
+  ev->offset8 = p.offset8;
   ev->len = p.data_len;
   ev->trans_id = p.trans_id;
   /* hv_util drops anything shorter than the two headers. */

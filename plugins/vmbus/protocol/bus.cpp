@@ -75,18 +75,23 @@ ChannelState* Bus::channel(uint32_t relid) {
 }
 
 uint16_t Bus::on_message(const uint8_t* payload, uint32_t size) {
-  // Every request makes at most one reply, except REQUESTOFFERS (one per
-  // channel, then ALLOFFERS_DELIVERED): refuse before handling so nothing
-  // is half done, the way a full Hyper-V message port refuses
-  // (HV_STATUS_INSUFFICIENT_BUFFERS; Linux vmbus_post_msg retries).
-  if (queue_.size() + channels_.size() + 1 > limits_.max_queued) {
-    last_ = Outcome::QueueFull;
-    return HV_STATUS_INSUFFICIENT_BUFFERS;
-  }
   parsed_ = parse_guest_message(payload, size);
   if (!parsed_.ok()) {
     last_ = Outcome::Malformed;
     return HV_STATUS_SUCCESS;  // the post itself was fine; the host drops the message (QEMU does the same)
+  }
+  // Every request makes at most one reply, except REQUESTOFFERS (one per
+  // channel, then ALLOFFERS_DELIVERED): refuse before handling so nothing
+  // is half done, the way a full Hyper-V message port refuses
+  // (HV_STATUS_INSUFFICIENT_BUFFERS; Linux vmbus_post_msg retries).
+  // INITIATE_CONTACT and UNLOAD empty the queue before they reply, so they
+  // always pass: a guest whose replies cannot be delivered (a target VP it
+  // does not have) must still be able to start over.
+  const bool resets = std::holds_alternative<InitiateContact>(parsed_.message) ||
+                      std::holds_alternative<Unload>(parsed_.message);
+  if (!resets && queue_.size() + channels_.size() + 1 > limits_.max_queued) {
+    last_ = Outcome::QueueFull;
+    return HV_STATUS_INSUFFICIENT_BUFFERS;
   }
   if (!connected() && !std::holds_alternative<InitiateContact>(parsed_.message)) {
     last_ = Outcome::NotConnected;
@@ -150,10 +155,11 @@ Outcome Bus::handle(const GpadlHeader& m) { return gpadl_update(gpadls_.add_head
 Outcome Bus::handle(const GpadlBody& m) { return gpadl_update(gpadls_.add_body(m)); }
 
 Outcome Bus::handle(const GpadlTeardown& m) {
-  // A GPADL still used as an open channel's ring stays mapped until the
-  // channel closes (QEMU refcounts it); Linux 6.1 closes first anyway.
-  for (const ChannelState& c : channels_)
-    if (c.open && c.ring_gpadl == m.gpadl) return Outcome::Refused;
+  // Answered at once even for an open channel's ring (QEMU
+  // handle_gpadl_teardown; Linux vmbus_teardown_gpadl waits for the answer
+  // without a time-out): the channel keeps its own mapping of the ring's
+  // pages until it closes, as QEMU's reference does, so forgetting the
+  // handle here cannot pull the ring from under it.
   if (gpadls_.teardown(m.gpadl) != TeardownResult::Ok) return Outcome::Refused;
   queue(encode(GpadlTorndown{m.gpadl}));
   return Outcome::Answered;

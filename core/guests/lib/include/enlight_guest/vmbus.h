@@ -33,12 +33,14 @@ extern "C" {
 /*
  * Records this vCPU's SynIC pages (already enabled, hv_synic_enable) and
  * unmasks SINT2 with `vector` (RsvdP bits kept, no AutoEOI), with
- * vmbus_sint_handler on it. `hv` tells the library which clock to wait with:
- * HV_X64_MSR_TIME_REF_COUNT when advertised, else a spin count. The
- * hypercall page must be enabled. Returns false if the SINT write faulted.
+ * its own handler on it. `hv` tells the library which clock to wait with:
+ * a reference TSC page of its own when advertised (enabled here), else
+ * HV_X64_MSR_TIME_REF_COUNT, else a spin count. The hypercall page must be
+ * enabled. Returns false if the SINT write faulted.
  */
 bool vmbus_init(const hv_info* hv, void* simp_page, void* siefp_page, uint8_t vector);
-/* The SINT2 interrupt handler vmbus_init installs: counts, then EOI. */
+/* SINT2 interrupts taken by the handler vmbus_init installs (it counts,
+ * then EOIs). */
 uint64_t vmbus_sint_interrupts(void);
 
 /* Reference time in 100 ns units (or spin rounds without a reference
@@ -240,7 +242,7 @@ bool vmbus_event_wait(uint32_t relid, uint64_t timeout);
  * (both lists packed major << 16 | minor, in the guest's order of
  * preference), counts 1/1 and the two picks in the first two slots, or
  * counts 0/0 when either has no match or the request is malformed. icflags
- * are left to the caller. Returns whether both matched; *fw_out/*msg_out
+ * are left to the caller. Returns whether both matched; *fw_out and *msg_out
  * (may be NULL) get the picks.
  */
 bool vmbus_ic_negotiate_answer(uint8_t* buf, uint32_t len, const uint32_t* fw, uint32_t fw_count, const uint32_t* msg,
@@ -249,6 +251,8 @@ bool vmbus_ic_negotiate_answer(uint8_t* buf, uint32_t len, const uint32_t* fw, u
 /* What vmbus_ic_serve saw and did. */
 typedef struct vmbus_ic_event {
   int ring;            /* VMBUS_RING_* of the read */
+  uint16_t packet_type; /* VM_PKT_* */
+  uint16_t offset8;
   uint16_t icmsgtype;  /* ICMSGTYPE_* of the request */
   uint8_t icflags;     /* of the request */
   uint32_t len;        /* data bytes of the request (answered with as many) */
