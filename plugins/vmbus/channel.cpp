@@ -85,22 +85,27 @@ enlight_vmbus_result enlight_vmbus_channel::corrupt(RingStatus) {
   return ENLIGHT_VMBUS_CORRUPT;
 }
 
-enlight_vmbus_result enlight_vmbus_channel::recv(void* buffer, uint32_t capacity, enlight_vmbus_packet* info) {
-  if (info == nullptr || (buffer == nullptr && capacity != 0)) return ENLIGHT_VMBUS_INVALID;
-  std::lock_guard<std::mutex> guard(lock);
+enlight_vmbus_result enlight_vmbus_channel::peek(enlight::vmbus::PacketInfo& p) {
   if (!reader) return ENLIGHT_VMBUS_CLOSED;
   if (broken) return ENLIGHT_VMBUS_CORRUPT;
-  enlight::vmbus::PacketInfo p;
-  // Peek with no buffer: the framing is validated and nothing is copied;
-  // then only the data part is copied, straight into the device's buffer.
+  // No buffer: the framing is validated and nothing is copied yet.
   const RingStatus s = reader->next({}, p);
   if (s == RingStatus::Empty) return ENLIGHT_VMBUS_EMPTY;
   if (s != RingStatus::TooLarge && s != RingStatus::Ok) return corrupt(s);
+  return ENLIGHT_VMBUS_OK;
+}
+
+enlight_vmbus_result enlight_vmbus_channel::recv(void* buffer, uint32_t capacity, enlight_vmbus_packet* info) {
+  if (info == nullptr || (buffer == nullptr && capacity != 0)) return ENLIGHT_VMBUS_INVALID;
+  std::lock_guard<std::mutex> guard(lock);
+  enlight::vmbus::PacketInfo p;
+  if (const enlight_vmbus_result r = peek(p); r != ENLIGHT_VMBUS_OK) return r;
   info->type = p.type;
   info->flags = p.flags;
   info->transaction_id = p.trans_id;
   info->length = p.length - p.data_offset;
   if (info->length > capacity) return ENLIGHT_VMBUS_TOO_LARGE;
+  // Only the data part is copied, straight into the device's buffer.
   if (reader->read_data({static_cast<uint8_t*>(buffer), capacity}) < 0) return corrupt(RingStatus::Truncated);
   packets_received.add(0);
   bytes_received.add(0, info->length);
@@ -111,12 +116,8 @@ enlight_vmbus_result enlight_vmbus_channel::recv(void* buffer, uint32_t capacity
 
 enlight_vmbus_result enlight_vmbus_channel::recv_drop() {
   std::lock_guard<std::mutex> guard(lock);
-  if (!reader) return ENLIGHT_VMBUS_CLOSED;
-  if (broken) return ENLIGHT_VMBUS_CORRUPT;
   enlight::vmbus::PacketInfo p;
-  const RingStatus s = reader->next({}, p);
-  if (s == RingStatus::Empty) return ENLIGHT_VMBUS_EMPTY;
-  if (s != RingStatus::TooLarge && s != RingStatus::Ok) return corrupt(s);
+  if (const enlight_vmbus_result r = peek(p); r != ENLIGHT_VMBUS_OK) return r;
   if (reader->consume()) signal_guest();
   return ENLIGHT_VMBUS_OK;
 }

@@ -54,6 +54,9 @@ struct enlight_vmbus_channel {
 
  private:
   void signal_guest();  // under lock
+  // The next guest packet's framing, validated (under lock): OK, EMPTY,
+  // CLOSED or CORRUPT.
+  enlight_vmbus_result peek(enlight::vmbus::PacketInfo& p);
   enlight_vmbus_result corrupt(enlight::vmbus::RingStatus s);  // under lock
 
   std::mutex lock;

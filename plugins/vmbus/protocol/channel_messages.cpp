@@ -1,26 +1,18 @@
 #include "protocol/channel_messages.hpp"
 
+#include <enlight/wire.hpp>
+
 #include <algorithm>
 
 namespace enlight::vmbus {
 
 namespace {
 
-// Explicit little-endian access: the wire is little-endian whatever the host
-// is, and byte loads never make an unaligned access.
-uint16_t load16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
-uint32_t load32(const uint8_t* p) {
-  return uint32_t{p[0]} | (uint32_t{p[1]} << 8) | (uint32_t{p[2]} << 16) | (uint32_t{p[3]} << 24);
-}
-uint64_t load64(const uint8_t* p) { return uint64_t{load32(p)} | (uint64_t{load32(p + 4)} << 32); }
-
-void store16(uint8_t* p, uint16_t v) {
-  p[0] = static_cast<uint8_t>(v);
-  p[1] = static_cast<uint8_t>(v >> 8);
-}
-void store32(uint8_t* p, uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
-}
+using enlight::wire::load16;
+using enlight::wire::load32;
+using enlight::wire::load64;
+using enlight::wire::store16;
+using enlight::wire::store32;
 
 enum class Direction : uint8_t { Unknown, GuestToHost, HostToGuest };
 
