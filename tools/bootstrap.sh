@@ -27,6 +27,7 @@ packages=(
   acpica-tools
   gnuplot-nox prometheus prometheus-pushgateway python3
   clang libclang-rt-14-dev
+  abigail-tools
 )
 
 install_deps() {

@@ -1,5 +1,7 @@
 #include "commands.hpp"
 
+#include "check_traps.hpp"
+
 #include <enlight/core/backend/direct.hpp>
 #include <enlight/core/catalog.hpp>
 #include <enlight/core/guest/images.hpp>
@@ -104,6 +106,7 @@ int check(const Globals& g, const std::vector<std::string>& args) {
                 p.origin.c_str(), rp.why.c_str());
   }
   for (const std::string& w : r.warnings) std::printf("warning: %s\n", w.c_str());
+  for (const std::string& t : configuration_traps(r, vm->vm())) std::printf("warning: %s\n", t.c_str());
   return 0;
 }
 

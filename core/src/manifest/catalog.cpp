@@ -86,11 +86,23 @@ std::vector<std::string> default_search_path() {
       start = colon + 1;
     }
   }
-#ifdef ENLIGHT_BUILD_PLUGIN_DIR
-  path.push_back(ENLIGHT_BUILD_PLUGIN_DIR);
+  // A program of the build tree (the enlight binary, a test) uses the
+  // build's plugins; any other, an installed enlight above all, the plugins
+  // of its own prefix, found from where the program is, so an installed
+  // tree can be moved (docs/sdk.md). A program linked against the installed
+  // harness in a vendor's tree passes its own path.
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  const std::string exe_text = ec ? std::string() : exe.string();
+#if defined(ENLIGHT_BUILD_TREE) && defined(ENLIGHT_BUILD_PLUGIN_DIR)
+  const std::string tree = std::string(ENLIGHT_BUILD_TREE) + "/";
+  if (exe_text.compare(0, tree.size(), tree) == 0) {
+    path.push_back(ENLIGHT_BUILD_PLUGIN_DIR);
+    return path;
+  }
 #endif
-#ifdef ENLIGHT_INSTALL_PLUGIN_DIR
-  path.push_back(ENLIGHT_INSTALL_PLUGIN_DIR);
+#ifdef ENLIGHT_RELATIVE_PLUGIN_DIR
+  if (!exe_text.empty()) path.push_back((exe.parent_path() / ENLIGHT_RELATIVE_PLUGIN_DIR).lexically_normal().string());
 #endif
   return path;
 }

@@ -13,6 +13,16 @@
 //   enlight::io<>, enlight::cpuid_*(), and ENLIGHT_PLUGIN(name, version, ...).
 #pragma once
 
+// Stated once, here, with the fix: the helpers below use C++20 (atomic_ref,
+// std::span, designated initialisers, constexpr claim checks), and without
+// this check a C++17 build fails deep inside them.
+#if !defined(__cplusplus) || __cplusplus < 202002L
+#error "enlight/plugin.hpp needs C++20: compile the plugin with -std=c++20 (CMake: link enlight::sdk, which requires cxx_std_20; pkg-config: enlight-sdk's cflags)"
+#endif
+#if !defined(__cpp_exceptions)
+#error "enlight/plugin.hpp reports lifecycle errors as exceptions: build the plugin with exceptions on, or write it against the C ABI of enlight/abi.h alone (docs/sdk.md)"
+#endif
+
 #include <enlight/abi.h>
 #include <enlight/tlfs.h>
 

@@ -29,6 +29,20 @@ TEST(LoadSuccess, HandWrittenCPluginLoadsAndServes) {
   EXPECT_EQ(r.value, 0xC0DE0010u);
 }
 
+// Built from the ABI 1.0 header as released (tests/abi/v1_0): it loads in
+// this core, its vm_create uses 1.0's host services through this core's
+// larger enlight_host, and its handler serves.
+TEST(LoadSuccess, APluginBuiltAgainstAbi10StillLoadsAndServes) {
+  const Manifest m = load_manifest_file(manifest_path("abi-1-0", "abi-1-0"));
+  const LoadedPlugin p = load_plugin(m);
+  ASSERT_NE(p.descriptor, nullptr);
+  EXPECT_EQ(p.descriptor->abi_minor, 0u);
+  auto vm = fixtures::make_vm({"abi-1-0"}, {{"abi-1-0"}}, false, 2);
+  const auto r = vm->rdmsr(1, 0x40000010);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.value, (uint64_t{2} << 32) | 0xC0DE0010u) << "the 1.0 plugin read vcpu_count from this core's host";
+}
+
 TEST(LoadSuccess, SdkPluginWithMatchingClaimsLoads) {
   const Manifest m = load_manifest_file(manifest_path("misfit-ok", "misfit-ok"));
   const LoadedPlugin p = load_plugin(m);

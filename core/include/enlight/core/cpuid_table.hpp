@@ -4,6 +4,8 @@
 // backend answers from (KVM gets it once through KVM_SET_CPUID2).
 #pragma once
 
+#include <enlight/vendor.h>
+
 #include <cstdint>
 #include <map>
 #include <string>
@@ -22,6 +24,13 @@ struct CpuidLeaf {
   uint32_t leaf = 0, subleaf = 0;
   CpuidValue value;
 };
+
+// The leaves the bus answers, on every backend: Hyper-V's range and the one
+// left to vendors (enlight/vendor.h). Every other leaf is the CPU's.
+constexpr bool bus_cpuid_leaf(uint32_t leaf) noexcept {
+  return (leaf >= 0x40000000u && leaf <= 0x400000FFu) ||
+         (leaf >= ENLIGHT_VENDOR_CPUID_FIRST && leaf <= ENLIGHT_VENDOR_CPUID_LAST);
+}
 
 class CpuidTable {
  public:

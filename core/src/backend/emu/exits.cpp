@@ -59,7 +59,7 @@ int EmuVcpu::on_cpuid(uc_engine*, void* self) {
   const uint32_t leaf = static_cast<uint32_t>(v.reg(UC_X86_REG_RAX));
   const uint32_t subleaf = static_cast<uint32_t>(v.reg(UC_X86_REG_RCX));
   CpuidValue r;
-  if (leaf >= 0x40000000 && leaf <= 0x400000FF) {
+  if (bus_cpuid_leaf(leaf)) {
     r = v.vm_.vm->bus().cpuid(v.vm_.vm->vcpu(v.index_), leaf, subleaf);
   } else if (leaf == 1) {
     // The hook runs instead of the instruction, so the CPU's own leaf 1 was

@@ -127,7 +127,7 @@ std::vector<kvm_cpuid_entry2> compose_cpuid(int kvm_fd, const CpuidTable& table)
     out.push_back(e);
   }
   for (const CpuidLeaf& l : table.leaves()) {
-    if (l.leaf < 0x40000000 || l.leaf > 0x400000FF) continue;
+    if (!bus_cpuid_leaf(l.leaf)) continue;
     kvm_cpuid_entry2 e{};
     e.function = l.leaf;
     e.index = l.subleaf;

@@ -1,0 +1,40 @@
+# enlight_add_plugin(<name> SOURCES <files...> [MANIFEST <file>] [OUTPUT_DIR <dir>])
+#
+# A plugin built against the installed SDK: <name>.so with its manifest
+# (default: <name>.yaml beside the CMakeLists.txt) copied next to it in
+# OUTPUT_DIR (default: ${CMAKE_BINARY_DIR}/plugins), which is what
+# `enlight --plugin-path DIR` and the harness's search path take. The
+# manifest's `name:` must be <name> (the loader checks the binary against
+# it). `cmake --install` of the vendor's project puts both in
+# ${CMAKE_INSTALL_LIBDIR}/enlight/plugins of its own prefix; add that
+# directory to ENLIGHT_PLUGIN_PATH or --plugin-path.
+function(enlight_add_plugin name)
+  cmake_parse_arguments(P "" "MANIFEST;OUTPUT_DIR" "SOURCES" ${ARGN})
+  if(NOT P_SOURCES)
+    message(FATAL_ERROR "enlight_add_plugin(${name}): no SOURCES")
+  endif()
+  if(NOT P_MANIFEST)
+    set(P_MANIFEST ${CMAKE_CURRENT_SOURCE_DIR}/${name}.yaml)
+  endif()
+  if(NOT EXISTS ${P_MANIFEST})
+    message(FATAL_ERROR "enlight_add_plugin(${name}): no manifest at ${P_MANIFEST}\n"
+                        "  fix: write ${name}.yaml (docs/manifest-format.md) or pass MANIFEST <file>")
+  endif()
+  set(outdir ${CMAKE_BINARY_DIR}/plugins)
+  if(P_OUTPUT_DIR)
+    set(outdir ${P_OUTPUT_DIR})
+  endif()
+  set(target enlight-plugin-${name})
+  add_library(${target} MODULE ${P_SOURCES})
+  set_target_properties(${target} PROPERTIES
+    PREFIX "" OUTPUT_NAME ${name}
+    LIBRARY_OUTPUT_DIRECTORY ${outdir}
+    # Only the entry point is exported (ENLIGHT_PLUGIN marks it visible).
+    CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
+  target_link_libraries(${target} PRIVATE enlight::sdk)
+  file(MAKE_DIRECTORY ${outdir})
+  configure_file(${P_MANIFEST} ${outdir}/${name}.yaml COPYONLY)
+  include(GNUInstallDirs)
+  install(TARGETS ${target} LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}/enlight/plugins)
+  install(FILES ${P_MANIFEST} DESTINATION ${CMAKE_INSTALL_LIBDIR}/enlight/plugins RENAME ${name}.yaml)
+endfunction()
