@@ -121,7 +121,11 @@ int main(int argc, char** argv) {
     if (command == "plugins") return enlight::cli::plugins(globals, rest);
     if (command == "profiles") return enlight::cli::profiles(globals, rest);
     if (command == "guests") return enlight::cli::guests(globals, rest);
+#ifdef ENLIGHT_WITH_AB
     if (command == "ab") return enlight::cli::ab(globals, rest);
+#else
+    if (command == "ab") throw enlight::cli::UsageError("this enlight was built without `enlight ab` (ENLIGHT_CLI_AB=OFF)");
+#endif
     if (command == "help") {
       std::fputs(kUsage, stdout);
       return 0;

@@ -5,7 +5,9 @@
 #include "run_outputs.hpp"
 #include "serial_console.hpp"
 
+#ifdef ENLIGHT_WITH_EMU
 #include <enlight/core/backend/emu.hpp>
+#endif
 #include <enlight/core/backend/kvm.hpp>
 #include <enlight/core/catalog.hpp>
 #include <enlight/core/guest/images.hpp>
@@ -288,7 +290,15 @@ std::string choose_backend(const std::string& requested, std::string& why, bool 
                      "  fix: use --backend kvm or --backend emu, or leave --backend out");
   if (requested != "auto" && requested != "emu" && requested != "kvm")
     throw UsageError("--backend must be kvm, emu or direct, not '" + requested + "'");
+#ifdef ENLIGHT_WITH_EMU
+  constexpr bool have_emu = true;
+#else
+  constexpr bool have_emu = false;
+#endif
   if (requested == "emu") {
+    if (!have_emu)
+      throw UsageError("this enlight was built without the emu backend (ENLIGHT_BACKENDS=kvm)\n"
+                       "  fix: use --backend kvm, or a build with -DENLIGHT_BACKENDS=\"emu;kvm\"");
     why = "forced with --backend emu";
     return "emu";
   }
@@ -309,6 +319,10 @@ std::string choose_backend(const std::string& requested, std::string& why, bool 
     throw std::runtime_error("there is no usable /dev/kvm: " + missing +
                              "\n  fix: run where /dev/kvm is usable (load kvm_intel or kvm_amd); the emu backend "
                              "has no PC machine and cannot boot a kernel");
+  if (!have_emu)
+    throw std::runtime_error("there is no usable /dev/kvm: " + missing +
+                             "\n  fix: run where /dev/kvm is usable (load kvm_intel or kvm_amd); this build has no "
+                             "emu backend (ENLIGHT_BACKENDS=kvm)");
   why = "no usable /dev/kvm: " + missing;
   return "emu";
 }
@@ -387,8 +401,12 @@ int run(const Globals& g, const std::vector<std::string>& args) {
     throw std::runtime_error(std::string("booting a kernel needs the kvm backend, and ") + e.what());
   }
   apply_offload(a.offload, profile);
-  const Resolution resolution =
-      resolve(profile, catalog, backend == "kvm" ? kvm::capabilities() : emu::capabilities());
+#ifdef ENLIGHT_WITH_EMU
+  const BackendCaps capabilities = backend == "kvm" ? kvm::capabilities() : emu::capabilities();
+#else
+  const BackendCaps capabilities = kvm::capabilities();
+#endif
+  const Resolution resolution = resolve(profile, catalog, capabilities);
   for (const std::string& w : resolution.warnings) std::printf("warning: %s\n", w.c_str());
 
   // What the run boots: the kernel read above, or a guest program.
@@ -422,11 +440,13 @@ int run(const Globals& g, const std::vector<std::string>& args) {
     machine = wrap(std::move(vm), "kvm", backend_why);
     machine.serial_input = [raw](const uint8_t* d, size_t n) { return raw->serial_input(d, n); };
   } else {
+#ifdef ENLIGHT_WITH_EMU
     emu::EmuOptions options;
     options.image = std::move(image);
     options.vm.memory_bytes = memory;
     options.run_ms = run_ms;
     machine = wrap(emu::EmuVm::create(resolution, std::move(options)), "emu", backend_why);
+#endif
   }
   Vm& vmref = machine.vm();
 

@@ -68,7 +68,9 @@ class VmbusDevices : public ::testing::Test {
     if (slot_type(*d, 0, VMBUS_MESSAGE_SINT) != VMBUS_MESSAGE_TYPE) return out;
     const uint8_t* p = slot(*d, 0, VMBUS_MESSAGE_SINT) + HV_MESSAGE_PAYLOAD_OFFSET;
     out.assign(p, p + slot_payload_size(*d, 0, VMBUS_MESSAGE_SINT));
-    if (consume(*d, 0, VMBUS_MESSAGE_SINT)) EXPECT_EQ(d->wrmsr(0, HV_X64_MSR_EOM, 0), Access::Ok);
+    if (consume(*d, 0, VMBUS_MESSAGE_SINT)) {
+      EXPECT_EQ(d->wrmsr(0, HV_X64_MSR_EOM, 0), Access::Ok);
+    }
     return out;
   }
   void connect() {
@@ -138,7 +140,9 @@ class VmbusDevices : public ::testing::Test {
   void guest_write(uint64_t trans_id, const std::vector<uint8_t>& data, uint32_t relid) {
     const auto r = out->write(VM_PKT_DATA_INBAND, 0, trans_id, data);
     ASSERT_EQ(r.status, RingStatus::Ok);
-    if (r.signal_guest) ASSERT_EQ(signal(*d, 0, signal_rdx(16 + relid, 0)), HV_STATUS_SUCCESS);
+    if (r.signal_guest) {
+      ASSERT_EQ(signal(*d, 0, signal_rdx(16 + relid, 0)), HV_STATUS_SUCCESS);
+    }
   }
   // What hv_utils answers to a NEGOTIATE (vmbus_prep_negotiate_resp): the
   // same packet with one framework and one message version, flagged as a
