@@ -1,5 +1,7 @@
 #include "check_traps.hpp"
 
+#include "commands.hpp"
+
 #include <enlight/core/manifest.hpp>
 
 #include <cstdio>
@@ -9,11 +11,7 @@
 namespace enlight::cli {
 namespace {
 
-std::string hex(uint64_t v) {
-  char b[24];
-  std::snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
-  return b;
-}
+std::string hex(uint64_t v) { return hex_number(v); }
 
 const Manifest* find(const Resolution& r, const std::string& name) {
   for (const ResolvedPlugin& p : r.plugins)

@@ -92,6 +92,12 @@ std::string hex(uint32_t v) {
 
 }  // namespace
 
+std::string hex_number(uint64_t v) {
+  char b[24];
+  std::snprintf(b, sizeof b, "0x%llX", static_cast<unsigned long long>(v));
+  return b;
+}
+
 int check(const Globals& g, const std::vector<std::string>& args) {
   const Catalog catalog = Catalog::discover(search_path(g));
   const Selection s = select(catalog, args, false);

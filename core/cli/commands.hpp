@@ -18,6 +18,9 @@ struct Globals {
 
 // The value after option args[i], advancing i; a UsageError when it is missing.
 std::string option_value(const std::vector<std::string>& args, size_t& i);
+// 0x1A2B: a claim's number as `enlight plugins` and `enlight check` print it.
+std::string hex_number(uint64_t v);
+
 // `text` as a whole number (decimal or 0x hex) in [min, max]; a UsageError
 // naming the option and the range otherwise ("-1" too, which stoull wraps).
 uint64_t parse_number(const std::string& option, const std::string& text, uint64_t min, uint64_t max);

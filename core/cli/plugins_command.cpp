@@ -12,11 +12,7 @@
 namespace enlight::cli {
 namespace {
 
-std::string hex(uint64_t v) {
-  char b[24];
-  std::snprintf(b, sizeof b, "0x%llX", static_cast<unsigned long long>(v));
-  return b;
-}
+std::string hex(uint64_t v) { return hex_number(v); }
 
 std::string claims_text(const Manifest& m) {
   std::string s;
