@@ -48,6 +48,18 @@ namespace { [[maybe_unused]] const int registered = (enlight_static_manifest_reg
     if(NOT P_FIXTURE)
       install(TARGETS ${target} LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}/enlight/plugins)
       install(FILES ${P_MANIFEST} DESTINATION ${CMAKE_INSTALL_LIBDIR}/enlight/plugins RENAME ${name}.yaml)
+      # The manifest and the binary's claims are two forms of one fact: a
+      # difference fails the build here, not the first VM (docs/sdk.md).
+      # Fixtures are exempt: some differ on purpose (tests/fixtures/misfit).
+      # Rerun when either form changes: the binary or the manifest.
+      set(stamp ${CMAKE_CURRENT_BINARY_DIR}/${name}.claims-checked)
+      add_custom_command(OUTPUT ${stamp}
+        COMMAND $<TARGET_FILE:enlight-plugin-check> ${outdir}/${name}.yaml
+        COMMAND ${CMAKE_COMMAND} -E touch ${stamp}
+        DEPENDS $<TARGET_FILE:${target}> ${P_MANIFEST} enlight-plugin-check
+        COMMENT "Checking ${name}.so against its manifest"
+        VERBATIM)
+      add_custom_target(${target}-check ALL DEPENDS ${stamp})
     endif()
   endif()
   target_link_libraries(${target} PRIVATE enlight::sdk)

@@ -34,6 +34,18 @@ function(enlight_add_plugin name)
   target_link_libraries(${target} PRIVATE enlight::sdk)
   file(MAKE_DIRECTORY ${outdir})
   configure_file(${P_MANIFEST} ${outdir}/${name}.yaml COPYONLY)
+  # The manifest and the C++ claim tables are two forms of one fact: the
+  # installed checker loads the binary as enlight would and fails the build
+  # on any difference (name, version, ABI, a claim).
+  # Rerun when either form changes: the binary or the manifest.
+  set(stamp ${CMAKE_CURRENT_BINARY_DIR}/${name}.claims-checked)
+  add_custom_command(OUTPUT ${stamp}
+    COMMAND ${ENLIGHT_PLUGIN_CHECK} ${outdir}/${name}.yaml
+    COMMAND ${CMAKE_COMMAND} -E touch ${stamp}
+    DEPENDS $<TARGET_FILE:${target}> ${P_MANIFEST}
+    COMMENT "Checking ${name}.so against its manifest"
+    VERBATIM)
+  add_custom_target(${target}-check ALL DEPENDS ${stamp})
   include(GNUInstallDirs)
   install(TARGETS ${target} LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}/enlight/plugins)
   install(FILES ${P_MANIFEST} DESTINATION ${CMAKE_INSTALL_LIBDIR}/enlight/plugins RENAME ${name}.yaml)

@@ -28,3 +28,15 @@ if grep -rqsF -e "$src" -e "$build" "$work/vendor/CMakeCache.txt" "$work/vendor/
   exit 1
 fi
 ctest --test-dir "$work/vendor" --output-on-failure
+# One fact in two forms: a manifest claim the binary does not make must
+# fail the vendor's build, naming both sides (the installed checker runs
+# after the link).
+sed -i 's/    - index: 0x40001000/    - index: 0x40001001/' "$work/vendor-src/vendor-telemetry.yaml"
+if cmake --build "$work/vendor" -j "${JOBS:-2}" >"$work/mismatch.log" 2>&1; then
+  echo "install-test: a manifest claiming MSR 0x40001001 against a binary claiming 0x40001000 built anyway"
+  exit 1
+fi
+grep -q "enlight-plugin-check: .*vendor-telemetry.yaml" "$work/mismatch.log" || {
+  echo "install-test: the mismatched build failed, but not with the checker's message:"; tail -20 "$work/mismatch.log"; exit 1; }
+grep -E "enlight-plugin-check" "$work/mismatch.log" | head -3
+echo "install-test: the claim mismatch failed the build, as it must"

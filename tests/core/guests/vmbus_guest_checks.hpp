@@ -133,9 +133,12 @@ void conformance(uint32_t vcpus) {
   // GPADL_HEADER, OPENCHANNEL, CLOSECHANNEL, GPADL_TEARDOWN, UNLOAD do.
   EXPECT_EQ(counter(v, "enlight_vmbus_messages_received_total"), 8u);
   // Interval of the host's heartbeats, as the guest measured them: about
-  // the option's 100 ms (generous: a loaded host runs the timer late).
+  // the option's 100 ms. Generous both ways: a loaded host runs the timer
+  // late, and the guest's average over two intervals is short when the
+  // heartbeat it starts from arrived late (74 ms seen on kvm under ctest
+  // -j2); the host reschedules from when each one ran, never earlier.
   const uint64_t interval = metric(r, "heartbeat_interval_100ns");
-  EXPECT_GE(interval, 800'000u) << describe(r);
+  EXPECT_GE(interval, 500'000u) << describe(r);
   EXPECT_LE(interval, 3'000'000u) << describe(r);
 }
 
