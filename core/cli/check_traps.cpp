@@ -11,8 +11,6 @@
 namespace enlight::cli {
 namespace {
 
-std::string hex(uint64_t v) { return hex_number(v); }
-
 const Manifest* find(const Resolution& r, const std::string& name) {
   for (const ResolvedPlugin& p : r.plugins)
     if (p.manifest->name == name) return p.manifest;
@@ -50,13 +48,13 @@ std::vector<std::string> configuration_traps(const Resolution& r, const Vm& vm) 
     // A `default: true` claim exists to answer while nothing advertises it.
     for (const MsrClaim& c : m.msrs)
       if (!c.fallback && gate_unset(c.gate))
-        out.push_back(c.where.str() + ": plugin '" + m.name + "': MSR " + hex(c.first) +
-                      (c.last != c.first ? "-" + hex(c.last) : "") + " is gated on " + c.gate->str() +
+        out.push_back(c.where.str() + ": plugin '" + m.name + "': MSR " + hex_number(c.first) +
+                      (c.last != c.first ? "-" + hex_number(c.last) : "") + " is gated on " + c.gate->str() +
                       ", which no enabled plugin advertises: with hv-enforce-cpuid (" + enforce + ") the guest gets #GP\n"
                       "  fix: set the bit from the plugin's vm_create (cpuid_bits) and claim it, or drop the gate");
     for (const HypercallClaim& c : m.hypercalls)
       if (gate_unset(c.gate))
-        out.push_back(c.where.str() + ": plugin '" + m.name + "': hypercall " + hex(c.code) + " is gated on " +
+        out.push_back(c.where.str() + ": plugin '" + m.name + "': hypercall " + hex_number(c.code) + " is gated on " +
                       c.gate->str() + ", which no enabled plugin advertises: with hv-enforce-cpuid (" + enforce +
                       ") the guest gets HV_STATUS_ACCESS_DENIED\n"
                       "  fix: set the bit from the plugin's vm_create (cpuid_bits) and claim it, or drop the gate");

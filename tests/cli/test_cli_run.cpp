@@ -51,6 +51,57 @@ TEST(CliRun, WorkloadRunsForTheRequestedDurationAndExitsZero) {
   EXPECT_GE(took, std::chrono::milliseconds(500));
 }
 
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Starts `enlight run ARGS` with its output in `log`; the child's pid.
+pid_t spawn_run(const std::vector<std::string>& run_args, const std::string& log) {
+  const std::string binary = std::string(ENLIGHT_TEST_BINARY_DIR) + "/enlight";
+  std::vector<std::string> args = {binary, "--plugin-path", ENLIGHT_TEST_PLUGIN_DIR, "run"};
+  args.insert(args.end(), run_args.begin(), run_args.end());
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const int out_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (out_fd < 0) return -1;
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::dup2(out_fd, 1);
+    ::dup2(out_fd, 2);
+    ::setenv("ENLIGHT_PLUGIN_PATH", "", 1);
+    ::execv(binary.c_str(), argv.data());
+    ::_exit(127);
+  }
+  ::close(out_fd);
+  return child;
+}
+
+// Waits up to `limit` for the child; its exit status, or -1 (then killed).
+int reap(pid_t child, std::chrono::milliseconds limit) {
+  int raw = 0;
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (::waitpid(child, &raw, WNOHANG) == child) return WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ::kill(child, SIGKILL);
+  ::waitpid(child, &raw, 0);
+  return -1;
+}
+
+// Waits (at most 5 s) until the run has printed its first line, which it
+// does before the vCPUs start, then a little more.
+void wait_until_running(const std::string& log) {
+  for (int i = 0; i < 100 && slurp(log).find("enlight: ") == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+}
+
+
 #ifdef ENLIGHT_WITH_METRICS
 // A port free right now on loopback (the kernel's choice for port 0). The
 // window until enlight binds it is tiny; the test names the port if it loses.
@@ -69,12 +120,6 @@ uint16_t free_port() {
   return port;
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // Largest value of any enlight_bus_exits_total series in an exposition.
 double max_bus_exits(const std::string& body) {
@@ -93,26 +138,11 @@ TEST(CliRun, MetricsEndpointAnswersDuringARun) {
   // the way out reaches it. With hv-time the guest's set-up writes
   // GUEST_OS_ID and REFERENCE_TSC through the bus before its 3 s of page
   // reads, so the counters are non-zero on every backend.
-  const std::string binary = std::string(ENLIGHT_TEST_BINARY_DIR) + "/enlight";
   const std::string metrics = "127.0.0.1:" + std::to_string(port);
-  std::vector<std::string> args = {binary, "--plugin-path", ENLIGHT_TEST_PLUGIN_DIR, "run", "--cpu",
-                                   "hv-relaxed,hv-vpindex,hv-frequencies,hv-time", "--guest", "workload-timeread",
-                                   "--duration", "3", "--metrics", metrics};
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const int out_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  ASSERT_GE(out_fd, 0) << log;
-  const pid_t child = ::fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    ::dup2(out_fd, 1);
-    ::dup2(out_fd, 2);
-    ::setenv("ENLIGHT_PLUGIN_PATH", "", 1);
-    ::execv(binary.c_str(), argv.data());
-    ::_exit(127);
-  }
-  ::close(out_fd);
+  const pid_t child = spawn_run({"--cpu", "hv-relaxed,hv-vpindex,hv-frequencies,hv-time", "--guest", "workload-timeread",
+                                 "--duration", "3", "--metrics", metrics},
+                                log);
+  ASSERT_GT(child, 0) << log;
 
   // Poll every 100 ms for at most 2.5 s: well inside the 3 s run.
   double exits = 0;
@@ -159,44 +189,6 @@ TEST(CliRun, MetricsEndpointAnswersDuringARun) {
 
 }  // namespace
 
-namespace {
-
-// Starts `enlight run ARGS` with its output in `log`; the child's pid.
-pid_t spawn_run(const std::vector<std::string>& run_args, const std::string& log) {
-  const std::string binary = std::string(ENLIGHT_TEST_BINARY_DIR) + "/enlight";
-  std::vector<std::string> args = {binary, "--plugin-path", ENLIGHT_TEST_PLUGIN_DIR, "run"};
-  args.insert(args.end(), run_args.begin(), run_args.end());
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const int out_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (out_fd < 0) return -1;
-  const pid_t child = ::fork();
-  if (child == 0) {
-    ::dup2(out_fd, 1);
-    ::dup2(out_fd, 2);
-    ::setenv("ENLIGHT_PLUGIN_PATH", "", 1);
-    ::execv(binary.c_str(), argv.data());
-    ::_exit(127);
-  }
-  ::close(out_fd);
-  return child;
-}
-
-// Waits up to `limit` for the child; its exit status, or -1 (then killed).
-int reap(pid_t child, std::chrono::milliseconds limit) {
-  int raw = 0;
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (::waitpid(child, &raw, WNOHANG) == child) return WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  ::kill(child, SIGKILL);
-  ::waitpid(child, &raw, 0);
-  return -1;
-}
-
-}  // namespace
 
 // SIGTERM with no plugin that can ask the guest to power off: the VM stops
 // at once, as before VMBus (docs/machine.md), and says why.
@@ -206,10 +198,7 @@ TEST(CliRun, SigtermWithoutAShutdownDeviceStopsTheVmAtOnce) {
                                  "--duration", "30", "--metrics", "off"},
                                 log);
   ASSERT_GT(child, 0);
-  // Until the VM runs: its start line is printed before the vCPUs start.
-  for (int i = 0; i < 100 && slurp(log).find("enlight: ") == std::string::npos; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  wait_until_running(log);
   const auto sent = std::chrono::steady_clock::now();
   ASSERT_EQ(::kill(child, SIGTERM), 0);
   const int status = reap(child, std::chrono::seconds(10));
@@ -228,9 +217,7 @@ TEST(CliRun, SigtermWithAShutdownDeviceTheGuestNeverOpenedStopsTheVm) {
                                  "30", "--metrics", "off"},
                                 log);
   ASSERT_GT(child, 0);
-  for (int i = 0; i < 100 && slurp(log).find("enlight: ") == std::string::npos; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  wait_until_running(log);
   ASSERT_EQ(::kill(child, SIGTERM), 0);
   const int status = reap(child, std::chrono::seconds(10));
   const std::string out = slurp(log);

@@ -50,15 +50,7 @@ class BusTest : public ::testing::Test {
   }
   // A GPADL of `pages` pages from PFN 0x10, for channel 1.
   void gpadl(uint32_t handle, uint32_t pages) {
-    Bytes m(VMBUS_GPADL_HEADER_PFN_ARRAY_OFFSET + pages * VMBUS_GPADL_PFN_SIZE, CHANNELMSG_GPADL_HEADER);
-    m.u32(VMBUS_GPADL_HEADER_CHILD_RELID_OFFSET, 1);
-    m.u32(VMBUS_GPADL_HEADER_GPADL_OFFSET, handle);
-    m.u16(VMBUS_GPADL_HEADER_RANGE_BUFLEN_OFFSET,
-          static_cast<uint16_t>(VMBUS_GPA_RANGE_HEADER_SIZE + pages * VMBUS_GPADL_PFN_SIZE));
-    m.u16(VMBUS_GPADL_HEADER_RANGECOUNT_OFFSET, 1);
-    m.u32(VMBUS_GPADL_HEADER_BYTE_COUNT_OFFSET, pages * HV_PAGE_SIZE);
-    for (uint32_t i = 0; i < pages; ++i)
-      m.u64(VMBUS_GPADL_HEADER_PFN_ARRAY_OFFSET + i * VMBUS_GPADL_PFN_SIZE, 0x10 + i);
+    const Bytes m = enlight::vmbus::test::gpadl_header(1, handle, enlight::vmbus::test::pfn_run(0x10, pages));
     ASSERT_EQ(send(m), HV_STATUS_SUCCESS);
     const Encoded e = next();
     ASSERT_EQ(type_of(e), CHANNELMSG_GPADL_CREATED);

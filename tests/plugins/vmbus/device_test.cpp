@@ -21,6 +21,8 @@ using enlight::vmbus::RingStatus;
 using enlight::vmbus::RingView;
 using enlight::vmbus::RingWriter;
 using enlight::vmbus::test::Bytes;
+using enlight::vmbus::test::gpadl_header;
+using enlight::vmbus::test::pfn_run;
 
 constexpr uint8_t kCallbackVector = 0xF3;
 // The heartbeat channel's ring GPADL: 2 pages out (header + data), 2 in.
@@ -92,15 +94,7 @@ class VmbusDevices : public ::testing::Test {
   }
   // GPADL + OPENCHANNEL for `relid` on VP `target_vp`; the OPEN_RESULT's status.
   uint32_t open(uint32_t relid, uint32_t target_vp = 0) {
-    Bytes g(VMBUS_GPADL_HEADER_PFN_ARRAY_OFFSET + kRingPages * VMBUS_GPADL_PFN_SIZE, CHANNELMSG_GPADL_HEADER);
-    g.u32(VMBUS_GPADL_HEADER_CHILD_RELID_OFFSET, relid);
-    g.u32(VMBUS_GPADL_HEADER_GPADL_OFFSET, kRingGpadl);
-    g.u16(VMBUS_GPADL_HEADER_RANGE_BUFLEN_OFFSET,
-          static_cast<uint16_t>(VMBUS_GPA_RANGE_HEADER_SIZE + kRingPages * VMBUS_GPADL_PFN_SIZE));
-    g.u16(VMBUS_GPADL_HEADER_RANGECOUNT_OFFSET, 1);
-    g.u32(VMBUS_GPADL_HEADER_BYTE_COUNT_OFFSET, kRingPages * HV_PAGE_SIZE);
-    for (uint32_t i = 0; i < kRingPages; ++i)
-      g.u64(VMBUS_GPADL_HEADER_PFN_ARRAY_OFFSET + i * VMBUS_GPADL_PFN_SIZE, kRingGpa / HV_PAGE_SIZE + i);
+    const Bytes g = gpadl_header(relid, kRingGpadl, pfn_run(kRingGpa / HV_PAGE_SIZE, kRingPages));
     EXPECT_EQ(send(g), HV_STATUS_SUCCESS);
     EXPECT_EQ(get<uint32_t>(take().data(), VMBUS_GPADL_CREATED_CREATION_STATUS_OFFSET), 0u);
     Bytes o(VMBUS_OPENCHANNEL_SIZE, CHANNELMSG_OPENCHANNEL);

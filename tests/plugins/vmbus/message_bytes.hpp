@@ -40,6 +40,29 @@ struct Bytes {
   }
 };
 
+// A whole GPADL_HEADER in one message (at most 26 PFNs), as Linux sends a
+// small one: one range, byte_offset 0, byte_count covering every page.
+inline Bytes gpadl_header(uint32_t relid, uint32_t handle, const std::vector<uint64_t>& pfns) {
+  const uint32_t n = static_cast<uint32_t>(pfns.size());
+  Bytes m(VMBUS_GPADL_HEADER_PFN_ARRAY_OFFSET + n * VMBUS_GPADL_PFN_SIZE, CHANNELMSG_GPADL_HEADER);
+  m.u32(VMBUS_GPADL_HEADER_CHILD_RELID_OFFSET, relid);
+  m.u32(VMBUS_GPADL_HEADER_GPADL_OFFSET, handle);
+  m.u16(VMBUS_GPADL_HEADER_RANGE_BUFLEN_OFFSET,
+        static_cast<uint16_t>(VMBUS_GPA_RANGE_HEADER_SIZE + n * VMBUS_GPADL_PFN_SIZE));
+  m.u16(VMBUS_GPADL_HEADER_RANGECOUNT_OFFSET, 1);
+  m.u32(VMBUS_GPADL_HEADER_BYTE_COUNT_OFFSET, n * HV_PAGE_SIZE);
+  m.u32(VMBUS_GPADL_HEADER_BYTE_OFFSET_OFFSET, 0);
+  for (uint32_t i = 0; i < n; ++i) m.u64(VMBUS_GPADL_HEADER_PFN_ARRAY_OFFSET + i * VMBUS_GPADL_PFN_SIZE, pfns[i]);
+  return m;
+}
+
+// `n` consecutive PFNs from `first`.
+inline std::vector<uint64_t> pfn_run(uint64_t first, uint32_t n) {
+  std::vector<uint64_t> pfns(n);
+  for (uint32_t i = 0; i < n; ++i) pfns[i] = first + i;
+  return pfns;
+}
+
 // A little-endian field of a message the host wrote.
 template <typename T>
 T field(const uint8_t* message, size_t offset) {

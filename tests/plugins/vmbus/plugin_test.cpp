@@ -17,6 +17,7 @@ using namespace enlight::test::synic;
 constexpr uint8_t kCallbackVector = 0xF3;  // Linux's HYPERVISOR_CALLBACK_VECTOR on x86
 
 using enlight::vmbus::test::Bytes;
+using enlight::vmbus::test::gpadl_header;
 template <typename T>
 T get(const uint8_t* p, uint32_t offset) {
   return enlight::vmbus::test::field<T>(p, offset);
@@ -28,20 +29,6 @@ Bytes initiate_contact(uint32_t version, uint32_t target_vcpu) {
   m.u32(VMBUS_INITIATE_CONTACT_TARGET_VCPU_OFFSET, target_vcpu);
   m.u64(VMBUS_INITIATE_CONTACT_MONITOR_PAGE1_OFFSET, 0x30000);
   m.u64(VMBUS_INITIATE_CONTACT_MONITOR_PAGE2_OFFSET, 0x31000);
-  return m;
-}
-
-Bytes gpadl_header(uint32_t relid, uint32_t handle, const std::vector<uint64_t>& pfns) {
-  const uint32_t n = static_cast<uint32_t>(pfns.size());
-  Bytes m(VMBUS_GPADL_HEADER_PFN_ARRAY_OFFSET + n * VMBUS_GPADL_PFN_SIZE, CHANNELMSG_GPADL_HEADER);
-  m.u32(VMBUS_GPADL_HEADER_CHILD_RELID_OFFSET, relid);
-  m.u32(VMBUS_GPADL_HEADER_GPADL_OFFSET, handle);
-  m.u16(VMBUS_GPADL_HEADER_RANGE_BUFLEN_OFFSET,
-        static_cast<uint16_t>(VMBUS_GPA_RANGE_HEADER_SIZE + n * VMBUS_GPADL_PFN_SIZE));
-  m.u16(VMBUS_GPADL_HEADER_RANGECOUNT_OFFSET, 1);
-  m.u32(VMBUS_GPADL_HEADER_BYTE_COUNT_OFFSET, n * HV_PAGE_SIZE);
-  m.u32(VMBUS_GPADL_HEADER_BYTE_OFFSET_OFFSET, 0);
-  for (uint32_t i = 0; i < n; ++i) m.u64(VMBUS_GPADL_HEADER_PFN_ARRAY_OFFSET + i * VMBUS_GPADL_PFN_SIZE, pfns[i]);
   return m;
 }
 
