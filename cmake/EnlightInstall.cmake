@@ -15,16 +15,18 @@ set_target_properties(enlight-sdk PROPERTIES EXPORT_NAME sdk)
 set_target_properties(enlight-core PROPERTIES EXPORT_NAME core OUTPUT_NAME enlight-core)
 set_target_properties(enlight-machine PROPERTIES EXPORT_NAME machine)
 set_target_properties(enlight-guest-images PROPERTIES EXPORT_NAME guest-images)
-install(TARGETS enlight-sdk enlight-core enlight-machine enlight-guest-images
+set_target_properties(enlight-manifest PROPERTIES EXPORT_NAME manifest)
+set_target_properties(enlight-manifest-model PROPERTIES EXPORT_NAME manifest-model)
+install(TARGETS enlight-sdk enlight-core enlight-manifest enlight-manifest-model enlight-machine enlight-guest-images
   EXPORT enlightTargets
-  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}/enlight
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}/enlight COMPONENT dev
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(DIRECTORY ${PROJECT_SOURCE_DIR}/core/include/enlight/core DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/enlight)
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/core/include/enlight/core DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/enlight COMPONENT dev)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/core/machine/include/enlight/machine
-  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/enlight)
+  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/enlight COMPONENT dev)
 
 set(config_dir ${CMAKE_INSTALL_LIBDIR}/cmake/enlight)
-install(EXPORT enlightTargets NAMESPACE enlight:: DESTINATION ${config_dir})
+install(EXPORT enlightTargets NAMESPACE enlight:: DESTINATION ${config_dir} COMPONENT dev)
 # Paths the config turns into absolute ones from its own location, so the
 # prefix can move.
 set(ENLIGHT_INSTALL_PLUGIN_SUBDIR ${CMAKE_INSTALL_LIBDIR}/enlight/plugins)
@@ -44,7 +46,9 @@ install(FILES ${CMAKE_BINARY_DIR}/cmake/enlightConfig.cmake ${CMAKE_BINARY_DIR}/
               ${PROJECT_SOURCE_DIR}/cmake/install/enlightPlugin.cmake
               ${PROJECT_SOURCE_DIR}/cmake/install/enlightGuest.cmake
               ${PROJECT_SOURCE_DIR}/cmake/EnlightGuestFlags.cmake
-        DESTINATION ${config_dir})
+        DESTINATION ${config_dir} COMPONENT dev)
 
+file(RELATIVE_PATH ENLIGHT_PC_TO_PREFIX ${CMAKE_INSTALL_FULL_LIBDIR}/pkgconfig ${CMAKE_INSTALL_PREFIX})
+string(REGEX REPLACE "/$" "" ENLIGHT_PC_TO_PREFIX "${ENLIGHT_PC_TO_PREFIX}")
 configure_file(${PROJECT_SOURCE_DIR}/cmake/install/enlight-sdk.pc.in ${CMAKE_BINARY_DIR}/cmake/enlight-sdk.pc @ONLY)
-install(FILES ${CMAKE_BINARY_DIR}/cmake/enlight-sdk.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+install(FILES ${CMAKE_BINARY_DIR}/cmake/enlight-sdk.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT dev)

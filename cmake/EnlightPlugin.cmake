@@ -7,7 +7,12 @@
 # the default plugin search path of the build tree.
 #
 # FIXTURE: a test fixture; always a .so, written to <build>/tests/fixtures,
-# never installed or linked statically.
+# never installed or linked statically, and given no manifest header (some
+# differ from their manifest on purpose: ENLIGHT_PLUGIN_EXPLICIT).
+#
+# Every other plugin gets enlight/this_plugin.hpp, generated from its
+# manifest by enlight-manifest-header before it compiles: the manifest is the
+# one source of its name, version, claims, CPUID bits and options.
 set_property(GLOBAL PROPERTY ENLIGHT_STATIC_PLUGIN_TARGETS "")
 set_property(GLOBAL PROPERTY ENLIGHT_PLUGIN_NAMES "")
 
@@ -29,14 +34,29 @@ function(enlight_add_plugin name)
   if(ENLIGHT_STATIC_PLUGINS AND NOT P_FIXTURE)
     string(MAKE_C_IDENTIFIER ${name} ident)
     set(gen ${CMAKE_CURRENT_BINARY_DIR}/${name}_manifest.cpp)
-    enlight_embed_text(${gen}.text enlight_manifest_text_${ident} ${P_MANIFEST})
-    file(CONFIGURE OUTPUT ${gen} CONTENT
+    if(ENLIGHT_YAML)
+      # The manifest's text, parsed at start-up like a file would be.
+      enlight_embed_text(${gen}.text enlight_manifest_text_${ident} ${P_MANIFEST})
+      file(CONFIGURE OUTPUT ${gen} CONTENT
 "#include \"${gen}.text\"
 extern \"C\" void enlight_static_manifest_register(const char* name, const char* text);
 namespace { [[maybe_unused]] const int registered = (enlight_static_manifest_register(\"${name}\", enlight_manifest_text_${ident}), 0); }
 " @ONLY)
+    else()
+      # YAML-free: the manifest parsed now, at build time, into C++ that
+      # builds the same enlight::Manifest (tools/manifest-header).
+      add_custom_command(OUTPUT ${gen}
+        COMMAND enlight-manifest-header --manifest-cpp ${P_MANIFEST} ${gen}
+        DEPENDS ${P_MANIFEST} enlight-manifest-header
+        COMMENT "Compiling ${name}'s manifest to C++"
+        VERBATIM)
+    endif()
     add_library(${target} OBJECT ${P_SOURCES} ${gen})
     target_compile_definitions(${target} PRIVATE ENLIGHT_PLUGIN_STATIC=1)
+    if(NOT ENLIGHT_YAML)
+      # The generated manifest builder uses the core's Manifest type.
+      target_link_libraries(${target} PRIVATE enlight-manifest-model)
+    endif()
     set_property(GLOBAL APPEND PROPERTY ENLIGHT_STATIC_PLUGIN_TARGETS ${target})
   else()
     add_library(${target} MODULE ${P_SOURCES})
@@ -64,8 +84,25 @@ namespace { [[maybe_unused]] const int registered = (enlight_static_manifest_reg
   endif()
   target_link_libraries(${target} PRIVATE enlight::sdk)
   if(NOT P_FIXTURE)
+    enlight_plugin_manifest_header(${target} ${P_MANIFEST})
     set_property(GLOBAL APPEND PROPERTY ENLIGHT_PLUGIN_NAMES ${name})
   endif()
+endfunction()
+
+# Generates <target>'s enlight/this_plugin.hpp from <manifest> and puts it on
+# the target's include path. Also for a test that compiles a plugin's
+# sources into another target.
+function(enlight_plugin_manifest_header target manifest)
+  set(dir ${CMAKE_CURRENT_BINARY_DIR}/${target}-manifest)
+  set(out ${dir}/enlight/this_plugin.hpp)
+  file(MAKE_DIRECTORY ${dir}/enlight)
+  add_custom_command(OUTPUT ${out}
+    COMMAND $<TARGET_FILE:enlight-manifest-header> ${manifest} ${out}
+    DEPENDS ${manifest} enlight-manifest-header
+    COMMENT "Generating ${target}'s manifest header from ${manifest}"
+    VERBATIM)
+  target_sources(${target} PRIVATE ${out})
+  target_include_directories(${target} PRIVATE ${dir})
 endfunction()
 
 # Links every statically built plugin's objects into <target>. Called

@@ -28,6 +28,7 @@ packages=(
   gnuplot-nox prometheus prometheus-pushgateway python3
   clang libclang-rt-14-dev
   abigail-tools
+  dpkg-dev file
 )
 
 install_deps() {

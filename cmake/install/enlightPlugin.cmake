@@ -32,11 +32,25 @@ function(enlight_add_plugin name)
     # Only the entry point is exported (ENLIGHT_PLUGIN marks it visible).
     CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
   target_link_libraries(${target} PRIVATE enlight::sdk)
+  # The manifest is the one source of the plugin's name, version, claims,
+  # CPUID bits and options: enlight/this_plugin.hpp is generated from it
+  # before the plugin compiles, and ENLIGHT_PLUGIN checks the handler tables
+  # against it (a difference does not compile).
+  set(header_dir ${CMAKE_CURRENT_BINARY_DIR}/${target}-manifest)
+  file(MAKE_DIRECTORY ${header_dir}/enlight)
+  add_custom_command(OUTPUT ${header_dir}/enlight/this_plugin.hpp
+    COMMAND ${ENLIGHT_MANIFEST_HEADER} ${P_MANIFEST} ${header_dir}/enlight/this_plugin.hpp
+    DEPENDS ${P_MANIFEST}
+    COMMENT "Generating ${name}'s manifest header"
+    VERBATIM)
+  target_sources(${target} PRIVATE ${header_dir}/enlight/this_plugin.hpp)
+  target_include_directories(${target} PRIVATE ${header_dir})
   file(MAKE_DIRECTORY ${outdir})
   configure_file(${P_MANIFEST} ${outdir}/${name}.yaml COPYONLY)
-  # The manifest and the C++ claim tables are two forms of one fact: the
-  # installed checker loads the binary as enlight would and fails the build
-  # on any difference (name, version, ABI, a claim).
+  # And after linking, the installed checker loads the binary as enlight
+  # would and compares it with the manifest once more (name, version, ABI,
+  # every claim): what the compiler cannot see, such as a hand-written
+  # descriptor, fails here.
   # Rerun when either form changes: the binary or the manifest.
   set(stamp ${CMAKE_CURRENT_BINARY_DIR}/${name}.claims-checked)
   add_custom_command(OUTPUT ${stamp}

@@ -16,13 +16,13 @@ namespace {
 
 struct Vm : enlight::VmBase {
   explicit Vm(const enlight_vm_params& p) : VmBase(p) {
-    cpuid_bits(HV_CPUID_ENLIGHTENMENT_INFO, ENLIGHT_EAX, HV_RECOMMEND_DEPRECATE_AUTO_EOI);
+    cpuid_bits({HV_CPUID_ENLIGHTENMENT_INFO, ENLIGHT_EAX, HV_RECOMMEND_DEPRECATE_AUTO_EOI});
     // Bit 3 as a field of 0: the vapic plugin contributes it as a default
     // (set while nobody owns the field), so with both plugins the guest sees
     // 0, QEMU's "hv-vapic && !hv-avic", without either plugin naming the
     // other. A field, not an absent bit: bits are ORed and could not clear
     // what another plugin sets.
-    cpuid_field(HV_CPUID_ENLIGHTENMENT_INFO, ENLIGHT_EAX, 0, HV_RECOMMEND_MSR_APIC_ACCESS);
+    cpuid_field({HV_CPUID_ENLIGHTENMENT_INFO, ENLIGHT_EAX, HV_RECOMMEND_MSR_APIC_ACCESS}, 0);
   }
 };
 
@@ -30,12 +30,7 @@ struct Vcpu : enlight::VcpuBase<Vm> {
   using VcpuBase::VcpuBase;
 };
 
-constexpr std::array kCpuid{
-    enlight::cpuid_bits(HV_CPUID_ENLIGHTENMENT_INFO, ENLIGHT_EAX, HV_RECOMMEND_DEPRECATE_AUTO_EOI),
-    enlight::cpuid_field(HV_CPUID_ENLIGHTENMENT_INFO, ENLIGHT_EAX, HV_RECOMMEND_MSR_APIC_ACCESS),
-};
 
 }  // namespace
 
-ENLIGHT_PLUGIN(avic, "avic", "1.0.0", Vm, Vcpu, enlight::none<enlight_msr_claim>,
-               enlight::none<enlight_hypercall_claim>, enlight::none<enlight_io_claim>, kCpuid)
+ENLIGHT_PLUGIN(enlight::Plugin<Vm, Vcpu>{})

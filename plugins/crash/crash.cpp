@@ -26,7 +26,7 @@ constexpr uint32_t kLengthParam = HV_X64_MSR_CRASH_P4 - HV_X64_MSR_CRASH_P0;   /
 struct Vm : enlight::VmBase {
   explicit Vm(const enlight_vm_params& p)
       : VmBase(p), reports(counter("enlight_crash_reports_total", "crash notifications written by the guest")) {
-    cpuid_bits(HV_CPUID_FEATURES, ENLIGHT_EDX, HV_FEATURE_GUEST_CRASH_MSR_AVAILABLE);
+    cpuid_bits({HV_CPUID_FEATURES, ENLIGHT_EDX, HV_FEATURE_GUEST_CRASH_MSR_AVAILABLE});
   }
   // Partition-wide, like KVM's hv_crash_param: any vCPU may write them.
   std::array<std::atomic<uint64_t>, HV_X64_MSR_CRASH_PARAMS> params{};
@@ -119,9 +119,7 @@ enlight_access_result write_crash(Vcpu& v, uint32_t index, uint64_t value, enlig
 }
 
 constexpr std::array kMsrs{enlight::msr<read_crash, write_crash>(HV_X64_MSR_CRASH_P0, HV_X64_MSR_CRASH_CTL)};
-constexpr std::array kCpuid{enlight::cpuid_bits(HV_CPUID_FEATURES, ENLIGHT_EDX, HV_FEATURE_GUEST_CRASH_MSR_AVAILABLE)};
 
 }  // namespace
 
-ENLIGHT_PLUGIN(crash, "crash", "1.0.0", Vm, Vcpu, kMsrs, enlight::none<enlight_hypercall_claim>,
-               enlight::none<enlight_io_claim>, kCpuid)
+ENLIGHT_PLUGIN(enlight::Plugin<Vm, Vcpu>{.msrs = kMsrs})

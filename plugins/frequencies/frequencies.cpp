@@ -10,8 +10,8 @@ struct Vm : enlight::VmBase {
   explicit Vm(const enlight_vm_params& p) : VmBase(p) {
     // QEMU sets both bits for hv-frequencies: the privilege (EAX) gates the
     // MSRs, the feature bit (EDX) is what older guests look for.
-    cpuid_bits(HV_CPUID_FEATURES, ENLIGHT_EAX, HV_ACCESS_FREQUENCY_REGS);
-    cpuid_bits(HV_CPUID_FEATURES, ENLIGHT_EDX, HV_FEATURE_FREQUENCY_REGS_AVAILABLE);
+    cpuid_bits({HV_CPUID_FEATURES, ENLIGHT_EAX, HV_ACCESS_FREQUENCY_REGS});
+    cpuid_bits({HV_CPUID_FEATURES, ENLIGHT_EDX, HV_FEATURE_FREQUENCY_REGS_AVAILABLE});
   }
 };
 
@@ -33,12 +33,7 @@ enlight_access_result write_frequency(Vcpu&, uint32_t, uint64_t, enlight_origin 
 
 constexpr std::array kMsrs{
     enlight::msr<read_frequency, write_frequency>(HV_X64_MSR_TSC_FREQUENCY, HV_X64_MSR_APIC_FREQUENCY)};
-constexpr std::array kCpuid{
-    enlight::cpuid_bits(HV_CPUID_FEATURES, ENLIGHT_EAX, HV_ACCESS_FREQUENCY_REGS),
-    enlight::cpuid_bits(HV_CPUID_FEATURES, ENLIGHT_EDX, HV_FEATURE_FREQUENCY_REGS_AVAILABLE),
-};
 
 }  // namespace
 
-ENLIGHT_PLUGIN(frequencies, "frequencies", "1.0.0", Vm, Vcpu, kMsrs, enlight::none<enlight_hypercall_claim>,
-               enlight::none<enlight_io_claim>, kCpuid)
+ENLIGHT_PLUGIN(enlight::Plugin<Vm, Vcpu>{.msrs = kMsrs})

@@ -14,6 +14,8 @@
 
 namespace {
 
+namespace opt = enlight::this_plugin::options;
+
 // The hypercall page: one hypercall instruction and a near RET at offset 0,
 // which is what KVM writes (the TLFS leaves the content to the hypervisor).
 // The opcodes are the x86 ISA's, not TLFS numbers: VMCALL is Intel VMX
@@ -40,32 +42,30 @@ uint32_t le32(const char* p) {
 
 struct Vm : enlight::VmBase {
   explicit Vm(const enlight_vm_params& p) : VmBase(p) {
-    set_vendor(option_string("vendor-id"));
-    cpuid_field(HV_CPUID_INTERFACE, ENLIGHT_EAX, HV_CPUID_INTERFACE_SIGNATURE);
+    set_vendor(option(opt::vendor_id));
+    cpuid_field({HV_CPUID_INTERFACE, ENLIGHT_EAX}, HV_CPUID_INTERFACE_SIGNATURE);
 
-    const auto u32 = [&](const char* name) { return static_cast<uint32_t>(option_u64(name)); };
-    cpuid_field(HV_CPUID_VERSION, ENLIGHT_EAX, u32("version-id-build"));
-    cpuid_field(HV_CPUID_VERSION, ENLIGHT_EBX,
-                (u32("version-id-major") << HV_VERSION_MAJOR_SHIFT) | (u32("version-id-minor") << HV_VERSION_MINOR_SHIFT));
-    cpuid_field(HV_CPUID_VERSION, ENLIGHT_ECX, u32("version-id-spack"));
-    cpuid_field(HV_CPUID_VERSION, ENLIGHT_EDX,
-                ((u32("version-id-sbranch") << HV_VERSION_SERVICE_BRANCH_SHIFT) & HV_VERSION_SERVICE_BRANCH_MASK) |
-                    ((u32("version-id-snumber") << HV_VERSION_SERVICE_NUMBER_SHIFT) & HV_VERSION_SERVICE_NUMBER_MASK));
+    const auto u32 = [&](enlight::Option<uint64_t> key) { return static_cast<uint32_t>(option(key)); };
+    cpuid_field({HV_CPUID_VERSION, ENLIGHT_EAX}, u32(opt::version_id_build));
+    cpuid_field({HV_CPUID_VERSION, ENLIGHT_EBX}, (u32(opt::version_id_major) << HV_VERSION_MAJOR_SHIFT) | (u32(opt::version_id_minor) << HV_VERSION_MINOR_SHIFT));
+    cpuid_field({HV_CPUID_VERSION, ENLIGHT_ECX}, u32(opt::version_id_spack));
+    cpuid_field({HV_CPUID_VERSION, ENLIGHT_EDX}, ((u32(opt::version_id_sbranch) << HV_VERSION_SERVICE_BRANCH_SHIFT) & HV_VERSION_SERVICE_BRANCH_MASK) |
+                    ((u32(opt::version_id_snumber) << HV_VERSION_SERVICE_NUMBER_SHIFT) & HV_VERSION_SERVICE_NUMBER_MASK));
 
     // QEMU's hyperv_fill_cpuids() sets these two whenever Hyper-V is on: the
     // hypercall MSRs exist, and "CPU dynamic partitioning" is what Windows
     // needs for CPU hotplug.
-    cpuid_bits(HV_CPUID_FEATURES, ENLIGHT_EAX, HV_ACCESS_HYPERCALL_MSRS);
-    cpuid_bits(HV_CPUID_FEATURES, ENLIGHT_EDX, HV_FEATURE_CPU_DYNAMIC_PARTITIONING_AVAILABLE);
+    cpuid_bits({HV_CPUID_FEATURES, ENLIGHT_EAX, HV_ACCESS_HYPERCALL_MSRS});
+    cpuid_bits({HV_CPUID_FEATURES, ENLIGHT_EDX, HV_FEATURE_CPU_DYNAMIC_PARTITIONING_AVAILABLE});
 
     // A default, not a field: the spinlocks plugin owns the retry count when
     // it is enabled; without it the guest is told never to notify.
-    cpuid_set_default(HV_CPUID_ENLIGHTENMENT_INFO, ENLIGHT_EBX, HV_SPINLOCK_NEVER_NOTIFY);
+    cpuid_field({HV_CPUID_ENLIGHTENMENT_INFO, ENLIGHT_EBX}, HV_SPINLOCK_NEVER_NOTIFY);
 
-    cpuid_field(HV_CPUID_IMPLEMENT_LIMITS, ENLIGHT_EAX, u32("max-vps"));
-    cpuid_field(HV_CPUID_IMPLEMENT_LIMITS, ENLIGHT_EBX, HV_DEFAULT_MAX_LOGICAL_PROCESSORS);
+    cpuid_field({HV_CPUID_IMPLEMENT_LIMITS, ENLIGHT_EAX}, u32(opt::max_vps));
+    cpuid_field({HV_CPUID_IMPLEMENT_LIMITS, ENLIGHT_EBX}, HV_DEFAULT_MAX_LOGICAL_PROCESSORS);
 
-    const std::string_view insn = option_string("instruction");
+    const std::string_view insn = option(opt::instruction);
     if (insn == "vmcall") hypercall_insn = kVmcall, hypercall_insn_size = sizeof kVmcall;
     else if (insn == "vmmcall") hypercall_insn = kVmmcall, hypercall_insn_size = sizeof kVmmcall;
     else if (insn == "ioport") hypercall_insn = kOutImm8Eax, hypercall_insn_size = sizeof kOutImm8Eax;
@@ -80,14 +80,9 @@ struct Vm : enlight::VmBase {
       log(1, "vendor-id \"" + std::string(vendor) + "\" is longer than 12 bytes; truncated to \"" +
                  std::string(vendor.substr(0, kVendorBytes)) + "\"");
     std::copy_n(vendor.begin(), std::min(vendor.size(), kVendorBytes), bytes);
-    cpuid_field(HV_CPUID_VENDOR_AND_MAX_FUNCTIONS, ENLIGHT_EBX, le32(bytes));
-    cpuid_field(HV_CPUID_VENDOR_AND_MAX_FUNCTIONS, ENLIGHT_ECX, le32(bytes + 4));
-    cpuid_field(HV_CPUID_VENDOR_AND_MAX_FUNCTIONS, ENLIGHT_EDX, le32(bytes + 8));
-  }
-
-  void cpuid_set_default(uint32_t leaf, enlight_cpuid_reg reg, uint32_t value) {
-    if (host().cpuid_set(host().ctx, leaf, 0, reg, 0xFFFFFFFFu, value) != 0)
-      throw enlight::PluginError("CPUID default outside the plugin's claims");
+    cpuid_field({HV_CPUID_VENDOR_AND_MAX_FUNCTIONS, ENLIGHT_EBX}, le32(bytes));
+    cpuid_field({HV_CPUID_VENDOR_AND_MAX_FUNCTIONS, ENLIGHT_ECX}, le32(bytes + 4));
+    cpuid_field({HV_CPUID_VENDOR_AND_MAX_FUNCTIONS, ENLIGHT_EDX}, le32(bytes + 8));
   }
 
   // Partition-wide registers. Written rarely (boot, kexec, hibernation), by
@@ -194,23 +189,7 @@ enlight_access_result write_vp_assist(Vcpu& v, uint32_t, uint64_t value, enlight
 constexpr std::array kMsrs{enlight::msr<read_msr, write_msr>(HV_X64_MSR_GUEST_OS_ID, HV_X64_MSR_HYPERCALL),
                            enlight::msr<read_vp_assist, write_vp_assist>(HV_X64_MSR_VP_ASSIST_PAGE)};
 
-constexpr std::array kCpuid{
-    enlight::cpuid_field(HV_CPUID_VENDOR_AND_MAX_FUNCTIONS, ENLIGHT_EBX),
-    enlight::cpuid_field(HV_CPUID_VENDOR_AND_MAX_FUNCTIONS, ENLIGHT_ECX),
-    enlight::cpuid_field(HV_CPUID_VENDOR_AND_MAX_FUNCTIONS, ENLIGHT_EDX),
-    enlight::cpuid_field(HV_CPUID_INTERFACE, ENLIGHT_EAX),
-    enlight::cpuid_field(HV_CPUID_VERSION, ENLIGHT_EAX),
-    enlight::cpuid_field(HV_CPUID_VERSION, ENLIGHT_EBX),
-    enlight::cpuid_field(HV_CPUID_VERSION, ENLIGHT_ECX),
-    enlight::cpuid_field(HV_CPUID_VERSION, ENLIGHT_EDX),
-    enlight::cpuid_bits(HV_CPUID_FEATURES, ENLIGHT_EAX, HV_ACCESS_HYPERCALL_MSRS),
-    enlight::cpuid_bits(HV_CPUID_FEATURES, ENLIGHT_EDX, HV_FEATURE_CPU_DYNAMIC_PARTITIONING_AVAILABLE),
-    enlight::cpuid_default(HV_CPUID_ENLIGHTENMENT_INFO, ENLIGHT_EBX),
-    enlight::cpuid_field(HV_CPUID_IMPLEMENT_LIMITS, ENLIGHT_EAX),
-    enlight::cpuid_field(HV_CPUID_IMPLEMENT_LIMITS, ENLIGHT_EBX),
-};
 
 }  // namespace
 
-ENLIGHT_PLUGIN(identity, "identity", "1.0.0", Vm, Vcpu, kMsrs, enlight::none<enlight_hypercall_claim>,
-               enlight::none<enlight_io_claim>, kCpuid)
+ENLIGHT_PLUGIN(enlight::Plugin<Vm, Vcpu>{.msrs = kMsrs})

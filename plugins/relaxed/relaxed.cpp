@@ -7,16 +7,13 @@ namespace {
 
 struct Vm : enlight::VmBase {
   explicit Vm(const enlight_vm_params& p) : VmBase(p) {
-    cpuid_bits(HV_CPUID_ENLIGHTENMENT_INFO, ENLIGHT_EAX, HV_RECOMMEND_RELAXED_TIMING);
+    cpuid_bits({HV_CPUID_ENLIGHTENMENT_INFO, ENLIGHT_EAX, HV_RECOMMEND_RELAXED_TIMING});
   }
 };
 struct Vcpu : enlight::VcpuBase<Vm> {
   using VcpuBase::VcpuBase;
 };
 
-constexpr std::array kCpuid{enlight::cpuid_bits(HV_CPUID_ENLIGHTENMENT_INFO, ENLIGHT_EAX, HV_RECOMMEND_RELAXED_TIMING)};
-
 }  // namespace
 
-ENLIGHT_PLUGIN(relaxed, "relaxed", "1.0.0", Vm, Vcpu, enlight::none<enlight_msr_claim>,
-               enlight::none<enlight_hypercall_claim>, enlight::none<enlight_io_claim>, kCpuid)
+ENLIGHT_PLUGIN(enlight::Plugin<Vm, Vcpu>{})

@@ -7,7 +7,7 @@ namespace {
 
 struct Vm : enlight::VmBase {
   explicit Vm(const enlight_vm_params& p) : VmBase(p) {
-    cpuid_bits(HV_CPUID_FEATURES, ENLIGHT_EAX, HV_ACCESS_RESET_REG);
+    cpuid_bits({HV_CPUID_FEATURES, ENLIGHT_EAX, HV_ACCESS_RESET_REG});
   }
 };
 
@@ -34,9 +34,7 @@ enlight_access_result write_reset(Vcpu& v, uint32_t, uint64_t value, enlight_ori
 }
 
 constexpr std::array kMsrs{enlight::msr<read_reset, write_reset>(HV_X64_MSR_RESET)};
-constexpr std::array kCpuid{enlight::cpuid_bits(HV_CPUID_FEATURES, ENLIGHT_EAX, HV_ACCESS_RESET_REG)};
 
 }  // namespace
 
-ENLIGHT_PLUGIN(reset, "reset", "1.0.0", Vm, Vcpu, kMsrs, enlight::none<enlight_hypercall_claim>,
-               enlight::none<enlight_io_claim>, kCpuid)
+ENLIGHT_PLUGIN(enlight::Plugin<Vm, Vcpu>{.msrs = kMsrs})

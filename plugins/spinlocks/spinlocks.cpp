@@ -14,10 +14,10 @@ constexpr uint16_t kNotifyInputSize = 8;
 struct Vm : enlight::VmBase {
   explicit Vm(const enlight_vm_params& p)
       : VmBase(p),
-        retries(static_cast<uint32_t>(option_u64("retries"))),
+        retries(static_cast<uint32_t>(option(enlight::this_plugin::options::retries))),
         long_spin_waits(counter("enlight_spinlocks_long_spin_waits_total",
                                 "HvCallNotifyLongSpinWait calls, each of which yielded the calling vCPU")) {
-    cpuid_field(HV_CPUID_ENLIGHTENMENT_INFO, ENLIGHT_EBX, retries);
+    cpuid_field({HV_CPUID_ENLIGHTENMENT_INFO, ENLIGHT_EBX}, retries);
   }
   const uint32_t retries;
   const enlight::Counter long_spin_waits;
@@ -47,9 +47,7 @@ enlight_hypercall_result notify_long_spin_wait(Vcpu& v, const enlight_hypercall&
 // calls whose input fits in two registers).
 constexpr std::array kHypercalls{
     enlight::hypercall<notify_long_spin_wait>(HvCallNotifyLongSpinWait, ENLIGHT_HC_FAST, kNotifyInputSize)};
-constexpr std::array kCpuid{enlight::cpuid_field(HV_CPUID_ENLIGHTENMENT_INFO, ENLIGHT_EBX)};
 
 }  // namespace
 
-ENLIGHT_PLUGIN(spinlocks, "spinlocks", "1.0.0", Vm, Vcpu, enlight::none<enlight_msr_claim>, kHypercalls,
-               enlight::none<enlight_io_claim>, kCpuid)
+ENLIGHT_PLUGIN(enlight::Plugin<Vm, Vcpu>{.hypercalls = kHypercalls})

@@ -88,7 +88,7 @@ void on_slot_free(void* arg, uint32_t vcpu, uint32_t sint) noexcept;
 struct Vm : enlight::VmBase {
   explicit Vm(const enlight_vm_params& p)
       : VmBase(p),
-        direct_available(option_bool("direct")),
+        direct_available(option(enlight::this_plugin::options::direct)),
         synic(service<enlight_synic_service>(ENLIGHT_SYNIC_SERVICE, ENLIGHT_SYNIC_SERVICE_MAJOR, 0)),
         expirations_message(counter("enlight_stimer_expirations_message_total",
                                     "synthetic timer expirations delivered as HVMSG_TIMER_EXPIRED messages")),
@@ -105,9 +105,9 @@ struct Vm : enlight::VmBase {
         timers(std::make_unique<VcpuTimers[]>(p.vcpu_count)) {
     // QEMU: hv-stimer sets AccessSyntheticTimerRegs (0x40000003.EAX[3]);
     // hv-stimer-direct adds 0x40000003.EDX[19] (hyperv-facts.md section 1).
-    cpuid_bits(HV_CPUID_FEATURES, ENLIGHT_EAX, HV_ACCESS_SYNTHETIC_TIMER_REGS);
+    cpuid_bits({HV_CPUID_FEATURES, ENLIGHT_EAX, HV_ACCESS_SYNTHETIC_TIMER_REGS});
     if (direct_available)
-      cpuid_bits(HV_CPUID_FEATURES, ENLIGHT_EDX, HV_FEATURE_DIRECT_SYNTHETIC_TIMERS_AVAILABLE);
+      cpuid_bits({HV_CPUID_FEATURES, ENLIGHT_EDX, HV_FEATURE_DIRECT_SYNTHETIC_TIMERS_AVAILABLE});
 
     // The manifest requires synic, so the core created it first and its
     // service is registered; a missing one is a broken synic plugin.
@@ -313,12 +313,7 @@ enlight_access_result write_stimer(Vcpu& v, uint32_t index, uint64_t value, enli
 }
 
 constexpr std::array kMsrs{enlight::msr<read_stimer, write_stimer>(kFirstMsr, kLastMsr)};
-constexpr std::array kCpuid{
-    enlight::cpuid_bits(HV_CPUID_FEATURES, ENLIGHT_EAX, HV_ACCESS_SYNTHETIC_TIMER_REGS),
-    enlight::cpuid_bits(HV_CPUID_FEATURES, ENLIGHT_EDX, HV_FEATURE_DIRECT_SYNTHETIC_TIMERS_AVAILABLE),
-};
 
 }  // namespace
 
-ENLIGHT_PLUGIN(stimer, "stimer", "1.0.0", Vm, Vcpu, kMsrs, enlight::none<enlight_hypercall_claim>,
-               enlight::none<enlight_io_claim>, kCpuid)
+ENLIGHT_PLUGIN(enlight::Plugin<Vm, Vcpu>{.msrs = kMsrs})

@@ -33,8 +33,8 @@ Vm::Vm(const enlight_vm_params& p)
       eoms(counter("enlight_synic_eom_total", "guest writes to HV_X64_MSR_EOM")) {
   // CPUID as QEMU's hv-synic sets it (hyperv_fill_cpuids): AccessSynicRegs,
   // and PostMessages + SignalEvents since the hypercalls are served.
-  cpuid_bits(HV_CPUID_FEATURES, ENLIGHT_EAX, HV_ACCESS_SYNIC_REGS);
-  cpuid_bits(HV_CPUID_FEATURES, ENLIGHT_EBX, HV_POST_MESSAGES | HV_SIGNAL_EVENTS);
+  cpuid_bits({HV_CPUID_FEATURES, ENLIGHT_EAX, HV_ACCESS_SYNIC_REGS});
+  cpuid_bits({HV_CPUID_FEATURES, ENLIGHT_EBX, HV_POST_MESSAGES | HV_SIGNAL_EVENTS});
   // A guest that sets AutoEOI on a SINT never EOIs it (Linux 6.1
   // hv_synic_enable_regs sets auto_eoi unless this hint is there, and its
   // vmbus_isr then skips the EOI). Where the backend cannot retire such a
@@ -43,11 +43,11 @@ Vm::Vm(const enlight_vm_params& p)
   // "deprecating AutoEOI"), as hv-avic does; QEMU gets AutoEOI from KVM's
   // in-kernel SynIC instead (docs/kvm-backend.md).
   if ((backend_features() & ENLIGHT_BACKEND_AUTO_EOI) == 0)
-    cpuid_bits(HV_CPUID_ENLIGHTENMENT_INFO, ENLIGHT_EAX, HV_RECOMMEND_DEPRECATE_AUTO_EOI);
+    cpuid_bits({HV_CPUID_ENLIGHTENMENT_INFO, ENLIGHT_EAX, HV_RECOMMEND_DEPRECATE_AUTO_EOI});
 
   // The manifest bounds both options (24-bit connection id, SINT < 16).
-  echo_connection_id = static_cast<uint32_t>(option_u64("echo-connection-id"));
-  echo_sint = static_cast<uint32_t>(option_u64("echo-sint"));
+  echo_connection_id = static_cast<uint32_t>(option(enlight::this_plugin::options::echo_connection_id));
+  echo_sint = static_cast<uint32_t>(option(enlight::this_plugin::options::echo_sint));
 
   // The EOI path: one listener; watches follow the SINT registers.
   eoi_listen(&on_eoi, this);
@@ -102,22 +102,14 @@ constexpr std::array kHypercalls{
     enlight::hypercall<signal_event_call>(HvCallSignalEvent, ENLIGHT_HC_FAST, HV_SIGNAL_EVENT_INPUT_SIZE),
 };
 
-constexpr std::array kCpuid{
-    enlight::cpuid_bits(HV_CPUID_FEATURES, ENLIGHT_EAX, HV_ACCESS_SYNIC_REGS),
-    enlight::cpuid_bits(HV_CPUID_FEATURES, ENLIGHT_EBX, HV_POST_MESSAGES | HV_SIGNAL_EVENTS),
-    enlight::cpuid_bits(HV_CPUID_ENLIGHTENMENT_INFO, ENLIGHT_EAX, HV_RECOMMEND_DEPRECATE_AUTO_EOI),
-};
-
 }  // namespace
 }  // namespace enlight_synic
 
 namespace {
-using enlight_synic::kCpuid;
 using enlight_synic::kHypercalls;
 using enlight_synic::kMsrs;
 using SynicVm = enlight_synic::Vm;
 using SynicVcpu = enlight_synic::Vcpu;
 }  // namespace
 
-ENLIGHT_PLUGIN(synic, "synic", "1.0.0", SynicVm, SynicVcpu, kMsrs, kHypercalls, enlight::none<enlight_io_claim>,
-               kCpuid)
+ENLIGHT_PLUGIN(enlight::Plugin<SynicVm, SynicVcpu>{.msrs = kMsrs, .hypercalls = kHypercalls})

@@ -52,8 +52,8 @@ struct Vm : enlight::VmBase {
                                  "this enlight core offers 1.0");
     // QEMU's hv-time sets exactly these two privilege bits
     // (kvm_hyperv_properties[HYPERV_FEAT_TIME]); no EDX feature bit.
-    cpuid_bits(HV_CPUID_FEATURES, ENLIGHT_EAX,
-               HV_ACCESS_PARTITION_REFERENCE_COUNTER | HV_ACCESS_PARTITION_REFERENCE_TSC);
+    cpuid_bits({HV_CPUID_FEATURES, ENLIGHT_EAX,
+                HV_ACCESS_PARTITION_REFERENCE_COUNTER | HV_ACCESS_PARTITION_REFERENCE_TSC});
   }
 
   // Fills the reference TSC page at `gpa` and returns true, or returns false
@@ -168,12 +168,7 @@ constexpr std::array kMsrs{
     enlight::msr<read_time_ref_count, write_time_ref_count>(HV_X64_MSR_TIME_REF_COUNT),
     enlight::msr<read_reference_tsc, write_reference_tsc>(HV_X64_MSR_REFERENCE_TSC),
 };
-constexpr std::array kCpuid{
-    enlight::cpuid_bits(HV_CPUID_FEATURES, ENLIGHT_EAX,
-                        HV_ACCESS_PARTITION_REFERENCE_COUNTER | HV_ACCESS_PARTITION_REFERENCE_TSC),
-};
 
 }  // namespace
 
-ENLIGHT_PLUGIN(time, "time", "1.0.0", Vm, Vcpu, kMsrs, enlight::none<enlight_hypercall_claim>,
-               enlight::none<enlight_io_claim>, kCpuid)
+ENLIGHT_PLUGIN(enlight::Plugin<Vm, Vcpu>{.msrs = kMsrs})

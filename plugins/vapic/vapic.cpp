@@ -69,17 +69,12 @@ struct Vm : enlight::VmBase {
                                  "this enlight core offers 1.0");
     // QEMU (target/i386/kvm/kvm.c): hv-vapic sets AccessIntrCtrlRegs, the
     // privilege that gates the four MSRs...
-    cpuid_bits(HV_CPUID_FEATURES, ENLIGHT_EAX, HV_ACCESS_INTR_CTRL_REGS);
+    cpuid_bits({HV_CPUID_FEATURES, ENLIGHT_EAX, HV_ACCESS_INTR_CTRL_REGS});
     // ...and, in hyperv_fill_cpuids(), the "use the APIC MSRs"
     // recommendation unless hv-avic is on. A default, not a bit: the avic
     // plugin owns 0x40000004.EAX[3] as a field of 0 when it is enabled, and
     // the core's composition lets a field win over a default.
-    cpuid_default(HV_CPUID_ENLIGHTENMENT_INFO, ENLIGHT_EAX, HV_RECOMMEND_MSR_APIC_ACCESS);
-  }
-
-  void cpuid_default(uint32_t leaf, enlight_cpuid_reg reg, uint32_t bits) {
-    if (host().cpuid_set(host().ctx, leaf, 0, reg, bits, bits) != 0)
-      throw enlight::PluginError("CPUID default outside the plugin's claims");
+    cpuid_bits({HV_CPUID_ENLIGHTENMENT_INFO, ENLIGHT_EAX, HV_RECOMMEND_MSR_APIC_ACCESS});
   }
 
   const enlight::Counter eoi_msr;
@@ -257,12 +252,7 @@ constexpr std::array kMsrs{
     enlight::msr<read_tpr, write_tpr>(HV_X64_MSR_TPR),
     enlight::msr<read_vp_assist, write_vp_assist>(HV_X64_MSR_VP_ASSIST_PAGE),
 };
-constexpr std::array kCpuid{
-    enlight::cpuid_bits(HV_CPUID_FEATURES, ENLIGHT_EAX, HV_ACCESS_INTR_CTRL_REGS),
-    enlight::cpuid_default(HV_CPUID_ENLIGHTENMENT_INFO, ENLIGHT_EAX, HV_RECOMMEND_MSR_APIC_ACCESS),
-};
 
 }  // namespace
 
-ENLIGHT_PLUGIN(vapic, "vapic", "1.0.0", Vm, Vcpu, kMsrs, enlight::none<enlight_hypercall_claim>,
-               enlight::none<enlight_io_claim>, kCpuid)
+ENLIGHT_PLUGIN(enlight::Plugin<Vm, Vcpu>{.msrs = kMsrs})

@@ -31,6 +31,8 @@
 namespace enlight_vmbus_util {
 namespace {
 
+namespace opt = enlight::this_plugin::options;
+
 using enlight::vmbus_util::Device;
 using enlight::vmbus_util::Event;
 using enlight::vmbus_util::IcChannel;
@@ -80,8 +82,8 @@ struct Vm : enlight::VmBase {
   explicit Vm(const enlight_vm_params& p)
       : VmBase(p),
         vmbus(service<enlight_vmbus_service>(ENLIGHT_VMBUS_SERVICE, ENLIGHT_VMBUS_SERVICE_MAJOR, 0)),
-        heartbeat_period(option_u64("heartbeat-interval-ms") * kTicksPerMs),
-        timesync_period(option_u64("timesync-interval-ms") * kTicksPerMs),
+        heartbeat_period(option(opt::heartbeat_interval_ms) * kTicksPerMs),
+        timesync_period(option(opt::timesync_interval_ms) * kTicksPerMs),
         heartbeats_answered(counter("enlight_vmbus_util_heartbeats_answered_total",
                                     "heartbeats the guest answered with the next sequence number")),
         shutdown_requests(counter("enlight_vmbus_util_shutdown_requests_total",
@@ -93,10 +95,10 @@ struct Vm : enlight::VmBase {
     if (vmbus == nullptr)
       throw enlight::PluginError("the vmbus service (major 1) is missing: vmbus-util requires the vmbus plugin");
     timer = VmBase::timer(kTimerVcpu, &on_timer, this);
-    const std::array<std::pair<Device, const char*>, kDeviceCount> wanted = {
-        {{Device::Heartbeat, "heartbeat"}, {Device::Shutdown, "shutdown"}, {Device::Timesync, "timesync"}}};
-    for (const auto& [which, option] : wanted)
-      if (option_bool(option)) add_device(which);
+    const std::array<std::pair<Device, enlight::Option<bool>>, kDeviceCount> wanted = {
+        {{Device::Heartbeat, opt::heartbeat}, {Device::Shutdown, opt::shutdown}, {Device::Timesync, opt::timesync}}};
+    for (const auto& [which, on] : wanted)
+      if (option(on)) add_device(which);
     if (device(Device::Shutdown) != nullptr) shutdown_listen(&on_shutdown_request, this);
   }
 
@@ -399,6 +401,4 @@ using UtilVm = enlight_vmbus_util::Vm;
 using UtilVcpu = enlight_vmbus_util::Vcpu;
 }  // namespace
 
-ENLIGHT_PLUGIN(vmbus_util, "vmbus-util", "0.1.0", UtilVm, UtilVcpu, enlight::none<enlight_msr_claim>,
-               enlight::none<enlight_hypercall_claim>, enlight::none<enlight_io_claim>,
-               enlight::none<enlight_cpuid_claim>)
+ENLIGHT_PLUGIN(enlight::Plugin<UtilVm, UtilVcpu>{})

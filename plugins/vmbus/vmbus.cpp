@@ -176,5 +176,4 @@ using VmbusVm = enlight_vmbus::Vm;
 using VmbusVcpu = enlight_vmbus::Vcpu;
 }  // namespace
 
-ENLIGHT_PLUGIN(vmbus, "vmbus", "0.2.0", VmbusVm, VmbusVcpu, enlight::none<enlight_msr_claim>,
-               enlight::none<enlight_hypercall_claim>, enlight::none<enlight_io_claim>, enlight::none<enlight_cpuid_claim>)
+ENLIGHT_PLUGIN(enlight::Plugin<VmbusVm, VmbusVcpu>{})

@@ -16,7 +16,7 @@ namespace {
 struct Vm : enlight::VmBase {
   explicit Vm(const enlight_vm_params& p) : VmBase(p), vp_index(p.vcpu_count) {
     for (uint32_t i = 0; i < p.vcpu_count; ++i) vp_index[i] = i;
-    cpuid_bits(HV_CPUID_FEATURES, ENLIGHT_EAX, HV_ACCESS_VP_INDEX);
+    cpuid_bits({HV_CPUID_FEATURES, ENLIGHT_EAX, HV_ACCESS_VP_INDEX});
   }
   std::vector<uint32_t> vp_index;  // by vCPU
 };
@@ -42,9 +42,7 @@ enlight_access_result write_vp_index(Vcpu& v, uint32_t, uint64_t value, enlight_
 }
 
 constexpr std::array kMsrs{enlight::msr<read_vp_index, write_vp_index>(HV_X64_MSR_VP_INDEX)};
-constexpr std::array kCpuid{enlight::cpuid_bits(HV_CPUID_FEATURES, ENLIGHT_EAX, HV_ACCESS_VP_INDEX)};
 
 }  // namespace
 
-ENLIGHT_PLUGIN(vpindex, "vpindex", "1.0.0", Vm, Vcpu, kMsrs, enlight::none<enlight_hypercall_claim>,
-               enlight::none<enlight_io_claim>, kCpuid)
+ENLIGHT_PLUGIN(enlight::Plugin<Vm, Vcpu>{.msrs = kMsrs})

@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <regex>
 #include <string>
@@ -90,7 +91,7 @@ TEST(Cli, DoubleClaimNamesBothPlugins) {
   EXPECT_NE(r.out.find("0x40000002"), std::string::npos) << r.out;
 }
 
-// The traps that load and run but cannot work (core/cli/check_traps.cpp),
+// The traps that load and run but cannot work (tools/enlight/check_traps.cpp),
 // with real fixture plugins: each named with its manifest line and a fix.
 std::string fixture_case(const char* name) { return std::string(ENLIGHT_TEST_BINARY_DIR) + "/tests/fixtures/" + name; }
 
@@ -162,6 +163,48 @@ TEST(Cli, PluginsListsEveryPluginWithItsFlag) {
   ASSERT_EQ(r.status, 0) << r.out;
   for (const char* flag : {"hv-relaxed", "hv-vpindex", "hv-runtime", "hv-crash", "hv-reset", "hv-frequencies"})
     EXPECT_NE(r.out.find(flag), std::string::npos) << flag << "\n" << r.out;
+}
+
+}  // namespace
+
+namespace {
+
+std::string slurp(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return {};
+  std::string text;
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) text.append(buf, n);
+  std::fclose(f);
+  return text;
+}
+
+// `enlight new-plugin`: the folder it writes (the install test builds and
+// tests one against an installed prefix), and its refusals.
+TEST(Cli, NewPluginWritesAFolderWithTheNameFilledIn) {
+  char dir_template[] = "/tmp/enlight-new-plugin.XXXXXX";
+  ASSERT_NE(mkdtemp(dir_template), nullptr);
+  const std::string dir = dir_template;
+  Invocation r = run("new-plugin my-probe " + dir);
+  ASSERT_EQ(r.status, 0) << r.out;
+  const std::string manifest = slurp(dir + "/my-probe/my-probe.yaml");
+  EXPECT_NE(manifest.find("name: my-probe\n"), std::string::npos) << manifest;
+  EXPECT_NE(manifest.find("flag: hv-my-probe\n"), std::string::npos) << manifest;
+  const std::string source = slurp(dir + "/my-probe/my_probe.cpp");
+  EXPECT_NE(source.find("ENLIGHT_PLUGIN(enlight::Plugin<Vm, Vcpu>{.msrs = kMsrs})"), std::string::npos);
+  EXPECT_NE(source.find("enlight_my_probe_scratch_writes_total"), std::string::npos);
+  const std::string cmake = slurp(dir + "/my-probe/CMakeLists.txt");
+  EXPECT_NE(cmake.find("enlight_add_plugin(my-probe SOURCES my_probe.cpp)"), std::string::npos) << cmake;
+  for (const std::string& text : {manifest, source, cmake, slurp(dir + "/my-probe/my_probe_test.cpp")})
+    EXPECT_EQ(text.find('%'), std::string::npos) << "a placeholder was left:\n" << text;
+
+  Invocation again = run("new-plugin my-probe " + dir);
+  EXPECT_EQ(again.status, 2);
+  EXPECT_NE(again.out.find("already exists"), std::string::npos) << again.out;
+  Invocation bad = run("new-plugin My_Probe " + dir);
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_NE(bad.out.find("is not a plugin name"), std::string::npos) << bad.out;
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -28,15 +28,47 @@ if grep -rqsF -e "$src" -e "$build" "$work/vendor/CMakeCache.txt" "$work/vendor/
   exit 1
 fi
 ctest --test-dir "$work/vendor" --output-on-failure
-# One fact in two forms: a manifest claim the binary does not make must
-# fail the vendor's build, naming both sides (the installed checker runs
-# after the link).
+# `enlight new-plugin`: the folder it writes builds against the installed
+# prefix and passes its own test unchanged.
+"$prefix/bin/enlight" new-plugin my-probe "$work/new" >"$work/new-plugin.log"
+cmake -S "$work/new/my-probe" -B "$work/new-build" -G Ninja -DCMAKE_PREFIX_PATH="$prefix" >"$work/new-configure.log" ||
+  { cat "$work/new-configure.log"; exit 1; }
+cmake --build "$work/new-build" -j "${JOBS:-2}" >"$work/new-build.log" 2>&1 || { cat "$work/new-build.log"; exit 1; }
+ctest --test-dir "$work/new-build" --output-on-failure
+echo "install-test: enlight new-plugin's folder built and passed its test"
+# The same plugin without CMake: pkg-config for the flags and the header
+# generator, then the installed checker loads it as enlight would.
+export PKG_CONFIG_PATH="$(dirname "$(find "$prefix" -name enlight-sdk.pc)")"
+mkdir -p "$work/pc/gen/enlight"
+"$(pkg-config --variable=manifest_header enlight-sdk)" "$work/new/my-probe/my-probe.yaml" "$work/pc/gen/enlight/this_plugin.hpp"
+# shellcheck disable=SC2046
+c++ $(pkg-config --cflags enlight-sdk) -I"$work/pc/gen" -O2 -shared -fPIC -o "$work/pc/my-probe.so" "$work/new/my-probe/my_probe.cpp"
+cp "$work/new/my-probe/my-probe.yaml" "$work/pc/"
+"$prefix/bin/enlight-plugin-check" "$work/pc/my-probe.yaml"
+echo "install-test: the pkg-config build of the same plugin loads and matches its manifest"
+# Each fact once: the manifest is the source of the claims, and the C++
+# handler tables are checked against it by the compiler. Changing one form
+# without the other must fail the vendor's build, naming the manifest.
+mismatch() {  # mismatch WHAT EXPECTED-DIAGNOSTIC: build, expect a failure naming it, then restore
+  local what=$1 expected=$2
+  if cmake --build "$work/vendor" -j "${JOBS:-2}" >"$work/mismatch.log" 2>&1; then
+    echo "install-test: $what, and the build passed"; exit 1
+  fi
+  grep -q -- "$expected" "$work/mismatch.log" || {
+    echo "install-test: $what: the build failed, but not naming $expected:"; tail -30 "$work/mismatch.log"; exit 1; }
+  echo "install-test: $what: the build failed with $expected"
+  cp "$src/sdk/examples/vendor-telemetry/"* "$work/vendor-src/"
+}
 sed -i 's/    - index: 0x40001000/    - index: 0x40001001/' "$work/vendor-src/vendor-telemetry.yaml"
-if cmake --build "$work/vendor" -j "${JOBS:-2}" >"$work/mismatch.log" 2>&1; then
-  echo "install-test: a manifest claiming MSR 0x40001001 against a binary claiming 0x40001000 built anyway"
-  exit 1
-fi
-grep -q "enlight-plugin-check: .*vendor-telemetry.yaml" "$work/mismatch.log" || {
-  echo "install-test: the mismatched build failed, but not with the checker's message:"; tail -20 "$work/mismatch.log"; exit 1; }
-grep -E "enlight-plugin-check" "$work/mismatch.log" | head -3
-echo "install-test: the claim mismatch failed the build, as it must"
+mismatch "the manifest claims MSR 0x40001001, the C++ handles 0x40001000" \
+  "vendor_telemetry_yaml_line_[0-9]*_claims_msrs_0x40001001_to_0x40001001_but_ENLIGHT_PLUGIN_msrs_has_no_handler"
+sed -i 's/(VENDOR_TELEMETRY_MSR_RECORDS)};/(VENDOR_TELEMETRY_MSR_RECORDS), enlight::msr<read_records, nullptr>(VENDOR_TELEMETRY_MSR_RECORDS + 2)};/' \
+  "$work/vendor-src/vendor_telemetry.cpp"
+mismatch "the C++ also handles MSR 0x40001002, which the manifest does not claim" \
+  "an_msr_handler_range_in_ENLIGHT_PLUGIN_msrs_reaches_beyond_the_claims_of_vendor_telemetry_yaml"
+sed -i 's/    - { leaf: 0x40001000, reg: edx, field: 0xffffffff }//' "$work/vendor-src/vendor-telemetry.yaml"
+mismatch "the C++ sets CPUID 0x40001000.EDX, the manifest does not claim it" \
+  "these_cpuid_bits_are_not_claimed_in_vendor_telemetry_yaml_claims_cpuid"
+# The restored sources build again (the stamp and header follow the manifest back).
+cmake --build "$work/vendor" -j "${JOBS:-2}" >"$work/rebuild.log" 2>&1 || { tail -30 "$work/rebuild.log"; exit 1; }
+echo "install-test: every mismatch failed the build, as it must"

@@ -1,10 +1,18 @@
 #include <enlight/core/backend/run_result.hpp>
 #include <enlight/core/guest/protocol.h>
+#include <enlight/machine/layout.hpp>
+#include <enlight/machine/pm_timer.hpp>
 
 #include <cstdio>
 #include <cstring>
 
 namespace enlight {
+
+// The flat guests' harness (protocol.h) and the PC machine read one PM
+// timer at one port, which the emu and kvm backends serve with
+// machine::pm_timer_count.
+static_assert(ENLIGHT_MACHINE_PORT_PM_TIMER == machine::kAcpiPmTimer, "one PM timer port for every guest");
+static_assert(ENLIGHT_PM_TIMER_HZ == machine::kPmTimerHz && ENLIGHT_PM_TIMER_MASK == machine::kPmTimerMask);
 
 const char* to_string(Outcome o) noexcept {
   switch (o) {

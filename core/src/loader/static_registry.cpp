@@ -19,6 +19,10 @@ std::map<std::string, const char*>& manifests() {
   static std::map<std::string, const char*> m;
   return m;
 }
+std::map<std::string, ManifestBuilder>& builders() {
+  static std::map<std::string, ManifestBuilder> m;
+  return m;
+}
 
 [[noreturn]] void duplicate(const char* what, const char* name) {
   // Two built-in plugins with one name is a build error: refuse to start
@@ -40,10 +44,21 @@ const char* find_static_manifest(const std::string& name) {
   return it == manifests().end() ? nullptr : it->second;
 }
 
+ManifestBuilder find_static_manifest_builder(const std::string& name) {
+  auto it = builders().find(name);
+  return it == builders().end() ? nullptr : it->second;
+}
+
 std::vector<std::string> static_manifest_names() {
   std::vector<std::string> names;
   for (const auto& [name, text] : manifests()) names.push_back(name);
+  for (const auto& [name, make] : builders())
+    if (!manifests().count(name)) names.push_back(name);
   return names;
+}
+
+void register_static_manifest_builder(const char* name, ManifestBuilder make) {
+  if (!builders().emplace(name, make).second) duplicate("manifest", name);
 }
 
 }  // namespace enlight

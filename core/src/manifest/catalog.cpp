@@ -18,8 +18,19 @@ Catalog Catalog::discover(const std::vector<std::string>& search_path) {
   Catalog c;
   c.search_path_ = search_path;
   for (const auto& name : static_manifest_names()) {
-    const char* text = find_static_manifest(name);
-    Manifest m = parse_manifest(text ? text : "", "<built-in>/" + name + ".yaml");
+    Manifest m;
+    if (const ManifestBuilder make = find_static_manifest_builder(name)) {
+      m = make();
+    } else {
+#ifdef ENLIGHT_WITH_YAML
+      const char* text = find_static_manifest(name);
+      m = parse_manifest(text ? text : "", "<built-in>/" + name + ".yaml");
+#else
+      throw ConfigError({"<built-in>/" + name + ".yaml", 0, 0},
+                        "built-in plugin '" + name + "' has only a YAML manifest and this enlight reads no YAML",
+                        "build it with enlight_add_plugin, which compiles the manifest in (ENLIGHT_YAML=OFF)");
+#endif
+    }
     if (m.name != name)
       throw ConfigError(m.where_of("name"), "built-in plugin registered as '" + name + "' has a manifest named '" + m.name + "'",
                         "rebuild with the manifest that belongs to the plugin");
@@ -40,7 +51,15 @@ Catalog Catalog::discover(const std::vector<std::string>& search_path) {
     // Directory order is whatever the file system says; sort so that
     // discovery (and its errors) are the same on every machine.
     std::sort(files.begin(), files.end());
+#ifdef ENLIGHT_WITH_YAML
     for (const auto& f : files) c.add(load_manifest_file(f.string()));
+#else
+    if (!files.empty())
+      throw ConfigError({files.front().string(), 0, 0},
+                        "a plugin manifest on the plugin search path, and this enlight was built without YAML "
+                        "(-DENLIGHT_YAML=OFF): it runs only the plugins built into it",
+                        "leave " + dir + " out of --plugin-path and ENLIGHT_PLUGIN_PATH, or use a build with YAML");
+#endif
   }
   return c;
 }

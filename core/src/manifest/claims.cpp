@@ -197,10 +197,6 @@ void parse_cpuid(const MapReader& claims, Manifest& m) {
 
 }  // namespace
 
-std::string CpuidGate::str() const {
-  return detail::hex(leaf) + "." + kRegNames[reg & 3] + "[" + std::to_string(bit) + "]";
-}
-
 namespace detail {
 
 void parse_claims(const MapReader& top, Manifest& m) {

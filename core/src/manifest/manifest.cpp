@@ -81,17 +81,6 @@ std::vector<Dependency> parse_dependencies(const MapReader& r, const std::string
 
 }  // namespace
 
-const OptionSpec* Manifest::find_option(const std::string& option) const {
-  for (const auto& o : options)
-    if (o.name == option) return &o;
-  return nullptr;
-}
-
-SourceLocation Manifest::where_of(const std::string& key) const {
-  auto it = key_where.find(key);
-  return it == key_where.end() ? where : it->second;
-}
-
 Manifest parse_manifest(const std::string& text, const std::string& path) {
   Manifest m;
   m.path = path;

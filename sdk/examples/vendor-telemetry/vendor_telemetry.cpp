@@ -15,10 +15,12 @@ namespace {
 struct Vm : enlight::VmBase {
   explicit Vm(const enlight_vm_params& p)
       : VmBase(p), taken(counter("enlight_vendor_telemetry_records_total", "telemetry records the guest sent")) {
-    cpuid_field(VENDOR_TELEMETRY_CPUID_LEAF, ENLIGHT_EAX, VENDOR_TELEMETRY_INTERFACE);
-    cpuid_field(VENDOR_TELEMETRY_CPUID_LEAF, ENLIGHT_EBX, VENDOR_TELEMETRY_SIGNATURE_EBX);
-    cpuid_field(VENDOR_TELEMETRY_CPUID_LEAF, ENLIGHT_ECX, VENDOR_TELEMETRY_SIGNATURE_ECX);
-    cpuid_field(VENDOR_TELEMETRY_CPUID_LEAF, ENLIGHT_EDX, VENDOR_TELEMETRY_SIGNATURE_EDX);
+    // The leaf and registers are the manifest's claims: one it does not
+    // claim would not compile.
+    cpuid_field({VENDOR_TELEMETRY_CPUID_LEAF, ENLIGHT_EAX}, VENDOR_TELEMETRY_INTERFACE);
+    cpuid_field({VENDOR_TELEMETRY_CPUID_LEAF, ENLIGHT_EBX}, VENDOR_TELEMETRY_SIGNATURE_EBX);
+    cpuid_field({VENDOR_TELEMETRY_CPUID_LEAF, ENLIGHT_ECX}, VENDOR_TELEMETRY_SIGNATURE_ECX);
+    cpuid_field({VENDOR_TELEMETRY_CPUID_LEAF, ENLIGHT_EDX}, VENDOR_TELEMETRY_SIGNATURE_EDX);
   }
   std::atomic<uint64_t> records{0};
   const enlight::Counter taken;
@@ -51,12 +53,9 @@ enlight_hypercall_result record(Vcpu& v, const enlight_hypercall& call) {
 constexpr std::array kMsrs{enlight::msr<read_records, write_records>(VENDOR_TELEMETRY_MSR_RECORDS)};
 constexpr std::array kHypercalls{
     enlight::hypercall<record>(VENDOR_TELEMETRY_CALL_RECORD, ENLIGHT_HC_FAST, VENDOR_TELEMETRY_RECORD_SIZE)};
-constexpr std::array kCpuid{enlight::cpuid_field(VENDOR_TELEMETRY_CPUID_LEAF, ENLIGHT_EAX),
-                            enlight::cpuid_field(VENDOR_TELEMETRY_CPUID_LEAF, ENLIGHT_EBX),
-                            enlight::cpuid_field(VENDOR_TELEMETRY_CPUID_LEAF, ENLIGHT_ECX),
-                            enlight::cpuid_field(VENDOR_TELEMETRY_CPUID_LEAF, ENLIGHT_EDX)};
 
 }  // namespace
 
-ENLIGHT_PLUGIN(vendor_telemetry, "vendor-telemetry", "1.0.0", Vm, Vcpu, kMsrs, kHypercalls,
-               enlight::none<enlight_io_claim>, kCpuid)
+// Name, version, claims and CPUID bits come from vendor-telemetry.yaml; the
+// handler tables must match its claims or this line does not compile.
+ENLIGHT_PLUGIN(enlight::Plugin<Vm, Vcpu>{.msrs = kMsrs, .hypercalls = kHypercalls})

@@ -5,12 +5,17 @@
 // exception into ENLIGHT_ACCESS_FAULT / ENLIGHT_HV_FAULT plus a reported
 // message, so no C++ exception ever reaches the core through the C ABI.
 //
-// A plugin is three things (see plugins/relaxed for the smallest, plugins/
-// identity for a full one):
+// A plugin is its manifest and three things in C++ (see plugins/relaxed for
+// the smallest, plugins/identity for a full one):
 //   struct Vm   : enlight::VmBase          { ... partition state ... };
 //   struct Vcpu : enlight::VcpuBase<Vm>    { ... per-vCPU state ... };
-//   constexpr claim arrays built with enlight::msr<>, enlight::hypercall<>,
-//   enlight::io<>, enlight::cpuid_*(), and ENLIGHT_PLUGIN(name, version, ...).
+//   handler tables built with enlight::msr<>, enlight::hypercall<>,
+//   enlight::io<>, and
+//   ENLIGHT_PLUGIN(enlight::Plugin<Vm, Vcpu>{.msrs = kMsrs, .hypercalls = kHypercalls});
+// The name, version, claims, CPUID bits and options are the manifest's:
+// enlight_add_plugin generates enlight/this_plugin.hpp from it, included
+// below, and the compiler checks every handler table and CPUID contribution
+// against it (docs/sdk.md, "Each fact once").
 #pragma once
 
 // Stated once, here, with the fix: the helpers below use C++20 (atomic_ref,
@@ -19,18 +24,25 @@
 #if !defined(__cplusplus) || __cplusplus < 202002L
 #error "enlight/plugin.hpp needs C++20: compile the plugin with -std=c++20 (CMake: link enlight::sdk, which requires cxx_std_20; pkg-config: enlight-sdk's cflags)"
 #endif
-#if !defined(__cpp_exceptions)
-#error "enlight/plugin.hpp reports lifecycle errors as exceptions: build the plugin with exceptions on, or write it against the C ABI of enlight/abi.h alone (docs/sdk.md)"
-#endif
+// Exceptions are optional. With them, a lifecycle helper that the core
+// refuses throws PluginError and every thunk below catches whatever a
+// handler throws. Built with -fno-exceptions, the same helpers record the
+// failure instead (VmBase::fail), return an inert value, and VM or vCPU
+// creation is refused with the message once the constructor returns.
 
 #include <enlight/abi.h>
+#include <enlight/manifest_facts.hpp>
 #include <enlight/tlfs.h>
+#if __has_include(<enlight/this_plugin.hpp>)
+#include <enlight/this_plugin.hpp>  // generated from the manifest by enlight_add_plugin
+#endif
 
 #include <array>
 #include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <new>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -110,6 +122,35 @@ class Timer {
   uint32_t id_ = 0;
 };
 
+// ---- CPUID contributions ---------------------------------------------------
+
+// Bits of one CPUID register a plugin sets at VM creation. The constructor
+// is consteval: with the generated manifest header, bits outside the
+// manifest's `claims: cpuid` are a compile error naming the manifest.
+struct CpuidBits {
+  consteval CpuidBits(uint32_t leaf_, enlight_cpuid_reg reg_, uint32_t bits_) : leaf(leaf_), reg(reg_), bits(bits_) {
+#ifdef ENLIGHT_THIS_PLUGIN
+    this_plugin::check_cpuid_contribution(leaf_, static_cast<uint8_t>(reg_), bits_);
+#endif
+  }
+  uint32_t leaf;
+  enlight_cpuid_reg reg;
+  uint32_t bits;
+};
+
+// A field (mask) of one CPUID register whose value the plugin computes.
+struct CpuidField {
+  consteval CpuidField(uint32_t leaf_, enlight_cpuid_reg reg_, uint32_t mask_ = 0xFFFFFFFFu)
+      : leaf(leaf_), reg(reg_), mask(mask_) {
+#ifdef ENLIGHT_THIS_PLUGIN
+    this_plugin::check_cpuid_contribution(leaf_, static_cast<uint8_t>(reg_), mask_);
+#endif
+  }
+  uint32_t leaf;
+  enlight_cpuid_reg reg;
+  uint32_t mask;
+};
+
 // ---- Partition and vCPU bases ----------------------------------------------
 
 class VmBase {
@@ -131,12 +172,19 @@ class VmBase {
     const char* s = find_option(name, ENLIGHT_OPT_STRING).str;
     return s ? std::string_view(s) : std::string_view();
   }
-
-  // CPUID contributions, during construction only.
-  void cpuid_bits(uint32_t leaf, enlight_cpuid_reg reg, uint32_t bits) { cpuid_set(leaf, reg, bits, bits); }
-  void cpuid_field(uint32_t leaf, enlight_cpuid_reg reg, uint32_t value, uint32_t mask = 0xFFFFFFFFu) {
-    cpuid_set(leaf, reg, mask, value & mask);
+  // Typed: option(this_plugin::options::max_vps) is a uint64_t, and an
+  // option the manifest does not declare does not compile.
+  template <class T>
+  T option(Option<T> key) const {
+    if constexpr (std::is_same_v<T, bool>) return option_bool(key.name);
+    else if constexpr (std::is_same_v<T, uint64_t>) return option_u64(key.name);
+    else return option_string(key.name);
   }
+
+  // CPUID contributions, during construction only: cpuid_bits({leaf, reg,
+  // bits}) sets bits; cpuid_field({leaf, reg[, mask]}, value) sets a field.
+  void cpuid_bits(CpuidBits c) { cpuid_set(c.leaf, c.reg, c.bits, c.bits); }
+  void cpuid_field(CpuidField f, uint32_t value) { cpuid_set(f.leaf, f.reg, f.mask, value & f.mask); }
 
   // Guest memory; false when any byte is outside guest RAM.
   bool read_guest(uint64_t gpa, void* dst, uint64_t len) const noexcept {
@@ -160,10 +208,22 @@ class VmBase {
 
   Counter counter(const char* name, const char* help) const {
     enlight_counter raw{};
-    if (host_.counter_register(host_.ctx, name, help, &raw) != 0)
-      throw PluginError(std::string("cannot register counter ") + name);
+    if (host_.counter_register(host_.ctx, name, help, &raw) != 0) {
+      raise(std::string("cannot register counter ") + name);
+      return Counter();
+    }
     return Counter(raw);
   }
+
+  // Refuses the VM with `message` (the first one counts) without an
+  // exception: creation fails once the constructor returns. A plugin built
+  // with -fno-exceptions calls this where it would throw; the helpers here
+  // do too in that build.
+  void fail(std::string message) const {
+    if (failure_.empty()) failure_ = message.empty() ? "plugin refused the VM" : std::move(message);
+  }
+  bool failed() const noexcept { return !failure_.empty(); }
+  const char* failure() const noexcept { return failure_.c_str(); }
 
   // ---- ABI 1.1 services. Creation-time ones throw on an ABI 1.0 core, whose
   // enlight_host ends before them; exit-path ones answer "not available".
@@ -180,8 +240,12 @@ class VmBase {
   // A timer owned by `vcpu`, firing fn(arg, now) on that vCPU's thread.
   Timer timer(uint32_t vcpu, enlight_timer_fn fn, void* arg) const {
     require_1_1("timers");
+    if (!host_has_1_1()) return Timer();
     uint32_t id = 0;
-    if (host_.timer_create(host_.ctx, vcpu, fn, arg, &id) != 0) throw PluginError("cannot create a timer");
+    if (host_.timer_create(host_.ctx, vcpu, fn, arg, &id) != 0) {
+      raise("cannot create a timer");
+      return Timer();
+    }
     return Timer(&host_, id);
   }
   // The local APIC through its x2APIC MSRs; false means #GP (or no APIC).
@@ -193,7 +257,7 @@ class VmBase {
   }
   void eoi_listen(enlight_eoi_fn fn, void* arg) const {
     require_1_1("EOI notifications");
-    if (host_.eoi_listen(host_.ctx, fn, arg) != 0) throw PluginError("cannot listen to EOIs");
+    if (host_has_1_1() && host_.eoi_listen(host_.ctx, fn, arg) != 0) raise("cannot listen to EOIs");
   }
   void eoi_watch(uint32_t vcpu, uint8_t vector, bool on) const noexcept {
     if (host_has_1_1()) host_.eoi_watch(host_.ctx, vcpu, vector, on ? 1 : 0);
@@ -210,9 +274,12 @@ class VmBase {
   Histogram histogram(const char* name, const char* help, std::span<const uint64_t> upper_bounds_ns) const {
     require_1_1("histograms");
     enlight_histogram raw{};
+    if (!host_has_1_1()) return Histogram();
     if (host_.histogram_register(host_.ctx, name, help, upper_bounds_ns.data(),
-                                 static_cast<uint32_t>(upper_bounds_ns.size()), &raw) != 0)
-      throw PluginError(std::string("cannot register histogram ") + name);
+                                 static_cast<uint32_t>(upper_bounds_ns.size()), &raw) != 0) {
+      raise(std::string("cannot register histogram ") + name);
+      return Histogram();
+    }
     return Histogram(raw);
   }
 
@@ -235,23 +302,30 @@ class VmBase {
   // false on an older core (the plugin then never hears SIGTERM).
   bool shutdown_listen(enlight_shutdown_fn fn, void* arg) const {
     if (!host_has_1_3()) return false;
-    if (host_.shutdown_listen(host_.ctx, fn, arg) != 0) throw PluginError("cannot listen to shutdown requests");
+    if (host_.shutdown_listen(host_.ctx, fn, arg) != 0) {
+      raise("cannot listen to shutdown requests");
+      return false;
+    }
     return true;
   }
   // A counter with one more label (e.g. channel="heartbeat"); needs ABI 1.3.
   Counter counter(const char* name, const char* help, const char* label_name, const char* label_value) const {
-    if (!host_has_1_3())
-      throw PluginError(std::string("labelled counters need plugin ABI 1.3; this enlight core is older (") + name + ")");
+    if (!host_has_1_3()) {
+      raise(std::string("labelled counters need plugin ABI 1.3; this enlight core is older (") + name + ")");
+      return Counter();
+    }
     enlight_counter raw{};
-    if (host_.counter_register_labelled(host_.ctx, name, help, label_name, label_value, &raw) != 0)
-      throw PluginError(std::string("cannot register counter ") + name + "{" + label_name + "=\"" + label_value + "\"}");
+    if (host_.counter_register_labelled(host_.ctx, name, help, label_name, label_value, &raw) != 0) {
+      raise(std::string("cannot register counter ") + name + "{" + label_name + "=\"" + label_value + "\"}");
+      return Counter();
+    }
     return Counter(raw);
   }
 
   template <class Iface>
   void provide_service(const char* name, uint32_t major, uint32_t minor, const Iface* iface) const {
     if (host_.service_register(host_.ctx, name, major, minor, iface) != 0)
-      throw PluginError(std::string("service already registered: ") + name);
+      raise(std::string("service already registered: ") + name);
   }
   template <class Iface>
   const Iface* service(const char* name, uint32_t major, uint32_t min_minor) const noexcept {
@@ -264,19 +338,30 @@ class VmBase {
       const enlight_option& o = params_.options[i];
       if (name == o.name && o.type == static_cast<uint32_t>(type)) return o;
     }
-    throw PluginError("option '" + std::string(name) + "' missing or of another type");
+    raise("option '" + std::string(name) + "' missing or of another type");
+    static const enlight_option missing{};
+    return missing;
   }
   void require_1_1(const char* what) const {
     if (!host_has_1_1())
-      throw PluginError(std::string(what) + " need plugin ABI 1.1; this enlight core offers 1.0 host services");
+      raise(std::string(what) + " need plugin ABI 1.1; this enlight core offers 1.0 host services");
   }
   void cpuid_set(uint32_t leaf, enlight_cpuid_reg reg, uint32_t mask, uint32_t value) {
     if (host_.cpuid_set(host_.ctx, leaf, 0, reg, mask, value) != 0)
-      throw PluginError("CPUID contribution outside the plugin's claims");
+      raise("CPUID contribution outside the plugin's claims");
+  }
+  // A refusal from a helper: thrown where exceptions exist, else recorded.
+  void raise(std::string message) const {
+#if defined(__cpp_exceptions)
+    throw PluginError(message);
+#else
+    fail(std::move(message));
+#endif
   }
 
   enlight_vm_params params_;
   const enlight_host& host_;
+  mutable std::string failure_;
 };
 
 template <class VmT>
@@ -311,69 +396,58 @@ void report(void* ctx, const char* what) noexcept {
   static_cast<Vcpu*>(ctx)->vm().report_fault(what);
 }
 
-template <auto Fn>
-enlight_access_result msr_read_thunk(void* ctx, uint32_t index, uint64_t* value, enlight_origin origin) noexcept {
-  using Vcpu = typename handler_traits<decltype(Fn)>::vcpu_type;
+// Runs a handler; with exceptions on, anything it throws is reported as a
+// plugin fault and the access answers `failed` instead of crossing the C ABI.
+template <class Vcpu, class R, class F>
+R guarded(void* ctx, const char* what, R failed, F&& handler) noexcept {
+#if defined(__cpp_exceptions)
   try {
-    return Fn(*static_cast<Vcpu*>(ctx), index, *value, origin);
+    return handler();
   } catch (const std::exception& e) {
     report<Vcpu>(ctx, e.what());
   } catch (...) {
-    report<Vcpu>(ctx, "unknown exception in MSR read handler");
+    report<Vcpu>(ctx, what);
   }
-  return ENLIGHT_ACCESS_FAULT;
+  return failed;
+#else
+  (void)ctx, (void)what, (void)failed;
+  return handler();
+#endif
+}
+
+template <auto Fn>
+enlight_access_result msr_read_thunk(void* ctx, uint32_t index, uint64_t* value, enlight_origin origin) noexcept {
+  using Vcpu = typename handler_traits<decltype(Fn)>::vcpu_type;
+  return guarded<Vcpu>(ctx, "unknown exception in MSR read handler", ENLIGHT_ACCESS_FAULT,
+                       [&] { return Fn(*static_cast<Vcpu*>(ctx), index, *value, origin); });
 }
 
 template <auto Fn>
 enlight_access_result msr_write_thunk(void* ctx, uint32_t index, uint64_t value, enlight_origin origin) noexcept {
   using Vcpu = typename handler_traits<decltype(Fn)>::vcpu_type;
-  try {
-    return Fn(*static_cast<Vcpu*>(ctx), index, value, origin);
-  } catch (const std::exception& e) {
-    report<Vcpu>(ctx, e.what());
-  } catch (...) {
-    report<Vcpu>(ctx, "unknown exception in MSR write handler");
-  }
-  return ENLIGHT_ACCESS_FAULT;
+  return guarded<Vcpu>(ctx, "unknown exception in MSR write handler", ENLIGHT_ACCESS_FAULT,
+                       [&] { return Fn(*static_cast<Vcpu*>(ctx), index, value, origin); });
 }
 
 template <auto Fn>
 enlight_hypercall_result hypercall_thunk(void* ctx, const enlight_hypercall* call) noexcept {
   using Vcpu = typename handler_traits<decltype(Fn)>::vcpu_type;
-  try {
-    return Fn(*static_cast<Vcpu*>(ctx), *call);
-  } catch (const std::exception& e) {
-    report<Vcpu>(ctx, e.what());
-  } catch (...) {
-    report<Vcpu>(ctx, "unknown exception in hypercall handler");
-  }
-  return {ENLIGHT_HV_FAULT, 0};
+  return guarded<Vcpu>(ctx, "unknown exception in hypercall handler", enlight_hypercall_result{ENLIGHT_HV_FAULT, 0},
+                       [&] { return Fn(*static_cast<Vcpu*>(ctx), *call); });
 }
 
 template <auto Fn>
 enlight_access_result io_in_thunk(void* ctx, uint16_t port, uint8_t size, uint32_t* value) noexcept {
   using Vcpu = typename handler_traits<decltype(Fn)>::vcpu_type;
-  try {
-    return Fn(*static_cast<Vcpu*>(ctx), port, size, *value);
-  } catch (const std::exception& e) {
-    report<Vcpu>(ctx, e.what());
-  } catch (...) {
-    report<Vcpu>(ctx, "unknown exception in I/O handler");
-  }
-  return ENLIGHT_ACCESS_FAULT;
+  return guarded<Vcpu>(ctx, "unknown exception in I/O handler", ENLIGHT_ACCESS_FAULT,
+                       [&] { return Fn(*static_cast<Vcpu*>(ctx), port, size, *value); });
 }
 
 template <auto Fn>
 enlight_access_result io_out_thunk(void* ctx, uint16_t port, uint8_t size, uint32_t value) noexcept {
   using Vcpu = typename handler_traits<decltype(Fn)>::vcpu_type;
-  try {
-    return Fn(*static_cast<Vcpu*>(ctx), port, size, value);
-  } catch (const std::exception& e) {
-    report<Vcpu>(ctx, e.what());
-  } catch (...) {
-    report<Vcpu>(ctx, "unknown exception in I/O handler");
-  }
-  return ENLIGHT_ACCESS_FAULT;
+  return guarded<Vcpu>(ctx, "unknown exception in I/O handler", ENLIGHT_ACCESS_FAULT,
+                       [&] { return Fn(*static_cast<Vcpu*>(ctx), port, size, value); });
 }
 
 inline void copy_error(enlight_error* error, const char* text) noexcept {
@@ -382,17 +456,41 @@ inline void copy_error(enlight_error* error, const char* text) noexcept {
   error->message[error->capacity - 1] = '\0';
 }
 
-template <class Vm>
-int vm_create_thunk(const enlight_vm_params* params, void** vm_ctx, enlight_error* error) noexcept {
+// Builds a state object; a refusal is an exception (with exceptions on) or
+// VmBase::fail during the constructor (either way, `vm` ends up refused).
+template <class T, class Vm, class Make>
+int create(const Vm* (*vm_of)(const T*), Make&& make, void** out, enlight_error* error, const char* what) noexcept {
+#if defined(__cpp_exceptions)
   try {
-    *vm_ctx = new Vm(*params);
+#endif
+    T* made = make();
+    if (made == nullptr) {
+      copy_error(error, "out of memory");
+      return -1;
+    }
+    if (vm_of(made)->failed()) {
+      copy_error(error, vm_of(made)->failure());
+      delete made;
+      return -1;
+    }
+    *out = made;
     return 0;
+#if defined(__cpp_exceptions)
   } catch (const std::exception& e) {
     copy_error(error, e.what());
   } catch (...) {
-    copy_error(error, "unknown exception while creating the VM state");
+    copy_error(error, what);
   }
   return -1;
+#else
+  (void)what;
+#endif
+}
+
+template <class Vm>
+int vm_create_thunk(const enlight_vm_params* params, void** vm_ctx, enlight_error* error) noexcept {
+  return create<Vm, Vm>([](const Vm* vm) { return vm; }, [&] { return new (std::nothrow) Vm(*params); }, vm_ctx,
+                        error, "unknown exception while creating the VM state");
 }
 
 template <class Vm>
@@ -400,17 +498,14 @@ void vm_destroy_thunk(void* vm_ctx) noexcept {
   delete static_cast<Vm*>(vm_ctx);
 }
 
+// A vCPU's constructor refuses through its VM (vm().fail(...)).
 template <class Vcpu>
 int vcpu_create_thunk(void* vm_ctx, uint32_t index, void** vcpu_ctx, enlight_error* error) noexcept {
-  try {
-    *vcpu_ctx = new Vcpu(*static_cast<typename Vcpu::Vm*>(vm_ctx), index);
-    return 0;
-  } catch (const std::exception& e) {
-    copy_error(error, e.what());
-  } catch (...) {
-    copy_error(error, "unknown exception while creating a vCPU state");
-  }
-  return -1;
+  using Vm = typename Vcpu::Vm;
+  Vm& vm = *static_cast<Vm*>(vm_ctx);
+  return create<Vcpu, Vm>([](const Vcpu* v) -> const Vm* { return &v->vm(); },
+                          [&] { return new (std::nothrow) Vcpu(vm, index); }, vcpu_ctx, error,
+                          "unknown exception while creating a vCPU state");
 }
 
 template <class Vcpu>
@@ -466,8 +561,8 @@ constexpr enlight_cpuid_claim cpuid_default(uint32_t leaf, enlight_cpuid_reg reg
 // Compile-time checks of a plugin's own claims (used by ENLIGHT_PLUGIN):
 // ranges well-formed and pairwise disjoint, so a plugin cannot even build
 // with an overlap the resolver would later reject.
-template <std::size_t N>
-constexpr bool msr_claims_valid(const std::array<enlight_msr_claim, N>& claims) {
+constexpr bool msr_claims_valid(std::span<const enlight_msr_claim> claims) {
+  const std::size_t N = claims.size();
   for (std::size_t i = 0; i < N; ++i) {
     if (claims[i].first > claims[i].last) return false;
     if (claims[i].read == nullptr && claims[i].write == nullptr) return false;
@@ -476,8 +571,8 @@ constexpr bool msr_claims_valid(const std::array<enlight_msr_claim, N>& claims) 
   }
   return true;
 }
-template <std::size_t N>
-constexpr bool hypercall_claims_valid(const std::array<enlight_hypercall_claim, N>& claims) {
+constexpr bool hypercall_claims_valid(std::span<const enlight_hypercall_claim> claims) {
+  const std::size_t N = claims.size();
   for (std::size_t i = 0; i < N; ++i) {
     const auto& c = claims[i];
     if ((c.flags & ENLIGHT_HC_XMM_FAST) && !(c.flags & ENLIGHT_HC_FAST)) return false;
@@ -488,8 +583,8 @@ constexpr bool hypercall_claims_valid(const std::array<enlight_hypercall_claim, 
   }
   return true;
 }
-template <std::size_t N>
-constexpr bool io_claims_valid(const std::array<enlight_io_claim, N>& claims) {
+constexpr bool io_claims_valid(std::span<const enlight_io_claim> claims) {
+  const std::size_t N = claims.size();
   for (std::size_t i = 0; i < N; ++i) {
     if (claims[i].first > claims[i].last) return false;
     for (std::size_t j = i + 1; j < N; ++j)
@@ -498,18 +593,29 @@ constexpr bool io_claims_valid(const std::array<enlight_io_claim, N>& claims) {
   return true;
 }
 
-template <class T, std::size_t N>
-constexpr const T* data_or_null(const std::array<T, N>& a) {
-  if constexpr (N == 0) return nullptr;
-  else return a.data();
+template <class T>
+constexpr const T* data_or_null(std::span<const T> s) {
+  return s.empty() ? nullptr : s.data();
 }
 
-template <class Vm, class Vcpu, std::size_t NM, std::size_t NH, std::size_t NI, std::size_t NC>
+// What a plugin states in C++: its state types and the handlers bound to
+// the manifest's claims. Fields by name, each optional:
+//   ENLIGHT_PLUGIN(enlight::Plugin<Vm, Vcpu>{.msrs = kMsrs, .io_ports = kPorts});
+template <class VmT, class VcpuT>
+struct Plugin {
+  using Vm = VmT;
+  using Vcpu = VcpuT;
+  std::span<const enlight_msr_claim> msrs{};
+  std::span<const enlight_hypercall_claim> hypercalls{};
+  std::span<const enlight_io_claim> io_ports{};
+};
+
+template <class Vm, class Vcpu>
 constexpr enlight_plugin_descriptor make_descriptor(const char* name, const char* version,
-                                                    const std::array<enlight_msr_claim, NM>& msrs,
-                                                    const std::array<enlight_hypercall_claim, NH>& hypercalls,
-                                                    const std::array<enlight_io_claim, NI>& io_ports,
-                                                    const std::array<enlight_cpuid_claim, NC>& cpuid) {
+                                                    std::span<const enlight_msr_claim> msrs,
+                                                    std::span<const enlight_hypercall_claim> hypercalls,
+                                                    std::span<const enlight_io_claim> io_ports,
+                                                    std::span<const enlight_cpuid_claim> cpuid) {
   enlight_plugin_descriptor d{};
   d.abi_major = ENLIGHT_ABI_MAJOR;
   d.abi_minor = ENLIGHT_ABI_MINOR;
@@ -517,19 +623,29 @@ constexpr enlight_plugin_descriptor make_descriptor(const char* name, const char
   d.name = name;
   d.version = version;
   d.msrs = data_or_null(msrs);
-  d.msr_count = NM;
+  d.msr_count = static_cast<uint32_t>(msrs.size());
   d.hypercalls = data_or_null(hypercalls);
-  d.hypercall_count = NH;
+  d.hypercall_count = static_cast<uint32_t>(hypercalls.size());
   d.io_ports = data_or_null(io_ports);
-  d.io_port_count = NI;
+  d.io_port_count = static_cast<uint32_t>(io_ports.size());
   d.cpuid = data_or_null(cpuid);
-  d.cpuid_count = NC;
+  d.cpuid_count = static_cast<uint32_t>(cpuid.size());
   d.vm_create = &detail::vm_create_thunk<Vm>;
   d.vm_destroy = &detail::vm_destroy_thunk<Vm>;
   d.vcpu_create = &detail::vcpu_create_thunk<Vcpu>;
   d.vcpu_destroy = &detail::vcpu_destroy_thunk<Vcpu>;
   return d;
 }
+
+#ifdef ENLIGHT_THIS_PLUGIN
+// The descriptor of a Plugin spec: name, version and CPUID claims from the
+// generated manifest header, handlers from the spec.
+template <class Spec>
+constexpr enlight_plugin_descriptor make_descriptor(const Spec& spec) {
+  return make_descriptor<typename Spec::Vm, typename Spec::Vcpu>(this_plugin::name, this_plugin::version, spec.msrs,
+                                                                 spec.hypercalls, spec.io_ports, this_plugin::cpuid);
+}
+#endif
 
 template <class T>
 constexpr std::array<T, 0> none{};
@@ -540,21 +656,54 @@ constexpr std::array<T, 0> none{};
 // Statically linked build: the descriptor is registered with the core's
 // built-in registry under the plugin's name (it refuses a second one).
 extern "C" void enlight_static_plugin_register(const char* name, enlight_plugin_entry_fn entry);
-#define ENLIGHT_PLUGIN_EXPORT_(ident)                                                                  \
+#define ENLIGHT_PLUGIN_EXPORT_(name)                                                                   \
   namespace {                                                                                          \
-  const enlight_plugin_descriptor* ident##_entry() { return &kDescriptor; }                            \
-  [[maybe_unused]] const int ident##_registered = (enlight_static_plugin_register(#ident, &ident##_entry), 0); \
+  const enlight_plugin_descriptor* enlight_static_entry_() { return &kDescriptor; }                    \
+  [[maybe_unused]] const int enlight_static_registered_ =                                              \
+      (enlight_static_plugin_register(name, &enlight_static_entry_), 0);                               \
   }
 #else
-#define ENLIGHT_PLUGIN_EXPORT_(ident)                                                                  \
+#define ENLIGHT_PLUGIN_EXPORT_(name)                                                                   \
   extern "C" ENLIGHT_EXPORT const enlight_plugin_descriptor* enlight_plugin_entry_v1(void) {          \
     return &kDescriptor;                                                                               \
   }
 #endif
 
-// Defines the plugin's descriptor and its one entry point. `ident` is the
-// plugin's name as a C identifier (used only for static registration).
-#define ENLIGHT_PLUGIN(ident, name, version, Vm, Vcpu, msrs, hypercalls, io_ports, cpuid)             \
+// Defines the plugin's descriptor and its one entry point from a Plugin
+// spec (one argument, written with designated initialisers). The manifest
+// is the source of the name, version, claims and CPUID bits; each handler
+// table must cover exactly the manifest's claims, or the build fails with
+// an error naming the manifest line (docs/sdk.md, "Each fact once").
+#ifdef ENLIGHT_THIS_PLUGIN
+#define ENLIGHT_PLUGIN(...)                                                                            \
+  namespace {                                                                                          \
+  constexpr auto kPluginSpec = __VA_ARGS__;                                                            \
+  static_assert(::enlight::msr_claims_valid(kPluginSpec.msrs), "MSR handler ranges overlap or are malformed"); \
+  static_assert(::enlight::hypercall_claims_valid(kPluginSpec.hypercalls), "hypercall handlers malformed"); \
+  static_assert(::enlight::io_claims_valid(kPluginSpec.io_ports), "I/O handler ranges overlap or are malformed"); \
+  static_assert(::enlight::this_plugin::check_msr_handlers(kPluginSpec.msrs),                          \
+                "the MSR handlers differ from the manifest's claims: msrs (see the function named above)"); \
+  static_assert(::enlight::this_plugin::check_hypercall_handlers(kPluginSpec.hypercalls),              \
+                "the hypercall handlers differ from the manifest's claims: hypercalls");               \
+  static_assert(::enlight::this_plugin::check_io_handlers(kPluginSpec.io_ports),                       \
+                "the I/O handlers differ from the manifest's claims: io-ports");                       \
+  constexpr enlight_plugin_descriptor kDescriptor = ::enlight::make_descriptor(kPluginSpec);          \
+  }                                                                                                    \
+  ENLIGHT_PLUGIN_EXPORT_(::enlight::this_plugin::name)
+#else
+#define ENLIGHT_PLUGIN(...)                                                                            \
+  static_assert(sizeof(char) == 0,                                                                     \
+                "ENLIGHT_PLUGIN takes the name, version and claims from the plugin's manifest, and "   \
+                "enlight/this_plugin.hpp was not generated: build the plugin with enlight_add_plugin, " \
+                "or run enlight-manifest-header MANIFEST DIR/enlight/this_plugin.hpp and add DIR to the " \
+                "include path (docs/sdk.md)");
+#endif
+
+// The same descriptor with every fact written in C++, for builds without a
+// manifest header (test fixtures that differ from their manifest on
+// purpose, hand-rolled builds). The loader still checks it against the
+// manifest, at run time (and enlight-plugin-check at build time).
+#define ENLIGHT_PLUGIN_EXPLICIT(name, version, Vm, Vcpu, msrs, hypercalls, io_ports, cpuid)            \
   static_assert(::enlight::msr_claims_valid(msrs), "MSR claims overlap or are malformed");           \
   static_assert(::enlight::hypercall_claims_valid(hypercalls), "hypercall claims malformed");        \
   static_assert(::enlight::io_claims_valid(io_ports), "I/O claims overlap or are malformed");        \
@@ -562,4 +711,4 @@ extern "C" void enlight_static_plugin_register(const char* name, enlight_plugin_
   constexpr enlight_plugin_descriptor kDescriptor =                                                   \
       ::enlight::make_descriptor<Vm, Vcpu>(name, version, msrs, hypercalls, io_ports, cpuid);        \
   }                                                                                                    \
-  ENLIGHT_PLUGIN_EXPORT_(ident)
+  ENLIGHT_PLUGIN_EXPORT_(name)

@@ -1,5 +1,5 @@
 // analyse, results_markdown, results_json and read_results_json
-// (core/cli/ab/analysis.cpp) on synthetic runs with known samples.
+// (tools/enlight/ab/analysis.cpp) on synthetic runs with known samples.
 #include "ab/analysis.hpp"
 
 #include <gtest/gtest.h>

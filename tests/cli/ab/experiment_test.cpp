@@ -1,4 +1,4 @@
-// parse_experiment / load_experiment (core/cli/ab/experiment.cpp): what an
+// parse_experiment / load_experiment (tools/enlight/ab/experiment.cpp): what an
 // experiment file turns into (the `enlight run` arguments of each variant,
 // the figures, the defaults) and every refusal naming the file, the line
 // of the offending node and the fix.

@@ -1,6 +1,6 @@
-// run_figures_from_text / read_run_figures (core/cli/ab/figures.cpp): one
+// run_figures_from_text / read_run_figures (tools/enlight/ab/figures.cpp): one
 // run's figures out of its report, written here by hand in the exact shape
-// write_run_report (core/cli/run_outputs.cpp) gives it.
+// write_run_report (tools/enlight/run_outputs.cpp) gives it.
 #include "ab/figures.hpp"
 
 #include <gtest/gtest.h>

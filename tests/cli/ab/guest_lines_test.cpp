@@ -1,4 +1,4 @@
-// GuestLineMetrics (core/cli/ab/guest_lines.cpp): ENLIGHT-METRIC and
+// GuestLineMetrics (tools/enlight/ab/guest_lines.cpp): ENLIGHT-METRIC and
 // ENLIGHT-MARK lines picked out of a console's byte stream.
 #include "ab/guest_lines.hpp"
 

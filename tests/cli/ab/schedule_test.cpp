@@ -1,4 +1,4 @@
-// make_schedule (core/cli/ab/schedule.cpp): every run once, warm-ups
+// make_schedule (tools/enlight/ab/schedule.cpp): every run once, warm-ups
 // first, measured runs of all variants shuffled together by the seed.
 #include "ab/schedule.hpp"
 

@@ -8,6 +8,7 @@
 // `- vmbus-util: { heartbeat-interval-ms: 100 }`).
 #pragma once
 
+#include <enlight/core/backend/backend.hpp>
 #include <enlight/core/backend/run_result.hpp>
 #include <enlight/core/catalog.hpp>
 #include <enlight/core/guest/images.hpp>
@@ -57,10 +58,9 @@ inline std::string describe(const enlight::RunResult& r) {
   return s + "console:\n" + r.console;
 }
 
-// Runs `guest` with vmbus (and vmbus-util, heartbeat every 100 ms) on the
-// backend `Backend` names: Backend::Vm, Backend::Options, capabilities().
-template <class Backend>
-HostView run(const std::string& guest, uint32_t vcpus, bool util = true) {
+// Runs `guest` with vmbus (and vmbus-util, heartbeat every 100 ms) on
+// `backend`.
+inline HostView run(enlight::BackendKind backend, const std::string& guest, uint32_t vcpus, bool util = true) {
   const enlight::Catalog catalog = enlight::Catalog::discover({ENLIGHT_TEST_PLUGIN_DIR});
   enlight::Profile profile = enlight::parse_cpu_flags(kFlags, catalog);
   profile.vcpus = vcpus;
@@ -70,11 +70,12 @@ HostView run(const std::string& guest, uint32_t vcpus, bool util = true) {
     u.options["heartbeat-interval-ms"] = enlight::OptionValue{kHeartbeatMs, {}};
     profile.plugins.push_back(u);
   }
-  typename Backend::Options options;
+  enlight::BackendOptions options;
   options.vm.memory_bytes = 16ull << 20;
   options.vm.log = [](uint32_t, const std::string&, const std::string&) {};
   options.image = image_of(guest);
-  auto vm = Backend::Vm::create(enlight::resolve(profile, catalog, Backend::capabilities()), std::move(options));
+  auto vm = enlight::Backend::create(backend, enlight::resolve(profile, catalog, enlight::backend_capabilities(backend)),
+                                     std::move(options));
   HostView out;
   out.result = vm->run(std::chrono::seconds(120));
   if (std::getenv("ENLIGHT_GUEST_TEST_VERBOSE") != nullptr) std::printf("%s\n", describe(out.result).c_str());
@@ -113,9 +114,8 @@ inline void expect_all_pass(const enlight::RunResult& r) {
 // Linux's path end to end; the host saw what the guest did: its messages,
 // one negotiation and four heartbeat answers on the heartbeat channel,
 // every answer read from the ring, nothing malformed or corrupt.
-template <class Backend>
-void conformance(uint32_t vcpus) {
-  const HostView v = run<Backend>("conformance-vmbus", vcpus);
+inline void conformance(enlight::BackendKind backend, uint32_t vcpus) {
+  const HostView v = run(backend, "conformance-vmbus", vcpus);
   expect_all_pass(v.result);
   const auto& r = v.result;
   EXPECT_EQ(metric(r, "offers"), 3u) << describe(r);
@@ -144,9 +144,8 @@ void conformance(uint32_t vcpus) {
 
 // The vmbus plugin alone: contact and an empty offer list; the channel
 // steps are skipped, visibly.
-template <class Backend>
-void conformance_without_devices() {
-  const HostView v = run<Backend>("conformance-vmbus", 1, false);
+inline void conformance_without_devices(enlight::BackendKind backend) {
+  const HostView v = run(backend, "conformance-vmbus", 1, false);
   expect_all_pass(v.result);
   EXPECT_EQ(metric(v.result, "offers"), 0u);
   EXPECT_NE(v.result.console.find("channel steps skipped"), std::string::npos) << describe(v.result);
@@ -154,9 +153,8 @@ void conformance_without_devices() {
 
 // Everything the hostile guest broke was counted, it got the answers the
 // protocol defines (its own checks), and the run ended cleanly.
-template <class Backend>
-void hostile() {
-  const HostView v = run<Backend>(std::string(ENLIGHT_TEST_GUEST_IMAGE_DIR) + "/test-vmbus-hostile.bin", 1);
+inline void hostile(enlight::BackendKind backend) {
+  const HostView v = run(backend, std::string(ENLIGHT_TEST_GUEST_IMAGE_DIR) + "/test-vmbus-hostile.bin", 1);
   const auto& r = v.result;
   expect_all_pass(r);
   EXPECT_GE(counter(v, "enlight_vmbus_messages_malformed_total"), metric(r, "malformed_posted")) << describe(r);

@@ -3,8 +3,7 @@
 // synthetic MSR, a triple fault, an endless loop) and the emu/kvm
 // agreement on every MSR answer. Skipped, with the reason, where the host
 // has no usable KVM.
-#include <enlight/core/backend/emu.hpp>
-#include <enlight/core/backend/kvm.hpp>
+#include <enlight/core/backend/backend.hpp>
 #include <enlight/core/catalog.hpp>
 #include <enlight/core/guest/images.hpp>
 #include <enlight/core/guest/protocol.h>
@@ -34,6 +33,7 @@ using namespace std::chrono_literals;
 namespace {
 
 using Case = enlight::test::ConformanceCase;
+constexpr enlight::BackendKind Emu = enlight::BackendKind::Emu, Kvm = enlight::BackendKind::Kvm;
 
 // Unreadable or malformed: no cases here; the emu suite reports the error.
 std::vector<Case> load_cases() {
@@ -66,12 +66,16 @@ enlight::Resolution resolution_for(const Case& c, const enlight::BackendCaps& ca
   return enlight::resolve(profile, catalog(), caps);
 }
 
-enlight::RunResult run_kvm(const Case& c, std::chrono::milliseconds timeout = 60s, const std::string& offload = "") {
-  enlight::kvm::KvmOptions options;
+// One guest run on `kind` (kvm, or emu for the agreement checks), through
+// the backend interface: the same options and resolution for both.
+enlight::RunResult run_on(enlight::BackendKind kind, const Case& c, std::chrono::milliseconds timeout = 60s,
+                          const std::string& offload = "") {
+  enlight::BackendOptions options;
   options.vm.memory_bytes = 16ull << 20;
   options.vm.log = [](uint32_t, const std::string&, const std::string&) {};
   options.image = image_of(c.guest);
-  return enlight::kvm::KvmVm::create(resolution_for(c, enlight::kvm::capabilities(), offload), std::move(options))
+  return enlight::Backend::create(kind, resolution_for(c, enlight::backend_capabilities(kind), offload),
+                                  std::move(options))
       ->run(timeout);
 }
 
@@ -81,14 +85,6 @@ bool kvm_has_hyperv() {
   const bool has = ::ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_HYPERV) > 0;
   ::close(fd);
   return has;
-}
-
-enlight::RunResult run_emu(const Case& c, std::chrono::milliseconds timeout = 60s) {
-  enlight::emu::EmuOptions options;
-  options.vm.memory_bytes = 16ull << 20;
-  options.vm.log = [](uint32_t, const std::string&, const std::string&) {};
-  options.image = image_of(c.guest);
-  return enlight::emu::EmuVm::create(resolution_for(c, enlight::emu::capabilities()), std::move(options))->run(timeout);
 }
 
 std::string describe(const enlight::RunResult& r) {
@@ -115,10 +111,10 @@ void expect_all_pass(const enlight::RunResult& r) {
   for (const auto& c : r.records) EXPECT_NE(c.kind, ENLIGHT_GUEST_CHECK_FAIL) << c.name << " line " << c.line;
 }
 
-#define SKIP_WITHOUT_KVM()                                          \
-  do {                                                              \
-    std::string why;                                                \
-    if (!enlight::kvm::available(&why)) GTEST_SKIP() << "no usable KVM: " << why; \
+#define SKIP_WITHOUT_KVM()                                                                \
+  do {                                                                                    \
+    std::string why;                                                                      \
+    if (!enlight::backend_available(Kvm, &why)) GTEST_SKIP() << "no usable KVM: " << why; \
   } while (0)
 
 class ConformanceOnKvm : public ::testing::TestWithParam<Case> {};
@@ -128,7 +124,7 @@ class ConformanceOnKvm : public ::testing::TestWithParam<Case> {};
 // kernel: only the synthetic range and claimed MSRs are filtered out.
 TEST_P(ConformanceOnKvm, AllChecksPassAndArchitecturalMsrsStayInTheKernel) {
   SKIP_WITHOUT_KVM();
-  const enlight::RunResult r = run_kvm(GetParam());
+  const enlight::RunResult r = run_on(Kvm, GetParam());
   expect_all_pass(r);
   EXPECT_EQ(r.stats.msr_exits_other, 0u) << describe(r);
   EXPECT_GT(r.stats.exits, 0u);
@@ -150,7 +146,7 @@ const std::string kGarbageGuest = std::string(ENLIGHT_TEST_GUEST_IMAGE_DIR) + "/
 // 10 MHz synthetic timer storm at the end is absorbed, and the guest
 // lives to report.
 TEST(HostileGuest, GarbageInEverySyntheticMsrOnEmu) {
-  const enlight::RunResult r = run_emu({kGarbageGuest, kAllMsrPlugins, 1}, 30s);
+  const enlight::RunResult r = run_on(Emu, {kGarbageGuest, kAllMsrPlugins, 1}, 30s);
   expect_all_pass(r);
   EXPECT_EQ(metric(r, "storm_armed"), 1u) << describe(r);
 }
@@ -161,8 +157,8 @@ TEST(HostileGuest, GarbageInEverySyntheticMsrOnEmu) {
 // mode: KVM refuses x2APIC MSRs then; see core/src/backend/kvm/xapic.cpp.)
 TEST(HostileGuest, GarbageInEverySyntheticMsrOnKvmAnswersAsOnEmu) {
   SKIP_WITHOUT_KVM();
-  const enlight::RunResult e = run_emu({kGarbageGuest, kAllMsrPlugins, 1}, 30s);
-  const enlight::RunResult k = run_kvm({kGarbageGuest, kAllMsrPlugins, 1}, 30s);
+  const enlight::RunResult e = run_on(Emu, {kGarbageGuest, kAllMsrPlugins, 1}, 30s);
+  const enlight::RunResult k = run_on(Kvm, {kGarbageGuest, kAllMsrPlugins, 1}, 30s);
   expect_all_pass(k);
   ASSERT_TRUE(metric(e, "fault_signature").has_value()) << describe(e);
   EXPECT_EQ(metric(k, "fault_signature"), metric(e, "fault_signature")) << describe(k);
@@ -174,7 +170,7 @@ TEST(HostileGuest, GarbageInEverySyntheticMsrOnKvmAnswersAsOnEmu) {
 // An unclaimed synthetic MSR is #GP(0) at the WRMSR on kvm, as on emu.
 TEST(HostileGuest, UnclaimedSyntheticMsrIsGpOnKvm) {
   SKIP_WITHOUT_KVM();
-  const enlight::RunResult r = run_kvm({std::string(ENLIGHT_EMU_GUEST_DIR) + "/gp.bin", "hv-vpindex,hv-crash", 1}, 10s);
+  const enlight::RunResult r = run_on(Kvm, {std::string(ENLIGHT_EMU_GUEST_DIR) + "/gp.bin", "hv-vpindex,hv-crash", 1}, 10s);
   ASSERT_EQ(r.outcome, enlight::Outcome::Exited) << describe(r);
   EXPECT_EQ(r.exit_status, 0u) << describe(r);
   ASSERT_EQ(r.records.size(), 2u) << describe(r);
@@ -185,7 +181,7 @@ TEST(HostileGuest, UnclaimedSyntheticMsrIsGpOnKvm) {
 // #UD with no IDT: KVM shuts the vCPU down, reported as a triple fault.
 TEST(HostileGuest, TripleFaultIsReportedOnKvm) {
   SKIP_WITHOUT_KVM();
-  const enlight::RunResult r = run_kvm({std::string(ENLIGHT_EMU_GUEST_DIR) + "/triple.bin", "hv-vpindex", 1}, 10s);
+  const enlight::RunResult r = run_on(Kvm, {std::string(ENLIGHT_EMU_GUEST_DIR) + "/triple.bin", "hv-vpindex", 1}, 10s);
   EXPECT_EQ(r.outcome, enlight::Outcome::TripleFault) << describe(r);
   EXPECT_FALSE(r.message.empty());
 }
@@ -195,7 +191,7 @@ TEST(HostileGuest, TripleFaultIsReportedOnKvm) {
 TEST(HostileGuest, EndlessLoopTimesOutOnKvm) {
   SKIP_WITHOUT_KVM();
   const auto t0 = std::chrono::steady_clock::now();
-  const enlight::RunResult r = run_kvm({std::string(ENLIGHT_EMU_GUEST_DIR) + "/loop.bin", "hv-vpindex", 2}, 300ms);
+  const enlight::RunResult r = run_on(Kvm, {std::string(ENLIGHT_EMU_GUEST_DIR) + "/loop.bin", "hv-vpindex", 2}, 300ms);
   const auto took = std::chrono::steady_clock::now() - t0;
   ASSERT_EQ(r.outcome, enlight::Outcome::Timeout) << describe(r);
   EXPECT_GE(took, 300ms);
@@ -213,7 +209,7 @@ TEST(KvmOffload, TimeAndVapicOffloadedOrAClearRefusal) {
   if (!kvm_has_hyperv()) {
     for (const auto& [c, plugin] : {std::pair{time, "time"}, std::pair{vapic, "vapic"}}) {
       try {
-        run_kvm(c, 30s, plugin);
+        run_on(Kvm, c, 30s, plugin);
         ADD_FAILURE() << plugin << ": offload accepted by a KVM without KVM_CAP_HYPERV";
       } catch (const std::runtime_error& e) {
         EXPECT_NE(std::string(e.what()).find("KVM_CAP_HYPERV"), std::string::npos) << e.what();
@@ -222,11 +218,11 @@ TEST(KvmOffload, TimeAndVapicOffloadedOrAClearRefusal) {
     }
     return;
   }
-  const enlight::RunResult in_user = run_kvm(time);
-  const enlight::RunResult in_kernel = run_kvm(time, 30s, "time");
+  const enlight::RunResult in_user = run_on(Kvm, time);
+  const enlight::RunResult in_kernel = run_on(Kvm, time, 30s, "time");
   expect_all_pass(in_kernel);
   EXPECT_LT(in_kernel.stats.msr_exits_synthetic, in_user.stats.msr_exits_synthetic) << describe(in_kernel);
-  expect_all_pass(run_kvm(vapic, 30s, "vapic"));
+  expect_all_pass(run_on(Kvm, vapic, 30s, "vapic"));
 }
 
 }  // namespace

@@ -4,39 +4,32 @@
 // programs, which PVM's KVM runs too.
 #include "vmbus_guest_checks.hpp"
 
-#include <enlight/core/backend/kvm.hpp>
-
 namespace {
 
 using namespace enlight::test::vmbus_guests;
+constexpr enlight::BackendKind Kvm = enlight::BackendKind::Kvm;
 
-struct Kvm {
-  using Vm = enlight::kvm::KvmVm;
-  using Options = enlight::kvm::KvmOptions;
-  static auto capabilities() { return enlight::kvm::capabilities(); }
-};
-
-#define SKIP_WITHOUT_KVM()                                                        \
-  do {                                                                            \
-    std::string why;                                                              \
-    if (!enlight::kvm::available(&why)) GTEST_SKIP() << "no usable KVM: " << why; \
+#define SKIP_WITHOUT_KVM()                                                                \
+  do {                                                                                    \
+    std::string why;                                                                      \
+    if (!enlight::backend_available(Kvm, &why)) GTEST_SKIP() << "no usable KVM: " << why; \
   } while (0)
 
 TEST(VmbusOnKvm, ConformanceOneVcpu) {
   SKIP_WITHOUT_KVM();
-  conformance<Kvm>(1);
+  conformance(Kvm, 1);
 }
 TEST(VmbusOnKvm, ConformanceTwoVcpus) {
   SKIP_WITHOUT_KVM();
-  conformance<Kvm>(2);
+  conformance(Kvm, 2);
 }
 TEST(VmbusOnKvm, ConformanceWithoutDevices) {
   SKIP_WITHOUT_KVM();
-  conformance_without_devices<Kvm>();
+  conformance_without_devices(Kvm);
 }
 TEST(VmbusOnKvm, HostileGuestIsAnsweredAndCounted) {
   SKIP_WITHOUT_KVM();
-  hostile<Kvm>();
+  hostile(Kvm);
 }
 
 }  // namespace

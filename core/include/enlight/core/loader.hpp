@@ -49,6 +49,13 @@ void check_descriptor(const Manifest& manifest, const enlight_plugin_descriptor*
 // start-up, since two plugins of one name in one binary is a build error.
 const enlight_plugin_descriptor* find_static_plugin(const std::string& name);
 const char* find_static_manifest(const std::string& name);
+// A YAML-free build (ENLIGHT_YAML=OFF) registers each built-in manifest as
+// a function that builds it, generated from the YAML at build time
+// (tools/manifest-header), instead of its text.
+using ManifestBuilder = Manifest (*)();
+void register_static_manifest_builder(const char* name, ManifestBuilder make);
+ManifestBuilder find_static_manifest_builder(const std::string& name);
+// Names with either form.
 std::vector<std::string> static_manifest_names();
 
 }  // namespace enlight

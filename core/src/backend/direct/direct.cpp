@@ -1,8 +1,7 @@
 #include <enlight/core/backend/direct.hpp>
 #include <enlight/core/catalog.hpp>
 #include <enlight/core/profile.hpp>
-
-#include "../lapic/lapic.hpp"
+#include <enlight/machine/lapic.hpp>
 
 #include <cstring>
 #include <deque>
@@ -10,6 +9,8 @@
 
 namespace enlight::direct {
 namespace {
+using machine::IpiRequest;
+using machine::Lapic;
 constexpr uint32_t kX2apicSvr = 0x80F;
 constexpr uint64_t kSvrEnabledSpurious0xFF = 0x1FF;
 }  // namespace

@@ -53,6 +53,9 @@ void EmuVm::Impl::route_ipi(uint32_t from, const IpiRequest& ipi) {
 }
 
 std::unique_ptr<EmuVm> EmuVm::create(const Resolution& resolution, EmuOptions options) {
+  if (options.kernel || options.pc_devices)
+    throw std::runtime_error("emu: this backend has no PC machine: it runs flat guest programs only, "
+                             "neither a kernel nor the PC's devices (docs/emu-backend.md)");
   std::unique_ptr<EmuVm> e(new EmuVm());
   auto impl = std::make_shared<Impl>();
   e->impl_ = impl;

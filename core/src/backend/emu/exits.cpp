@@ -3,8 +3,8 @@
 #include "emu_impl.hpp"
 #include "vcpu.hpp"
 
-#include <enlight/core/backend/pm_timer.hpp>
 #include <enlight/core/guest/protocol.h>
+#include <enlight/machine/pm_timer.hpp>
 
 #include <cstdio>
 #include <cstring>
@@ -19,7 +19,7 @@ uint32_t EmuVcpu::on_in(uc_engine*, uint32_t port, int size, void* self) {
   if (port == ENLIGHT_MACHINE_PORT_PM_TIMER) {
     v.vm_.pm_timer_reads.fetch_add(1, std::memory_order_relaxed);
     v.vm_.vm->count(v.index_, MetricsStorage::kPmTimerReads);
-    return pm_timer_count(v.vm_.vm->now_ns()) & ones;
+    return machine::pm_timer_count(v.vm_.vm->now_ns()) & ones;
   }
   uint32_t value = ones;
   const Access a = v.vm_.vm->bus().io_in(v.vm_.vm->vcpu(v.index_), static_cast<uint16_t>(port),

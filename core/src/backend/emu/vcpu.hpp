@@ -2,9 +2,8 @@
 // APIC and the loop its host thread runs.
 #pragma once
 
-#include "../lapic/lapic.hpp"
-
 #include <enlight/core/backend/emu.hpp>
+#include <enlight/machine/lapic.hpp>
 
 #include <unicorn/unicorn.h>
 
@@ -17,6 +16,10 @@
 #include <vector>
 
 namespace enlight::emu {
+
+// The machine's local APIC model (core/machine), one per vCPU.
+using machine::IpiRequest;
+using machine::Lapic;
 
 // CPUID.1 as the emulated CPU answers it, read once per VM (the CPUID hook
 // runs before the instruction, so it cannot see the CPU's own answer).

@@ -7,8 +7,8 @@
 #include "vcpu.hpp"
 
 #include <enlight/abi.h>
-#include <enlight/core/backend/pm_timer.hpp>
 #include <enlight/core/guest/protocol.h>
+#include <enlight/machine/pm_timer.hpp>
 #include <enlight/tlfs.h>
 
 #include <sys/ioctl.h>
@@ -125,7 +125,7 @@ bool KvmVcpu::on_io() {
       } else if (harness && io.port == ENLIGHT_MACHINE_PORT_PM_TIMER) {
         ++counters_.pm_timer;
         vm.count(index_, MetricsStorage::kPmTimerReads);
-        value = pm_timer_count(vm.now_ns());
+        value = machine::pm_timer_count(vm.now_ns());
       } else if (!harness || (io.port != ENLIGHT_GUEST_PORT_CONSOLE && io.port != ENLIGHT_GUEST_PORT_REPORT &&
                               io.port != ENLIGHT_GUEST_PORT_EXIT)) {  // write-only harness ports read all ones
         if (vm.bus().io_in(v, io.port, static_cast<uint8_t>(size), value) == Access::Fault) {

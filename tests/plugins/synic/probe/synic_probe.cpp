@@ -117,5 +117,5 @@ ENLIGHT_EXPORT uint64_t synic_probe_port_call(int which, uint32_t* vp, uint32_t*
 }
 }
 
-ENLIGHT_PLUGIN(synic_probe, "synic-probe", "1.0.0", Vm, Vcpu, enlight::none<enlight_msr_claim>,
+ENLIGHT_PLUGIN_EXPLICIT("synic-probe", "1.0.0", Vm, Vcpu, enlight::none<enlight_msr_claim>,
                enlight::none<enlight_hypercall_claim>, enlight::none<enlight_io_claim>, enlight::none<enlight_cpuid_claim>)

@@ -6,6 +6,7 @@
 // docs/emu-backend.md explains how MSRs are trapped and what is not modelled.
 #pragma once
 
+#include <enlight/core/backend/backend.hpp>
 #include <enlight/core/backend/run_result.hpp>
 #include <enlight/core/vm.hpp>
 
@@ -17,17 +18,12 @@
 
 namespace enlight::emu {
 
-struct EmuOptions {
-  // hooks are replaced by this backend's, and tsc_frequency_hz by the rate
-  // of the emulated CPU's RDTSC (the host's TSC: Unicorn 2.0.1 cannot trap
-  // RDTSC), so that HV_X64_MSR_TSC_FREQUENCY describes the TSC the guest
-  // actually reads.
-  VmOptions vm;
-  std::vector<uint8_t> image;   // flat binary, loaded at ENLIGHT_GUEST_LOAD_ADDRESS
-  // The run-length hint the guest finds in RDX at entry (protocol.h), in
-  // ms; 0 = none. Workloads run that long; give run() a longer time-out.
-  uint32_t run_ms = 0;
-};
+// BackendOptions as they are: vm (hooks are replaced by this backend's, and
+// tsc_frequency_hz by the rate of the emulated CPU's RDTSC, the host's TSC:
+// Unicorn 2.0.1 cannot trap RDTSC, so that HV_X64_MSR_TSC_FREQUENCY
+// describes the TSC the guest actually reads), image and run_ms. `kernel`
+// and `pc_devices` are refused: this backend has no PC machine.
+struct EmuOptions : BackendOptions {};
 
 // The run's result types are shared with the kvm backend (run_result.hpp).
 using enlight::CheckRecord;
@@ -36,29 +32,33 @@ using enlight::RunResult;
 using enlight::RunStats;
 using enlight::to_string;
 
-class EmuVm {
+// The emu backend behind enlight::Backend (backend.hpp says what each call
+// costs and how it fails). Final, so calls on an EmuVm are direct calls.
+class EmuVm final : public Backend {
  public:
-  // Throws like Vm::create, or std::runtime_error when Unicorn fails or the
-  // image does not fit in RAM.
+  // Throws like Vm::create, or std::runtime_error when Unicorn fails, the
+  // image does not fit in RAM, or the options ask for the PC machine.
   static std::unique_ptr<EmuVm> create(const Resolution& resolution, EmuOptions options);
-  ~EmuVm();
-  EmuVm(const EmuVm&) = delete;
-  EmuVm& operator=(const EmuVm&) = delete;
+  ~EmuVm() override;
 
-  Vm& vm() { return *vm_; }
+  BackendKind kind() const noexcept override { return BackendKind::Emu; }
+  Vm& vm() noexcept override { return *vm_; }
   uint32_t vcpu_count() const { return vm_->vcpu_count(); }
 
   // Runs every vCPU on its own thread until the guest exits, the VM stops,
   // a fatal fault, or the time-out. One run per EmuVm.
-  RunResult run(std::chrono::milliseconds timeout);
+  RunResult run(std::chrono::milliseconds timeout) override;
 
   // Host service: sets the vector pending in vCPU n's IRR and wakes it.
   // 0 on success, -1 for a bad vCPU or vector (< 16).
-  int inject_interrupt(uint32_t vcpu, uint8_t vector);
+  int inject_interrupt(uint32_t vcpu, uint8_t vector) override;
 
   // From any thread (e.g. a Ctrl-C watcher): stops the VM with
   // StopReason::Requested; a running `run` returns Stopped within ~1 ms.
-  void stop(const char* message);
+  void stop(const char* message) override;
+
+  // No PC machine, no COM1: always 0.
+  size_t serial_input(const uint8_t*, size_t) override { return 0; }
 
   struct Impl;
 

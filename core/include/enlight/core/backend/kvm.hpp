@@ -8,44 +8,25 @@
 // irqchip. docs/kvm-backend.md explains the choices and what they cost.
 #pragma once
 
+#include <enlight/core/backend/backend.hpp>
 #include <enlight/core/backend/run_result.hpp>
 #include <enlight/core/vm.hpp>
-#include <enlight/machine/linux_boot.hpp>
 
 #include <chrono>
 #include <cstdint>
-#include <functional>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
 namespace enlight::kvm {
 
-// An operating system kernel booted on the PC machine (core/machine) by the
-// x86 Linux boot protocol, instead of a flat guest image.
-struct KernelBoot {
-  // The bzImage, initrd and command line. ram_bytes and acpi_rsdp are the
-  // backend's to fill (VmOptions::memory_bytes, the machine's tables).
-  machine::LinuxBootConfig boot;
-  // COM1's output, byte by byte, on the vCPU thread that wrote it (keep
-  // it cheap: buffer it). Empty: discarded.
-  std::function<void(uint8_t)> serial_out;
-};
+// A kernel booted on the PC machine (backend.hpp).
+using enlight::KernelBoot;
 
-struct KvmOptions {
-  // hooks are replaced by this backend's, and tsc_frequency_hz by the rate
-  // of the TSC the guest reads (the host's: KVM does not scale it here).
-  // With `kernel`, vm.memory_bytes is the machine's RAM.
-  VmOptions vm;
-  std::vector<uint8_t> image;   // flat binary, loaded at ENLIGHT_GUEST_LOAD_ADDRESS
-  std::optional<KernelBoot> kernel;  // set: boot it on the PC machine; `image` is unused
-  // A guest program with the PC machine's devices beside the harness ports
-  // (COM1's output joins its console). Implied by `kernel`.
-  bool pc_devices = false;
-  // The run-length hint the guest finds in RDX at entry (protocol.h), in
-  // ms; 0 = none. Give run() a longer time-out.
-  uint32_t run_ms = 0;
+// BackendOptions (vm, image, run_ms, and the PC machine: kernel,
+// pc_devices), with tsc_frequency_hz replaced by the rate of the TSC the
+// guest reads (the host's: KVM does not scale it here), plus the device.
+struct KvmOptions : BackendOptions {
   std::string device = "/dev/kvm";
 };
 
@@ -56,18 +37,19 @@ struct KvmOptions {
 // what is missing, for the error `enlight run --backend kvm` prints.
 bool available(std::string* why = nullptr, const std::string& device = "/dev/kvm");
 
-class KvmVm {
+// The kvm backend behind enlight::Backend (backend.hpp says what each call
+// costs and how it fails). Final, so calls on a KvmVm are direct calls.
+class KvmVm final : public Backend {
  public:
   // Throws like Vm::create, or std::runtime_error naming the ioctl and the
   // errno when KVM refuses something (no /dev/kvm, a missing capability,
   // the image not fitting in RAM). Cost: one VM, one vCPU fd and mapping
   // per vCPU, guest RAM registered as one memory slot.
   static std::unique_ptr<KvmVm> create(const Resolution& resolution, KvmOptions options);
-  ~KvmVm();
-  KvmVm(const KvmVm&) = delete;
-  KvmVm& operator=(const KvmVm&) = delete;
+  ~KvmVm() override;
 
-  Vm& vm() { return *vm_; }
+  BackendKind kind() const noexcept override { return BackendKind::Kvm; }
+  Vm& vm() noexcept override { return *vm_; }
   uint32_t vcpu_count() const { return vm_->vcpu_count(); }
 
   // Runs every vCPU on its own thread until the guest exits, the VM stops,
@@ -80,20 +62,20 @@ class KvmVm {
   // reset); its unbacked MMIO reads all ones instead of faulting, as an
   // empty bus does. A time-out of 0 means none (a kernel runs until it
   // powers off, resets or is stopped). One run per KvmVm.
-  RunResult run(std::chrono::milliseconds timeout);
+  RunResult run(std::chrono::milliseconds timeout) override;
 
   // Host input for the PC machine's COM1 (a console): queues up to n
   // bytes in its receive FIFO and returns how many fitted (0 when full, or
   // when no kernel is booted). Any thread.
-  size_t serial_input(const uint8_t* data, size_t n);
+  size_t serial_input(const uint8_t* data, size_t n) override;
 
   // Host service: vector (>= 16) to vCPU n through the in-kernel local
   // APIC (KVM_SIGNAL_MSI, fixed delivery, physical destination n). 0 on
   // success, -1 for a bad vCPU or vector or when KVM refused it.
-  int inject_interrupt(uint32_t vcpu, uint8_t vector);
+  int inject_interrupt(uint32_t vcpu, uint8_t vector) override;
 
   // From any thread: stops the VM with StopReason::Requested.
-  void stop(const char* message);
+  void stop(const char* message) override;
 
   struct Impl;
 

@@ -1,7 +1,7 @@
 // ACPI fixed hardware at the PM block (layout.hpp): PM1a event registers
 // (PM1_STS write-one-to-clear, PM1_EN), PM1a control (SCI_EN reads 1: the
 // machine is always in ACPI mode, FADT SMI_CMD = 0; SLP_EN with \_S5's
-// SLP_TYP powers off), the PM timer (3.579545 MHz, 24 bits, read-only),
+// SLP_TYP powers off), the PM timer (pm_timer.hpp: 3.579545 MHz, 24 bits, read-only),
 // and the reset register at 0xCF9 (FADT RESET_REG; bit 2 RST_CPU resets).
 // No event source exists, so no status bit is ever set by the machine and
 // no SCI is raised (TMR_STS stays 0: no timer-carry event). Choices:
@@ -12,26 +12,13 @@
 
 #include <enlight/machine/device.hpp>
 #include <enlight/machine/layout.hpp>
+#include <enlight/machine/pm_timer.hpp>
 
 #include <cstdint>
 #include <functional>
 #include <mutex>
 
 namespace enlight::machine {
-
-constexpr uint32_t kPmTimerHz = 3579545;
-constexpr uint32_t kPmTimerMask = 0x00FFFFFF;
-
-// The PM_TMR value `ns` nanoseconds after the VM started: 3.579545 MHz,
-// 24 bits, wrapping every 4.69 s. Exactly floor(ns * Hz / 1e9), split at
-// whole seconds so every division is 64-bit by a constant (a multiply):
-// a 128-bit division is a libgcc call, and this runs on every PM timer
-// exit, which is every clock read of a guest on acpi_pm.
-constexpr uint32_t pm_timer_count(uint64_t ns) noexcept {
-  constexpr uint64_t kNsPerSecond = 1'000'000'000u;
-  const uint64_t ticks = (ns / kNsPerSecond) * kPmTimerHz + (ns % kNsPerSecond) * kPmTimerHz / kNsPerSecond;
-  return static_cast<uint32_t>(ticks) & kPmTimerMask;
-}
 
 class AcpiPm final : public PortDevice {
  public:

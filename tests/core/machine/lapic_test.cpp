@@ -1,9 +1,9 @@
 // The local APIC model's priority rules, without guest code.
-#include "lapic.hpp"
+#include <enlight/machine/lapic.hpp>
 
 #include <gtest/gtest.h>
 
-namespace enlight {
+namespace enlight::machine {
 namespace {
 
 // SVR = 0x1FF, as a guest does before it takes interrupts.
@@ -155,4 +155,4 @@ TEST(Lapic, MsrEoiWhilePermittedClearsTheAssistBit) {
 }
 
 }  // namespace
-}  // namespace enlight
+}  // namespace enlight::machine

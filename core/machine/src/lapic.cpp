@@ -1,8 +1,8 @@
-#include "lapic.hpp"
+#include <enlight/machine/lapic.hpp>
 
 #include <atomic>
 
-namespace enlight {
+namespace enlight::machine {
 namespace {
 constexpr uint32_t kId = 0x802, kVersion = 0x803, kTpr = 0x808, kPpr = 0x80A, kEoi = 0x80B, kLdr = 0x80D,
                    kSvr = 0x80F, kIsr0 = 0x810, kTmr0 = 0x818, kIrr0 = 0x820, kEsr = 0x828, kIcr = 0x830,
@@ -234,4 +234,4 @@ std::optional<uint64_t> Lapic::timer_deadline() {
   return deadline_ns_;
 }
 
-}  // namespace enlight
+}  // namespace enlight::machine

@@ -152,7 +152,7 @@ int guests(const Globals&, const std::vector<std::string>& args) {
 int profiles(const Globals&, const std::vector<std::string>& args) {
   if (!args.empty()) throw UsageError("profiles takes no arguments");
   for (const auto& [name, text] : embedded_profiles()) {
-    const Profile p = parse_profile(text, "<built-in>/" + name + ".yaml");
+    const Profile p = load_profile(name);
     std::printf("%-14s %zu enlightenment(s)%s\n", name.c_str(), p.plugins.size(),
                 name == default_profile_name() ? "  (default)" : "");
   }

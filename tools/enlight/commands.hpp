@@ -35,5 +35,6 @@ int profiles(const Globals& g, const std::vector<std::string>& args);
 int run(const Globals& g, const std::vector<std::string>& args);
 int guests(const Globals& g, const std::vector<std::string>& args);
 int ab(const Globals& g, const std::vector<std::string>& args);
+int new_plugin(const Globals& g, const std::vector<std::string>& args);
 
 }  // namespace enlight::cli

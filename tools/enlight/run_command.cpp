@@ -5,10 +5,7 @@
 #include "run_outputs.hpp"
 #include "serial_console.hpp"
 
-#ifdef ENLIGHT_WITH_EMU
-#include <enlight/core/backend/emu.hpp>
-#endif
-#include <enlight/core/backend/kvm.hpp>
+#include <enlight/core/backend/backend.hpp>
 #include <enlight/core/catalog.hpp>
 #include <enlight/core/guest/images.hpp>
 #include <enlight/core/guest/protocol.h>
@@ -253,67 +250,40 @@ void print_kernel_report(const RunResult& r, const Vm& vm, std::chrono::duration
     if (c.value != 0) std::printf("   counter %s %s = %llu\n", c.plugin.c_str(), c.name.c_str(), u(c.value));
 }
 
-// The backend a run uses: kvm or emu behind the three calls `enlight run`
-// makes, so the rest of the command does not care which.
-struct Machine {
-  std::string name, why;
-  std::function<Vm&()> vm;
-  std::function<RunResult(std::chrono::milliseconds)> run;
-  std::function<void(const char*)> stop;
-  std::function<size_t(const uint8_t*, size_t)> serial_input;  // a booted kernel's COM1
-  std::shared_ptr<void> owner;
-};
-
 // `enlight run`'s exit status when a booted kernel reset the machine (its
 // reboot, or a panic with panic=-1): not a failure of enlight, not a clean
 // power-off either; scripts tell the three apart (docs/machine.md).
 constexpr int kExitGuestReset = 3;
 
-template <typename Backend>
-Machine wrap(std::unique_ptr<Backend> b, std::string name, std::string why) {
-  std::shared_ptr<Backend> p(std::move(b));
-  Machine m;
-  m.name = std::move(name);
-  m.why = std::move(why);
-  m.vm = [p]() -> Vm& { return p->vm(); };
-  m.run = [p](std::chrono::milliseconds t) { return p->run(t); };
-  m.stop = [p](const char* msg) { p->stop(msg); };
-  m.owner = p;
-  return m;
-}
-
 // auto: kvm when /dev/kvm is usable, else emu. A forced backend that
 // cannot run is an error, never a silent fallback.
-std::string choose_backend(const std::string& requested, std::string& why, bool needs_pc) {
+BackendKind choose_backend(const std::string& requested, std::string& why, bool needs_pc) {
   if (requested == "direct")
     throw UsageError("--backend direct runs no guest code (it drives exits from tests and benchmarks)\n"
                      "  fix: use --backend kvm or --backend emu, or leave --backend out");
-  if (requested != "auto" && requested != "emu" && requested != "kvm")
+  const std::optional<BackendKind> forced = backend_kind(requested);
+  if (requested != "auto" && !forced)
     throw UsageError("--backend must be kvm, emu or direct, not '" + requested + "'");
-#ifdef ENLIGHT_WITH_EMU
-  constexpr bool have_emu = true;
-#else
-  constexpr bool have_emu = false;
-#endif
-  if (requested == "emu") {
+  const bool have_emu = backend_compiled(BackendKind::Emu);
+  if (forced == BackendKind::Emu) {
     if (!have_emu)
       throw UsageError("this enlight was built without the emu backend (ENLIGHT_BACKENDS=kvm)\n"
                        "  fix: use --backend kvm, or a build with -DENLIGHT_BACKENDS=\"emu;kvm\"");
     why = "forced with --backend emu";
-    return "emu";
+    return BackendKind::Emu;
   }
   std::string missing;
-  const bool kvm_ok = kvm::available(&missing);
-  if (requested == "kvm") {
+  const bool kvm_ok = backend_available(BackendKind::Kvm, &missing);
+  if (forced == BackendKind::Kvm) {
     if (!kvm_ok)
       throw std::runtime_error("the kvm backend cannot run here: " + missing +
                                "\n  fix: run where /dev/kvm is usable (load kvm_intel or kvm_amd), or use --backend emu");
     why = "forced with --backend kvm";
-    return "kvm";
+    return BackendKind::Kvm;
   }
   if (kvm_ok) {
     why = "/dev/kvm is usable";
-    return "kvm";
+    return BackendKind::Kvm;
   }
   if (needs_pc)
     throw std::runtime_error("there is no usable /dev/kvm: " + missing +
@@ -324,7 +294,7 @@ std::string choose_backend(const std::string& requested, std::string& why, bool 
                              "\n  fix: run where /dev/kvm is usable (load kvm_intel or kvm_amd); this build has no "
                              "emu backend (ENLIGHT_BACKENDS=kvm)");
   why = "no usable /dev/kvm: " + missing;
-  return "emu";
+  return BackendKind::Emu;
 }
 
 // --offload a,b: the same as `offload: kvm` on those profile entries.
@@ -373,7 +343,7 @@ int run(const Globals& g, const std::vector<std::string>& args) {
   // A kernel, its initrd, command line and memory are read and checked
   // before anything else: each mistake is an error naming its fix, on any
   // host, before a plugin is loaded or a vCPU exists.
-  std::optional<kvm::KernelBoot> kernel;
+  std::optional<KernelBoot> kernel;
   uint64_t memory = ENLIGHT_GUEST_DEFAULT_RAM;
   const std::string cmdline = machine_request.has_append ? machine_request.append : kDefaultAppend;
   if (boot_kernel) {
@@ -393,7 +363,7 @@ int run(const Globals& g, const std::vector<std::string>& args) {
     }
   }
   std::string backend_why;
-  std::string backend;
+  BackendKind backend;
   try {
     backend = choose_backend(a.backend, backend_why, pc_devices);
   } catch (const std::runtime_error& e) {
@@ -401,12 +371,7 @@ int run(const Globals& g, const std::vector<std::string>& args) {
     throw std::runtime_error(std::string("booting a kernel needs the kvm backend, and ") + e.what());
   }
   apply_offload(a.offload, profile);
-#ifdef ENLIGHT_WITH_EMU
-  const BackendCaps capabilities = backend == "kvm" ? kvm::capabilities() : emu::capabilities();
-#else
-  const BackendCaps capabilities = kvm::capabilities();
-#endif
-  const Resolution resolution = resolve(profile, catalog, capabilities);
+  const Resolution resolution = resolve(profile, catalog, backend_capabilities(backend));
   for (const std::string& w : resolution.warnings) std::printf("warning: %s\n", w.c_str());
 
   // What the run boots: the kernel read above, or a guest program.
@@ -426,32 +391,19 @@ int run(const Globals& g, const std::vector<std::string>& args) {
   } else {
     image = load_guest(a.guest, guest_label);
   }
-  const uint32_t run_ms = static_cast<uint32_t>(a.duration * 1000 + 0.5);
-  Machine machine;
-  if (backend == "kvm") {
-    kvm::KvmOptions options;
-    options.image = std::move(image);
-    options.kernel = std::move(kernel);
-    options.pc_devices = pc_devices;
-    options.vm.memory_bytes = memory;
-    options.run_ms = run_ms;
-    auto vm = kvm::KvmVm::create(resolution, std::move(options));
-    kvm::KvmVm* raw = vm.get();
-    machine = wrap(std::move(vm), "kvm", backend_why);
-    machine.serial_input = [raw](const uint8_t* d, size_t n) { return raw->serial_input(d, n); };
-  } else {
-#ifdef ENLIGHT_WITH_EMU
-    emu::EmuOptions options;
-    options.image = std::move(image);
-    options.vm.memory_bytes = memory;
-    options.run_ms = run_ms;
-    machine = wrap(emu::EmuVm::create(resolution, std::move(options)), "emu", backend_why);
-#endif
-  }
-  Vm& vmref = machine.vm();
+  // The PC machine (kernel, pc_devices) was checked above to be asked of
+  // kvm only; the emu backend would refuse it.
+  BackendOptions options;
+  options.image = std::move(image);
+  options.kernel = std::move(kernel);
+  options.pc_devices = pc_devices;
+  options.vm.memory_bytes = memory;
+  options.run_ms = static_cast<uint32_t>(a.duration * 1000 + 0.5);
+  const std::unique_ptr<Backend> machine = Backend::create(backend, resolution, std::move(options));
+  Vm& vmref = machine->vm();
 
-  std::printf("enlight: backend %s (%s), profile %s, %u vCPU(s), %zu plugin(s):", machine.name.c_str(),
-              machine.why.c_str(), profile.source.c_str(), vmref.vcpu_count(), vmref.plugins().size());
+  std::printf("enlight: backend %s (%s), profile %s, %u vCPU(s), %zu plugin(s):", to_string(machine->kind()),
+              backend_why.c_str(), profile.source.c_str(), vmref.vcpu_count(), vmref.plugins().size());
   for (const LoadedPlugin& p : vmref.plugins()) std::printf(" %s", p.manifest->name.c_str());
   std::printf("\n");
   if (boot_kernel)
@@ -489,13 +441,13 @@ int run(const Globals& g, const std::vector<std::string>& args) {
     std::optional<clock::time_point> grace_end;
     while (!done.load()) {
       if (g_interrupts.load() > 0) {
-        machine.stop("interrupted (Ctrl-C)");
+        machine->stop("interrupted (Ctrl-C)");
         return;
       }
       const int terms = g_terms.load();
       if (terms > 0 && !grace_end) {
         if (!vmref.request_guest_shutdown()) {
-          machine.stop("interrupted (SIGTERM; no plugin could ask the guest to power off)");
+          machine->stop("interrupted (SIGTERM; no plugin could ask the guest to power off)");
           return;
         }
         std::fprintf(stderr, "enlight: SIGTERM: asked the guest to power off (%g s grace; SIGTERM again stops it now)\n",
@@ -503,7 +455,7 @@ int run(const Globals& g, const std::vector<std::string>& args) {
         grace_end = clock::now() + std::chrono::duration_cast<clock::duration>(
                                        std::chrono::duration<double>(a.shutdown_grace));
       } else if (grace_end && (terms > 1 || clock::now() >= *grace_end)) {
-        machine.stop(terms > 1 ? "interrupted (second SIGTERM while the guest shut down)"
+        machine->stop(terms > 1 ? "interrupted (second SIGTERM while the guest shut down)"
                                : "interrupted (SIGTERM; the guest did not power off within the grace period)");
         return;
       }
@@ -518,8 +470,10 @@ int run(const Globals& g, const std::vector<std::string>& args) {
   RunResult result;
   {
     std::unique_ptr<SerialInputPump> input;
-    if (boot_kernel && machine.serial_input) input = std::make_unique<SerialInputPump>(machine.serial_input);
-    result = machine.run(std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000)));
+    if (boot_kernel)
+      input = std::make_unique<SerialInputPump>(
+          [&machine](const uint8_t* d, size_t n) { return machine->serial_input(d, n); });
+    result = machine->run(std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000)));
   }
   const auto took = std::chrono::steady_clock::now() - start;
   done.store(true);
@@ -556,7 +510,7 @@ int run(const Globals& g, const std::vector<std::string>& args) {
       RunReportInput in;
       in.result = &result;
       in.vm = &vmref;
-      in.backend = machine.name;
+      in.backend = to_string(machine->kind());
       in.profile = profile.source;
       in.guest = guest_label;
       in.labels = a.labels;

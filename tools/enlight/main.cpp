@@ -65,6 +65,9 @@ Commands:
                                           versions, flags and claims
   profiles                                the profiles built into this binary
   guests                                  the guest programs built into this binary
+  new-plugin NAME [DIR]                   a plugin folder (manifest, C++, unit test,
+                                          CMakeLists) in DIR/NAME that builds against
+                                          an installed enlight and passes its test
 
 PROFILE is a path to a profile YAML file or the name of a built-in profile
 (default: the built-in 'recommended'). FLAGS are QEMU-style:
@@ -121,6 +124,7 @@ int main(int argc, char** argv) {
     if (command == "plugins") return enlight::cli::plugins(globals, rest);
     if (command == "profiles") return enlight::cli::profiles(globals, rest);
     if (command == "guests") return enlight::cli::guests(globals, rest);
+    if (command == "new-plugin") return enlight::cli::new_plugin(globals, rest);
 #ifdef ENLIGHT_WITH_AB
     if (command == "ab") return enlight::cli::ab(globals, rest);
 #else

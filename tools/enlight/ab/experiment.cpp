@@ -2,6 +2,8 @@
 
 #include "ab/text_file.hpp"
 
+#include <enlight/core/backend/backend.hpp>
+
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -14,6 +16,10 @@
 
 namespace enlight::ab {
 namespace {
+
+// What `enlight run --backend` takes from an experiment: a backend's name
+// (backend.hpp), or auto.
+bool backend_name(const std::string& name) { return name == "auto" || backend_kind(name).has_value(); }
 
 struct Reader {
   std::string file;
@@ -147,7 +153,7 @@ Variant variant(const Reader& r, const YAML::Node& v, const std::string& base_di
   if (v["offload"]) out.run_args.insert(out.run_args.end(), {"--offload", r.text(v["offload"], "offload")});
   const std::string backend = v["backend"] ? r.text(v["backend"], "backend") : default_backend;
   if (!backend.empty()) {
-    if (backend != "emu" && backend != "kvm" && backend != "auto")
+    if (!backend_name(backend))
       r.fail(v["backend"] ? v["backend"] : v, "backend '" + backend + "'", "use emu, kvm or auto");
     out.run_args.insert(out.run_args.end(), {"--backend", backend});
   }
@@ -248,7 +254,7 @@ Experiment parse_experiment(const std::string& text, const std::string& file, co
   std::string backend;
   if (top["backend"]) {
     backend = r.text(top["backend"], "backend");
-    if (backend != "emu" && backend != "kvm" && backend != "auto")
+    if (!backend_name(backend))
       r.fail(top["backend"], "backend '" + backend + "'", "use emu, kvm or auto");
   }
   if (!top["workload"]) throw ConfigError({file}, "no 'workload'", "add workload: { guest: NAME } or { kernel: PATH }");

@@ -1,5 +1,8 @@
-// A local APIC model for one vCPU, through its x2APIC MSR interface, shared
-// by the backends that have no in-kernel APIC (emu, direct).
+// A local APIC model for one vCPU, through its x2APIC MSR interface: the
+// interrupt controller of the backends that have no in-kernel APIC (emu,
+// direct). A device of the machine like the others here: it knows no
+// backend, no bus and no peers (an IPI is handed back to the caller to
+// route), and reads time only as the `now_ns` each call is given.
 // IRR/ISR/TPR priority rules as in the SDM (vol. 3, 11.8): a vector is
 // deliverable when its priority class (vector >> 4) is above both the TPR's
 // class and the highest in-service class. Other vCPUs (IPIs) and host
@@ -12,7 +15,7 @@
 #include <mutex>
 #include <optional>
 
-namespace enlight {
+namespace enlight::machine {
 
 // An IPI the ICR asked for: the backend routes it (the APIC knows no peers).
 struct IpiRequest {
@@ -99,4 +102,4 @@ class Lapic {
   static bool empty(const uint32_t (&bits)[8]) noexcept;
 };
 
-}  // namespace enlight
+}  // namespace enlight::machine

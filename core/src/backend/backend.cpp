@@ -1,0 +1,76 @@
+// enlight::Backend: the kind names, and creation dispatched once to the
+// backend this build has (the emu backend only with ENLIGHT_WITH_EMU).
+#include <enlight/core/backend/backend.hpp>
+#include <enlight/core/backend/kvm.hpp>
+#ifdef ENLIGHT_WITH_EMU
+#include <enlight/core/backend/emu.hpp>
+#endif
+
+#include <stdexcept>
+#include <utility>
+
+namespace enlight {
+namespace {
+constexpr const char* kNoEmu = "this enlight was built without the emu backend (ENLIGHT_BACKENDS=kvm)";
+}  // namespace
+
+Backend::~Backend() = default;
+
+const char* to_string(BackendKind kind) noexcept {
+  switch (kind) {
+    case BackendKind::Emu: return "emu";
+    case BackendKind::Kvm: return "kvm";
+  }
+  return "?";
+}
+
+std::optional<BackendKind> backend_kind(std::string_view name) noexcept {
+  if (name == "emu") return BackendKind::Emu;
+  if (name == "kvm") return BackendKind::Kvm;
+  return std::nullopt;
+}
+
+bool backend_compiled(BackendKind kind) noexcept {
+#ifdef ENLIGHT_WITH_EMU
+  (void)kind;
+  return true;
+#else
+  return kind == BackendKind::Kvm;
+#endif
+}
+
+bool backend_available(BackendKind kind, std::string* why) {
+  if (kind == BackendKind::Kvm) return kvm::available(why);
+  if (backend_compiled(kind)) {
+    if (why) why->clear();
+    return true;
+  }
+  if (why) *why = kNoEmu;
+  return false;
+}
+
+BackendCaps backend_capabilities(BackendKind kind) {
+  if (kind == BackendKind::Kvm) return kvm::capabilities();
+#ifdef ENLIGHT_WITH_EMU
+  return emu::capabilities();
+#else
+  throw std::runtime_error(kNoEmu);
+#endif
+}
+
+std::unique_ptr<Backend> Backend::create(BackendKind kind, const Resolution& resolution, BackendOptions options) {
+  if (kind == BackendKind::Kvm) {
+    kvm::KvmOptions k;
+    static_cast<BackendOptions&>(k) = std::move(options);
+    return kvm::KvmVm::create(resolution, std::move(k));
+  }
+#ifdef ENLIGHT_WITH_EMU
+  emu::EmuOptions e;
+  static_cast<BackendOptions&>(e) = std::move(options);
+  return emu::EmuVm::create(resolution, std::move(e));
+#else
+  throw std::runtime_error(kNoEmu);
+#endif
+}
+
+}  // namespace enlight
