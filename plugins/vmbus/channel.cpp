@@ -114,6 +114,25 @@ enlight_vmbus_result enlight_vmbus_channel::recv(void* buffer, uint32_t capacity
   return ENLIGHT_VMBUS_OK;
 }
 
+enlight_vmbus_result enlight_vmbus_channel::recv_packet(void* buffer, uint32_t capacity, enlight_vmbus_packet* info) {
+  if (info == nullptr || (buffer == nullptr && capacity != 0)) return ENLIGHT_VMBUS_INVALID;
+  std::lock_guard<std::mutex> guard(lock);
+  enlight::vmbus::PacketInfo p;
+  if (const enlight_vmbus_result r = peek(p); r != ENLIGHT_VMBUS_OK) return r;
+  info->type = p.type;
+  info->flags = p.flags;
+  info->transaction_id = p.trans_id;
+  info->length = p.length;
+  if (info->length > capacity) return ENLIGHT_VMBUS_TOO_LARGE;
+  // next() with room copies descriptor and data in one bounds-checked pass.
+  if (reader->next({static_cast<uint8_t*>(buffer), capacity}, p) != RingStatus::Ok)
+    return corrupt(RingStatus::Truncated);
+  packets_received.add(0);
+  bytes_received.add(0, p.length - p.data_offset);
+  if (reader->consume()) signal_guest();
+  return ENLIGHT_VMBUS_OK;
+}
+
 enlight_vmbus_result enlight_vmbus_channel::recv_drop() {
   std::lock_guard<std::mutex> guard(lock);
   enlight::vmbus::PacketInfo p;
@@ -123,11 +142,14 @@ enlight_vmbus_result enlight_vmbus_channel::recv_drop() {
 }
 
 enlight_vmbus_result enlight_vmbus_channel::send(uint16_t type, uint16_t flags, uint64_t trans_id,
-                                                 std::span<const uint8_t> payload) {
+                                                 std::span<const uint8_t> payload,
+                                                 std::span<const uint8_t> extension) {
   std::lock_guard<std::mutex> guard(lock);
   if (!writer) return ENLIGHT_VMBUS_CLOSED;
   if (broken) return ENLIGHT_VMBUS_CORRUPT;
-  const enlight::vmbus::WriteResult r = writer->write(type, flags, trans_id, payload);
+  enlight::vmbus::WriteResult r;
+  r.status = writer->append({type, flags, trans_id, payload, extension});
+  if (r.status == RingStatus::Ok) r.signal_guest = writer->commit();
   switch (r.status) {
     case RingStatus::Ok: break;
     case RingStatus::Full: ring_full.add(0); return ENLIGHT_VMBUS_FULL;

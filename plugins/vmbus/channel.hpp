@@ -40,7 +40,9 @@ struct enlight_vmbus_channel {
   // The service's calls (services/vmbus.h).
   enlight_vmbus_result recv(void* buffer, uint32_t capacity, enlight_vmbus_packet* info);
   enlight_vmbus_result recv_drop();
-  enlight_vmbus_result send(uint16_t type, uint16_t flags, uint64_t trans_id, std::span<const uint8_t> payload);
+  enlight_vmbus_result recv_packet(void* buffer, uint32_t capacity, enlight_vmbus_packet* info);
+  enlight_vmbus_result send(uint16_t type, uint16_t flags, uint64_t trans_id, std::span<const uint8_t> payload,
+                            std::span<const uint8_t> extension = {});
 
   // The guest's HvSignalEvent: the device drains with the guest's signals
   // masked, and again when packets arrived meanwhile.

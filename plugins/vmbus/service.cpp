@@ -126,6 +126,57 @@ enlight_vmbus_result svc_gpadl_write(void* ctx, enlight_vmbus_channel* ch, uint3
   return gpadl_copy<true>(ctx, ch, gpadl, offset, static_cast<uint8_t*>(const_cast<void*>(src)), len);
 }
 
+enlight_vmbus_result svc_recv_packet(void* ctx, enlight_vmbus_channel* ch, void* buffer, uint32_t capacity,
+                                     enlight_vmbus_packet* info) noexcept {
+  enlight_vmbus_channel* c = own(self(ctx), ch);
+  return c ? c->recv_packet(buffer, capacity, info) : ENLIGHT_VMBUS_INVALID;
+}
+
+enlight_vmbus_result svc_send_extended(void* ctx, enlight_vmbus_channel* ch, uint16_t type, uint16_t flags,
+                                       uint64_t trans_id, const void* extension, uint32_t extension_size,
+                                       const void* payload, uint32_t size) noexcept {
+  enlight_vmbus_channel* c = own(self(ctx), ch);
+  if (c == nullptr || (payload == nullptr && size != 0) || (extension == nullptr && extension_size != 0) ||
+      extension_size % VMBUS_PACKET_ALIGNMENT != 0)
+    return ENLIGHT_VMBUS_INVALID;
+  return c->send(type, flags, trans_id, {static_cast<const uint8_t*>(payload), size},
+                 {static_cast<const uint8_t*>(extension), extension_size});
+}
+
+// Guest RAM a page at a time: map_guest answers for whole ranges inside
+// one memory slot, and a GPA_DIRECT buffer may straddle two.
+enlight_vmbus_result svc_gpa_read(void* ctx, enlight_vmbus_channel* ch, uint64_t gpa, void* dst,
+                                  uint32_t len) noexcept {
+  Vm& vm = self(ctx);
+  enlight_vmbus_channel* c = own(vm, ch);
+  if (c == nullptr || (dst == nullptr && len != 0)) return ENLIGHT_VMBUS_INVALID;
+  if (!c->is_open()) return ENLIGHT_VMBUS_CLOSED;
+  if (gpa > UINT64_MAX - len) return ENLIGHT_VMBUS_INVALID;
+  auto* out = static_cast<uint8_t*>(dst);
+  while (len > 0) {
+    const uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(len, HV_PAGE_SIZE - gpa % HV_PAGE_SIZE));
+    const auto* p = static_cast<const uint8_t*>(vm.map_guest(gpa, n));
+    if (p == nullptr) return ENLIGHT_VMBUS_INVALID;
+    std::memcpy(out, p, n);
+    out += n;
+    gpa += n;
+    len -= n;
+  }
+  return ENLIGHT_VMBUS_OK;
+}
+
+enlight_vmbus_result svc_gpadl_size(void* ctx, enlight_vmbus_channel* ch, uint32_t handle, uint64_t* bytes) noexcept {
+  Vm& vm = self(ctx);
+  enlight_vmbus_channel* c = own(vm, ch);
+  if (c == nullptr || bytes == nullptr) return ENLIGHT_VMBUS_INVALID;
+  if (!c->is_open()) return ENLIGHT_VMBUS_CLOSED;
+  std::lock_guard<std::recursive_mutex> guard(vm.lock);
+  const enlight::vmbus::Gpadl* g = vm.bus.gpadl_of(c->relid, handle);
+  if (g == nullptr) return ENLIGHT_VMBUS_INVALID;
+  *bytes = g->byte_count;
+  return ENLIGHT_VMBUS_OK;
+}
+
 uint32_t svc_relid(void* ctx, const enlight_vmbus_channel* ch) noexcept {
   const enlight_vmbus_channel* c = own(self(ctx), ch);
   return c ? c->relid : 0;
@@ -148,6 +199,10 @@ void fill_service(Vm& vm) noexcept {
   vm.iface.gpadl_write = &svc_gpadl_write;
   vm.iface.relid = &svc_relid;
   vm.iface.is_open = &svc_is_open;
+  vm.iface.recv_packet = &svc_recv_packet;
+  vm.iface.send_extended = &svc_send_extended;
+  vm.iface.gpa_read = &svc_gpa_read;
+  vm.iface.gpadl_size = &svc_gpadl_size;
 }
 
 }  // namespace enlight_vmbus

@@ -306,9 +306,12 @@ RingStatus RingWriter::reload_read_index() noexcept {
 }
 
 RingStatus RingWriter::append(const OutgoingPacket& p) {
-  if (p.payload.size() > kMaxPacketPayload) return RingStatus::TooLarge;
+  if (p.extension.size() % kAlign != 0 || p.extension.size() > kMaxPacketPayload ||
+      p.payload.size() > kMaxPacketPayload - p.extension.size())
+    return RingStatus::TooLarge;
   const auto payload = static_cast<uint32_t>(p.payload.size());
-  const uint32_t total = packet_bytes(payload);
+  const auto ext = static_cast<uint32_t>(p.extension.size());
+  const uint32_t total = packet_bytes(payload, ext);
   if (total >= view_.data_size()) return RingStatus::TooLarge;
 
   // The cached read_index only underestimates the free space (the guest
@@ -338,13 +341,14 @@ RingStatus RingWriter::append(const OutgoingPacket& p) {
     pending_set_ = false;
   }
 
-  const uint32_t padded = total - kDesc - kTrailer;
+  const uint32_t padded = total - kDesc - ext - kTrailer;
+  const uint32_t head = kDesc + ext;  // where the payload starts
   uint8_t desc[kDesc];
   store_le<uint16_t>(desc + VMBUS_PACKET_TYPE_OFFSET, p.type);
-  // The payload follows the descriptor directly: offset8 = 2 (QEMU
-  // vmbus_pkt_hdr_set_offsets with no extra descriptor bytes).
-  store_le<uint16_t>(desc + VMBUS_PACKET_OFFSET8_OFFSET, static_cast<uint16_t>(kDesc / kAlign));
-  store_le<uint16_t>(desc + VMBUS_PACKET_LEN8_OFFSET, static_cast<uint16_t>((kDesc + padded) / kAlign));
+  // offset8: the payload follows the descriptor and its extension (QEMU
+  // vmbus_pkt_hdr_set_offsets; 2 when there is no extension).
+  store_le<uint16_t>(desc + VMBUS_PACKET_OFFSET8_OFFSET, static_cast<uint16_t>(head / kAlign));
+  store_le<uint16_t>(desc + VMBUS_PACKET_LEN8_OFFSET, static_cast<uint16_t>((head + padded) / kAlign));
   store_le<uint16_t>(desc + VMBUS_PACKET_FLAGS_OFFSET, p.flags);
   store_le<uint64_t>(desc + VMBUS_PACKET_TRANS_ID_OFFSET, p.trans_id);
   // Padding is zeroed (never leave stale host or ring bytes for the guest
@@ -356,12 +360,17 @@ RingStatus RingWriter::append(const OutgoingPacket& p) {
   if (uint8_t* out = view_.contiguous(write_, total)) {
     // The whole packet in one run: the usual case for a contiguous ring.
     std::memcpy(out, desc, kDesc);
-    if (pad != 0) std::memset(out + kDesc + padded - kAlign, 0, kAlign);  // before the payload overwrites its part
-    if (payload != 0) std::memcpy(out + kDesc, p.payload.data(), payload);
-    std::memcpy(out + kDesc + padded, &trailer, kTrailer);
+    if (ext != 0) std::memcpy(out + kDesc, p.extension.data(), ext);
+    if (pad != 0) std::memset(out + head + padded - kAlign, 0, kAlign);  // before the payload overwrites its part
+    if (payload != 0) std::memcpy(out + head, p.payload.data(), payload);
+    std::memcpy(out + head + padded, &trailer, kTrailer);
   } else {
     view_.write(write_, desc, kDesc);
     uint32_t at = view_.advance(write_, kDesc);
+    if (ext != 0) {
+      view_.write(at, p.extension.data(), ext);
+      at = view_.advance(at, ext);
+    }
     if (payload != 0) {
       view_.write(at, p.payload.data(), payload);
       at = view_.advance(at, payload);

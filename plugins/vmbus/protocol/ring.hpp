@@ -230,6 +230,9 @@ struct OutgoingPacket {
   uint16_t flags = 0;
   uint64_t trans_id = 0;
   std::span<const uint8_t> payload;
+  // Bytes between the descriptor and the payload (a transfer page header
+  // with its ranges): a multiple of 8; offset8 then points past them.
+  std::span<const uint8_t> extension = {};
 };
 
 struct WriteResult {
@@ -254,10 +257,11 @@ class RingWriter {
   // only honours pending_send_sz when it is set.
   static std::optional<RingWriter> open(RingView view, RingStatus* status = nullptr);
 
-  // Bytes a packet with this payload takes in the ring, trailer included.
-  static constexpr uint32_t packet_bytes(uint32_t payload) noexcept {
-    return VMBUS_PACKET_DESCRIPTOR_SIZE + ((payload + VMBUS_PACKET_ALIGNMENT - 1) & ~(VMBUS_PACKET_ALIGNMENT - 1)) +
-           VMBUS_PACKET_TRAILER_SIZE;
+  // Bytes a packet with this payload (and descriptor extension) takes in
+  // the ring, trailer included.
+  static constexpr uint32_t packet_bytes(uint32_t payload, uint32_t extension = 0) noexcept {
+    return VMBUS_PACKET_DESCRIPTOR_SIZE + extension +
+           ((payload + VMBUS_PACKET_ALIGNMENT - 1) & ~(VMBUS_PACKET_ALIGNMENT - 1)) + VMBUS_PACKET_TRAILER_SIZE;
   }
 
   // append() + commit().

@@ -1573,6 +1573,258 @@
 #define VM_PKT_ADDITIONAL_DATA           UINT32_C(0xD)
 
 /* ========================================================================= */
+/* VMBus synthetic NIC: NVSP and RNDIS (hv_netvsc)                           */
+/* ========================================================================= */
+/*
+ * The network VSP protocol (NVSP) of the synthetic NIC channel
+ * (HV_NIC_GUID_BYTES), and the Remote NDIS messages it carries. Names and
+ * numbers are Linux's (drivers/net/hyperv/hyperv_net.h, include/linux/
+ * rndis.h); OpenVMM's vm/devices/net/netvsp/src/protocol.rs and rndisprot.rs
+ * have the same values. Every NVSP message is a u32 type and a body; Linux
+ * always sends and expects sizeof(struct nvsp_message) = NVSP_MESSAGE_SIZE
+ * bytes and copies that many from every completion it matches to a request,
+ * so a host sends full-size messages. All fields are little-endian, packed.
+ */
+#define NVSP_MESSAGE_SIZE                    UINT32_C(40)
+#define NVSP_MESSAGE_TYPE_OFFSET             UINT32_C(0)
+#define NVSP_MESSAGE_BODY_OFFSET             UINT32_C(4)
+
+/* Protocol versions (INIT min = max = one of these; Linux 6.1 tries 61, 6, 5, 4, 2, 1). */
+#define NVSP_PROTOCOL_VERSION_1              UINT32_C(0x2)
+#define NVSP_PROTOCOL_VERSION_2              UINT32_C(0x30002)
+#define NVSP_PROTOCOL_VERSION_4              UINT32_C(0x40000)
+#define NVSP_PROTOCOL_VERSION_5              UINT32_C(0x50000)
+#define NVSP_PROTOCOL_VERSION_6              UINT32_C(0x60000)
+#define NVSP_PROTOCOL_VERSION_61             UINT32_C(0x60001)
+
+/* Message types (Linux enum, NVSP_MSG*_TYPE_*). */
+#define NVSP_MSG_TYPE_INIT                   UINT32_C(1)
+#define NVSP_MSG_TYPE_INIT_COMPLETE          UINT32_C(2)
+#define NVSP_MSG1_TYPE_SEND_NDIS_VER         UINT32_C(100)
+#define NVSP_MSG1_TYPE_SEND_RECV_BUF         UINT32_C(101)
+#define NVSP_MSG1_TYPE_SEND_RECV_BUF_COMPLETE UINT32_C(102)
+#define NVSP_MSG1_TYPE_REVOKE_RECV_BUF       UINT32_C(103)
+#define NVSP_MSG1_TYPE_SEND_SEND_BUF         UINT32_C(104)
+#define NVSP_MSG1_TYPE_SEND_SEND_BUF_COMPLETE UINT32_C(105)
+#define NVSP_MSG1_TYPE_REVOKE_SEND_BUF       UINT32_C(106)
+#define NVSP_MSG1_TYPE_SEND_RNDIS_PKT        UINT32_C(107)
+#define NVSP_MSG1_TYPE_SEND_RNDIS_PKT_COMPLETE UINT32_C(108)
+#define NVSP_MSG2_TYPE_SEND_NDIS_CONFIG      UINT32_C(125)
+#define NVSP_MSG4_TYPE_SEND_VF_ASSOCIATION   UINT32_C(128)
+#define NVSP_MSG4_TYPE_SWITCH_DATA_PATH      UINT32_C(129)
+#define NVSP_MSG5_TYPE_OID_QUERY_EX          UINT32_C(131)
+#define NVSP_MSG5_TYPE_SUBCHANNEL            UINT32_C(133)
+#define NVSP_MSG5_TYPE_SEND_INDIRECTION_TABLE UINT32_C(134)
+
+/* Status codes (NVSP_STAT_*). */
+#define NVSP_STAT_NONE                       UINT32_C(0)
+#define NVSP_STAT_SUCCESS                    UINT32_C(1)
+#define NVSP_STAT_FAIL                       UINT32_C(2)
+
+/* INIT {min, max}; INIT_COMPLETE {negotiated, max_mdl_chain_len, status}. */
+#define NVSP_INIT_MIN_VERSION_OFFSET         UINT32_C(4)
+#define NVSP_INIT_MAX_VERSION_OFFSET         UINT32_C(8)
+#define NVSP_INIT_COMPLETE_VERSION_OFFSET    UINT32_C(4)
+#define NVSP_INIT_COMPLETE_MAX_MDL_CHAIN_OFFSET UINT32_C(8)
+#define NVSP_INIT_COMPLETE_STATUS_OFFSET     UINT32_C(12)
+/* SEND_NDIS_VER {major, minor}: NDIS 6.1 up to NVSP 4, 6.30 from NVSP 5. */
+#define NVSP_NDIS_VER_MAJOR_OFFSET           UINT32_C(4)
+#define NVSP_NDIS_VER_MINOR_OFFSET           UINT32_C(8)
+/* SEND_NDIS_CONFIG {mtu, reserved, u64 capability bits}. */
+#define NVSP_NDIS_CONFIG_MTU_OFFSET          UINT32_C(4)
+#define NVSP_NDIS_CONFIG_CAPABILITY_OFFSET   UINT32_C(12)
+/* SEND_RECV_BUF and SEND_SEND_BUF {gpadl, u16 id}. */
+#define NVSP_SEND_BUF_GPADL_OFFSET           UINT32_C(4)
+#define NVSP_SEND_BUF_ID_OFFSET              UINT32_C(8)
+#define NETVSC_RECEIVE_BUFFER_ID             UINT32_C(0xCAFE)
+#define NETVSC_SEND_BUFFER_ID                UINT32_C(0)
+/* SEND_RECV_BUF_COMPLETE {status, num_sections, section[1] {offset,
+ * sub_alloc_size, num_sub_allocs, end_offset}}. Linux 6.1 requires exactly
+ * one section at offset 0, sub_alloc_size >= 68 (NETVSC_MTU_MIN) and
+ * sub_alloc_size * num_sub_allocs <= the buffer (netvsc_init_buf). */
+#define NVSP_RECV_BUF_COMPLETE_STATUS_OFFSET UINT32_C(4)
+#define NVSP_RECV_BUF_COMPLETE_NUM_SECTIONS_OFFSET UINT32_C(8)
+#define NVSP_RECV_BUF_SECTION_OFFSET_OFFSET  UINT32_C(12)
+#define NVSP_RECV_BUF_SECTION_SUB_ALLOC_SIZE_OFFSET UINT32_C(16)
+#define NVSP_RECV_BUF_SECTION_NUM_SUB_ALLOCS_OFFSET UINT32_C(20)
+#define NVSP_RECV_BUF_SECTION_END_OFFSET_OFFSET UINT32_C(24)
+#define NETVSC_MTU_MIN                       UINT32_C(68)
+/* SEND_SEND_BUF_COMPLETE {status, section_size}. */
+#define NVSP_SEND_BUF_COMPLETE_STATUS_OFFSET UINT32_C(4)
+#define NVSP_SEND_BUF_COMPLETE_SECTION_SIZE_OFFSET UINT32_C(8)
+/* REVOKE_RECV_BUF and REVOKE_SEND_BUF {u16 id}. */
+#define NVSP_REVOKE_BUF_ID_OFFSET            UINT32_C(4)
+/* SEND_RNDIS_PKT {channel_type, send_buf_section_index, send_buf_section_size}:
+ * the RNDIS messages are in send buffer section `index` (its first `size`
+ * bytes), or in the packet's GPA_DIRECT page buffers when the index is
+ * NETVSC_INVALID_INDEX; both when the guest copied part (cp_partial). */
+#define NVSP_RNDIS_PKT_CHANNEL_TYPE_OFFSET   UINT32_C(4)
+#define NVSP_RNDIS_PKT_SECTION_INDEX_OFFSET  UINT32_C(8)
+#define NVSP_RNDIS_PKT_SECTION_SIZE_OFFSET   UINT32_C(12)
+#define NVSP_RNDIS_CHANNEL_TYPE_DATA         UINT32_C(0)
+#define NVSP_RNDIS_CHANNEL_TYPE_CONTROL      UINT32_C(1)
+#define NETVSC_INVALID_INDEX                 UINT32_C(0xFFFFFFFF)
+/* SEND_RNDIS_PKT_COMPLETE {status}. */
+#define NVSP_RNDIS_PKT_COMPLETE_STATUS_OFFSET UINT32_C(4)
+/* SUBCHANNEL {op, num_subchannels} and its completion {status, num}. */
+#define NVSP_SUBCHANNEL_OP_OFFSET            UINT32_C(4)
+#define NVSP_SUBCHANNEL_COUNT_OFFSET         UINT32_C(8)
+
+/*
+ * VM_PKT_DATA_USING_XFER_PAGES descriptor extension (Linux struct
+ * vmtransfer_page_packet_header after its vmpacket_descriptor): u16
+ * xfer_pageset_id (NETVSC_RECEIVE_BUFFER_ID, which Linux checks), u8
+ * sender_owns_set, u8 reserved, u32 range_cnt, then range_cnt ranges {u32
+ * byte_count, u32 byte_offset} into the receive buffer. At most
+ * NETVSC_MAX_XFER_PAGE_RANGES ranges (NDIS >= 6.0, no RSC).
+ */
+#define VMBUS_XFER_PAGESET_ID_OFFSET         UINT32_C(0)
+#define VMBUS_XFER_SENDER_OWNS_SET_OFFSET    UINT32_C(2)
+#define VMBUS_XFER_RANGE_COUNT_OFFSET        UINT32_C(4)
+#define VMBUS_XFER_RANGES_OFFSET             UINT32_C(8)
+#define VMBUS_XFER_RANGE_SIZE                UINT32_C(8)
+#define VMBUS_XFER_RANGE_BYTE_COUNT_OFFSET   UINT32_C(0)
+#define VMBUS_XFER_RANGE_BYTE_OFFSET_OFFSET  UINT32_C(4)
+#define NETVSC_MAX_XFER_PAGE_RANGES          UINT32_C(375)
+/*
+ * VM_PKT_DATA_USING_GPA_DIRECT descriptor extension (Linux struct
+ * vmbus_channel_packet_page_buffer after its descriptor): u32 reserved, u32
+ * rangecount, then rangecount page buffers {u32 len, u32 offset, u64 pfn}
+ * (struct hv_page_buffer), each inside one 4 KiB page.
+ */
+#define VMBUS_GPA_DIRECT_RANGE_COUNT_OFFSET  UINT32_C(4)
+#define VMBUS_GPA_DIRECT_RANGES_OFFSET       UINT32_C(8)
+#define VMBUS_PAGE_BUFFER_SIZE               UINT32_C(16)
+#define VMBUS_PAGE_BUFFER_LEN_OFFSET         UINT32_C(0)
+#define VMBUS_PAGE_BUFFER_OFFSET_OFFSET      UINT32_C(4)
+#define VMBUS_PAGE_BUFFER_PFN_OFFSET         UINT32_C(8)
+#define MAX_PAGE_BUFFER_COUNT                UINT32_C(32)
+
+/*
+ * RNDIS messages: u32 ndis_msg_type, u32 msg_len (the whole message), then
+ * the body. Offsets below are from the start of the message; the
+ * info_buf_offset, data_offset and per_pkt_info_offset fields inside a body
+ * count from the start of the body (RNDIS_HEADER_SIZE in).
+ */
+#define RNDIS_HEADER_SIZE                    UINT32_C(8)
+#define RNDIS_MSG_TYPE_OFFSET                UINT32_C(0)
+#define RNDIS_MSG_LEN_OFFSET                 UINT32_C(4)
+#define RNDIS_MSG_COMPLETION                 UINT32_C(0x80000000)
+#define RNDIS_MSG_PACKET                     UINT32_C(0x00000001)
+#define RNDIS_MSG_INIT                       UINT32_C(0x00000002)
+#define RNDIS_MSG_INIT_C                     (RNDIS_MSG_INIT | RNDIS_MSG_COMPLETION)
+#define RNDIS_MSG_HALT                       UINT32_C(0x00000003)
+#define RNDIS_MSG_QUERY                      UINT32_C(0x00000004)
+#define RNDIS_MSG_QUERY_C                    (RNDIS_MSG_QUERY | RNDIS_MSG_COMPLETION)
+#define RNDIS_MSG_SET                        UINT32_C(0x00000005)
+#define RNDIS_MSG_SET_C                      (RNDIS_MSG_SET | RNDIS_MSG_COMPLETION)
+#define RNDIS_MSG_RESET                      UINT32_C(0x00000006)
+#define RNDIS_MSG_RESET_C                    (RNDIS_MSG_RESET | RNDIS_MSG_COMPLETION)
+#define RNDIS_MSG_INDICATE                   UINT32_C(0x00000007)
+#define RNDIS_MSG_KEEPALIVE                  UINT32_C(0x00000008)
+#define RNDIS_MSG_KEEPALIVE_C                (RNDIS_MSG_KEEPALIVE | RNDIS_MSG_COMPLETION)
+/* Every request and its completion start with a u32 req_id. */
+#define RNDIS_REQ_ID_OFFSET                  UINT32_C(8)
+/* INIT {req_id, major, minor, max_xfer_size}; RNDIS_INIT_SIZE bytes in all. */
+#define RNDIS_INIT_MAJOR_OFFSET              UINT32_C(12)
+#define RNDIS_INIT_MINOR_OFFSET              UINT32_C(16)
+#define RNDIS_INIT_MAX_XFER_SIZE_OFFSET      UINT32_C(20)
+#define RNDIS_INIT_SIZE                      UINT32_C(24)
+/* INIT_C {req_id, status, major, minor, dev_flags, medium, max_pkt_per_msg,
+ * max_xfer_size, pkt_alignment_factor (log2), af_list_offset, af_list_size}. */
+#define RNDIS_INIT_C_STATUS_OFFSET           UINT32_C(12)
+#define RNDIS_INIT_C_MAJOR_OFFSET            UINT32_C(16)
+#define RNDIS_INIT_C_MINOR_OFFSET            UINT32_C(20)
+#define RNDIS_INIT_C_DEV_FLAGS_OFFSET        UINT32_C(24)
+#define RNDIS_INIT_C_MEDIUM_OFFSET           UINT32_C(28)
+#define RNDIS_INIT_C_MAX_PKT_PER_MSG_OFFSET  UINT32_C(32)
+#define RNDIS_INIT_C_MAX_XFER_SIZE_OFFSET    UINT32_C(36)
+#define RNDIS_INIT_C_PKT_ALIGNMENT_OFFSET    UINT32_C(40)
+#define RNDIS_INIT_C_SIZE                    UINT32_C(52)
+#define RNDIS_MAJOR_VERSION                  UINT32_C(1)
+#define RNDIS_MINOR_VERSION                  UINT32_C(0)
+#define RNDIS_DF_CONNECTIONLESS              UINT32_C(0x00000001)
+#define RNDIS_MEDIUM_802_3                   UINT32_C(0x00000000)
+/* QUERY and SET {req_id, oid, info_buflen, info_buf_offset, dev_vc_handle}. */
+#define RNDIS_OID_REQ_OID_OFFSET             UINT32_C(12)
+#define RNDIS_OID_REQ_INFO_BUFLEN_OFFSET     UINT32_C(16)
+#define RNDIS_OID_REQ_INFO_BUF_OFFSET_OFFSET UINT32_C(20)
+#define RNDIS_OID_REQ_SIZE                   UINT32_C(28)
+/* QUERY_C {req_id, status, info_buflen, info_buf_offset} then the data;
+ * SET_C and KEEPALIVE_C {req_id, status}. */
+#define RNDIS_COMPLETE_STATUS_OFFSET         UINT32_C(12)
+#define RNDIS_QUERY_C_INFO_BUFLEN_OFFSET     UINT32_C(16)
+#define RNDIS_QUERY_C_INFO_BUF_OFFSET_OFFSET UINT32_C(20)
+#define RNDIS_QUERY_C_SIZE                   UINT32_C(24)
+#define RNDIS_SET_C_SIZE                     UINT32_C(16)
+/* INDICATE {status, status_buflen, status_buf_offset}. */
+#define RNDIS_INDICATE_STATUS_OFFSET         UINT32_C(8)
+#define RNDIS_INDICATE_SIZE                  UINT32_C(20)
+/* PACKET {data_offset, data_len, oob_data_offset, oob_data_len,
+ * num_oob_data_elements, per_pkt_info_offset, per_pkt_info_len, vc_handle,
+ * reserved} then the frame. */
+#define RNDIS_PACKET_DATA_OFFSET_OFFSET      UINT32_C(8)
+#define RNDIS_PACKET_DATA_LEN_OFFSET         UINT32_C(12)
+#define RNDIS_PACKET_PPI_OFFSET_OFFSET       UINT32_C(28)
+#define RNDIS_PACKET_PPI_LEN_OFFSET          UINT32_C(32)
+#define RNDIS_PACKET_BODY_SIZE               UINT32_C(36)
+#define RNDIS_PACKET_SIZE                    (RNDIS_HEADER_SIZE + RNDIS_PACKET_BODY_SIZE)
+
+/* Status codes (NDIS_STATUS_*, RNDIS_STATUS_*). */
+#define RNDIS_STATUS_SUCCESS                 UINT32_C(0x00000000)
+#define RNDIS_STATUS_FAILURE                 UINT32_C(0xC0000001)
+#define RNDIS_STATUS_NOT_SUPPORTED           UINT32_C(0xC00000BB)
+#define RNDIS_STATUS_INVALID_LENGTH          UINT32_C(0xC0010014)
+#define RNDIS_STATUS_INVALID_DATA            UINT32_C(0xC0010015)
+#define RNDIS_STATUS_MEDIA_CONNECT           UINT32_C(0x4001000B)
+#define RNDIS_STATUS_MEDIA_DISCONNECT        UINT32_C(0x4001000C)
+
+/* Object ids Linux 6.1's rndis_filter queries and sets. */
+#define RNDIS_OID_GEN_SUPPORTED_LIST         UINT32_C(0x00010101)
+#define RNDIS_OID_GEN_MAXIMUM_FRAME_SIZE     UINT32_C(0x00010106)
+#define RNDIS_OID_GEN_LINK_SPEED             UINT32_C(0x00010107)
+#define RNDIS_OID_GEN_CURRENT_PACKET_FILTER  UINT32_C(0x0001010E)
+#define RNDIS_OID_GEN_MAXIMUM_TOTAL_SIZE     UINT32_C(0x00010111)
+#define RNDIS_OID_GEN_MEDIA_CONNECT_STATUS   UINT32_C(0x00010114)
+#define RNDIS_OID_GEN_RNDIS_CONFIG_PARAMETER UINT32_C(0x0001021B)
+#define RNDIS_OID_GEN_FRIENDLY_NAME          UINT32_C(0x00020216)
+#define RNDIS_OID_GEN_RECEIVE_SCALE_CAPABILITIES UINT32_C(0x00010203)
+#define RNDIS_OID_802_3_PERMANENT_ADDRESS    UINT32_C(0x01010101)
+#define RNDIS_OID_802_3_CURRENT_ADDRESS      UINT32_C(0x01010102)
+#define RNDIS_OID_802_3_MULTICAST_LIST       UINT32_C(0x01010103)
+#define RNDIS_OID_802_3_MAXIMUM_LIST_SIZE    UINT32_C(0x01010104)
+#define OID_TCP_OFFLOAD_PARAMETERS           UINT32_C(0xFC01020C)
+#define OID_TCP_OFFLOAD_HARDWARE_CAPABILITIES UINT32_C(0xFC01020D)
+/* NDIS_MEDIA_STATE: OID_GEN_MEDIA_CONNECT_STATUS answers. */
+#define NDIS_MEDIA_STATE_CONNECTED           UINT32_C(0)
+#define NDIS_MEDIA_STATE_DISCONNECTED        UINT32_C(1)
+/* OID_GEN_CURRENT_PACKET_FILTER bits. */
+#define NDIS_PACKET_TYPE_DIRECTED            (UINT32_C(1) << 0)
+#define NDIS_PACKET_TYPE_MULTICAST           (UINT32_C(1) << 1)
+#define NDIS_PACKET_TYPE_ALL_MULTICAST       (UINT32_C(1) << 2)
+#define NDIS_PACKET_TYPE_BROADCAST           (UINT32_C(1) << 3)
+#define NDIS_PACKET_TYPE_PROMISCUOUS         (UINT32_C(1) << 5)
+/*
+ * struct ndis_offload (OID_TCP_OFFLOAD_HARDWARE_CAPABILITIES): an NDIS
+ * object header {u8 type, u8 revision, u16 size}, then the capabilities.
+ * Linux asks with revision 3 and NDIS_OFFLOAD_SIZE from NVSP 5, revision 2
+ * and NDIS_OFFLOAD_SIZE_6_1 from NVSP 4, else revision 1 and
+ * NDIS_OFFLOAD_SIZE_6_0, and refuses an answer of another type, a revision
+ * below 1, or a size below NDIS_OFFLOAD_SIZE_6_0 or above what it asked
+ * for (rndis_query_hwcaps). All-zero capabilities mean no offloads.
+ */
+#define NDIS_OBJECT_TYPE_OFFLOAD             UINT32_C(0xA7)
+#define NDIS_OFFLOAD_PARAMETERS_REVISION_1   UINT32_C(1)
+#define NDIS_OFFLOAD_PARAMETERS_REVISION_2   UINT32_C(2)
+#define NDIS_OFFLOAD_PARAMETERS_REVISION_3   UINT32_C(3)
+#define NDIS_OFFLOAD_SIZE_6_0                UINT32_C(112)
+#define NDIS_OFFLOAD_SIZE_6_1                UINT32_C(144)
+#define NDIS_OFFLOAD_SIZE                    UINT32_C(156)
+#define NDIS_OBJECT_HEADER_TYPE_OFFSET       UINT32_C(0)
+#define NDIS_OBJECT_HEADER_REVISION_OFFSET   UINT32_C(1)
+#define NDIS_OBJECT_HEADER_SIZE_OFFSET       UINT32_C(2)
+
+/* ========================================================================= */
 /* VMBus integration components (hv_utils)                                   */
 /* ========================================================================= */
 /*

@@ -35,7 +35,7 @@ extern "C" {
 
 #define ENLIGHT_VMBUS_SERVICE "vmbus"
 #define ENLIGHT_VMBUS_SERVICE_MAJOR 1u
-#define ENLIGHT_VMBUS_SERVICE_MINOR 0u
+#define ENLIGHT_VMBUS_SERVICE_MINOR 1u
 
 /* A channel, as the bus hands it to its device; opaque. Valid from
  * register_device until vm_destroy, open or not. */
@@ -137,6 +137,29 @@ typedef struct enlight_vmbus_service {
   /* The channel's relid (its event flag number), and whether it is open. */
   uint32_t (*relid)(void* ctx, const enlight_vmbus_channel* channel);
   int (*is_open)(void* ctx, const enlight_vmbus_channel* channel);
+
+  /* ---- Minor 1: what a device with bulk data needs (the synthetic NIC). */
+
+  /* recv, but the whole packet from its descriptor on: the 16-byte
+   * descriptor, its extension (a GPA_DIRECT packet's page buffers, a
+   * transfer page header) and the data; info->length is the bytes copied
+   * (the packet's len8 * 8, without the trailer). Same results as recv. */
+  enlight_vmbus_result (*recv_packet)(void* ctx, enlight_vmbus_channel* channel, void* buffer, uint32_t capacity,
+                                      enlight_vmbus_packet* info);
+  /* send with `extension_size` bytes (a multiple of 8, else INVALID)
+   * between the descriptor and the payload; the packet's data offset points
+   * past them (VM_PKT_DATA_USING_XFER_PAGES carries its transfer page
+   * header there). Same results as send. */
+  enlight_vmbus_result (*send_extended)(void* ctx, enlight_vmbus_channel* channel, uint16_t type, uint16_t flags,
+                                        uint64_t transaction_id, const void* extension, uint32_t extension_size,
+                                        const void* payload, uint32_t size);
+  /* Copies `len` bytes of guest RAM at `gpa` into `dst`: what a GPA_DIRECT
+   * page buffer names. OK, CLOSED, INVALID (a byte outside guest RAM). The
+   * device checks each page buffer against its page first. */
+  enlight_vmbus_result (*gpa_read)(void* ctx, enlight_vmbus_channel* channel, uint64_t gpa, void* dst, uint32_t len);
+  /* The byte count of a GPADL the guest created for this channel: OK,
+   * CLOSED, INVALID (unknown or foreign handle). */
+  enlight_vmbus_result (*gpadl_size)(void* ctx, enlight_vmbus_channel* channel, uint32_t gpadl, uint64_t* bytes);
 } enlight_vmbus_service;
 
 #ifdef __cplusplus
