@@ -11,10 +11,11 @@
 namespace enlight::vmbus_net {
 namespace {
 
-// The largest guest packet: a GPA_DIRECT descriptor with every page buffer
-// and a full NVSP message. Anything longer is no netvsc packet.
-constexpr uint32_t kMaxGuestPacket = VMBUS_PACKET_DESCRIPTOR_SIZE + VMBUS_GPA_DIRECT_RANGES_OFFSET +
-                                     MAX_PAGE_BUFFER_COUNT * VMBUS_PAGE_BUFFER_SIZE + NVSP_MESSAGE_SIZE;
+// The guest packets read whole: a page, room for a GPA_DIRECT descriptor
+// with far more page buffers than MAX_PAGE_BUFFER_COUNT, so such a packet is
+// read and answered FAIL (Drop::BadGpa) rather than dropped unanswered;
+// anything longer is no netvsc packet.
+constexpr uint32_t kMaxGuestPacket = HV_PAGE_SIZE;
 constexpr uint32_t kMaxTxBytes = kSendSectionSize + MAX_PAGE_BUFFER_COUNT * HV_PAGE_SIZE;
 constexpr Mac kBroadcast = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 

@@ -93,7 +93,7 @@ class NicObserver {
 // a send section is Linux's own NETVSC_SEND_SECTION_SIZE, which OpenVMM
 // also answers.
 inline constexpr uint32_t kReceiveSectionSize = 1792;
-inline constexpr uint32_t kSendSectionSize = 6144;
+inline constexpr uint32_t kSendSectionSize = NETVSC_SEND_SECTION_SIZE;
 inline constexpr uint32_t kMaxReceiveSections = 65536;
 inline constexpr uint32_t kMaxBatch = 64;  // ranges per XFER_PAGES packet (Linux takes 375)
 // 1500 MTU + Ethernet header + one 802.1Q tag.

@@ -198,6 +198,76 @@ void vmbus_pfns_of(const void* pages, uint32_t count, uint64_t* pfns) {
   for (uint32_t i = 0; i < count; ++i) pfns[i] = first + i;
 }
 
+/* ---- A driver's bus steps --------------------------------------------------- */
+
+bool vmbus_connect(uint32_t version, uint32_t target_vp, uint64_t timeout) {
+  vmbus_msg m, r;
+  vmbus_msg_initiate_contact(&m, version, target_vp, 0, 0, 0);
+  if (vmbus_post(&m) != HV_STATUS_SUCCESS) return false;
+  return vmbus_wait_type(&r, CHANNELMSG_VERSION_RESPONSE, timeout, NULL) &&
+         r.bytes[VMBUS_VERSION_RESPONSE_VERSION_SUPPORTED_OFFSET] == 1;
+}
+
+bool vmbus_request_offers(vmbus_offer* offers, uint32_t max, uint32_t* count, uint64_t timeout) {
+  vmbus_msg m, r;
+  uint32_t n = 0;
+  if (count != NULL) *count = 0;
+  vmbus_msg_start(&m, CHANNELMSG_REQUESTOFFERS, VMBUS_REQUESTOFFERS_SIZE);
+  if (vmbus_post(&m) != HV_STATUS_SUCCESS) return false;
+  while (vmbus_wait(&r, timeout)) {
+    const uint32_t type = vmbus_msg_type(&r);
+    if (type == CHANNELMSG_ALLOFFERS_DELIVERED) {
+      if (count != NULL) *count = n;
+      return true;
+    }
+    if (type != CHANNELMSG_OFFERCHANNEL || r.size < VMBUS_OFFERCHANNEL_SIZE) continue;
+    if (n < max) {
+      vmbus_offer* o = &offers[n];
+      memcpy(o->if_type, r.bytes + VMBUS_OFFERCHANNEL_IF_TYPE_OFFSET, VMBUS_GUID_SIZE);
+      memcpy(o->if_instance, r.bytes + VMBUS_OFFERCHANNEL_IF_INSTANCE_OFFSET, VMBUS_GUID_SIZE);
+      o->relid = vmbus_get32(r.bytes, VMBUS_OFFERCHANNEL_CHILD_RELID_OFFSET);
+      o->connection_id = vmbus_get32(r.bytes, VMBUS_OFFERCHANNEL_CONNECTION_ID_OFFSET);
+      o->sub_channel_index = vmbus_get16(r.bytes, VMBUS_OFFERCHANNEL_SUB_CHANNEL_INDEX_OFFSET);
+    }
+    ++n;
+  }
+  if (count != NULL) *count = n;
+  return false;
+}
+
+uint32_t vmbus_gpadl_create(uint32_t relid, uint32_t gpadl, const void* pages, uint32_t count, uint64_t timeout) {
+  uint64_t pfns[VMBUS_GPADL_CREATE_MAX_PAGES];
+  if (count > VMBUS_GPADL_CREATE_MAX_PAGES) return UINT32_MAX;
+  vmbus_pfns_of(pages, count, pfns);
+  if (vmbus_gpadl_send(relid, gpadl, pfns, count) != HV_STATUS_SUCCESS) return UINT32_MAX;
+  vmbus_msg r;
+  if (!vmbus_wait_type(&r, CHANNELMSG_GPADL_CREATED, timeout, NULL) ||
+      vmbus_get32(r.bytes, VMBUS_GPADL_CREATED_CHILD_RELID_OFFSET) != relid ||
+      vmbus_get32(r.bytes, VMBUS_GPADL_CREATED_GPADL_OFFSET) != gpadl)
+    return UINT32_MAX;
+  return vmbus_get32(r.bytes, VMBUS_GPADL_CREATED_CREATION_STATUS_OFFSET);
+}
+
+uint32_t vmbus_open(uint32_t relid, uint32_t openid, uint32_t ring_gpadl, uint32_t target_vp,
+                    uint32_t downstream_page_offset, uint64_t timeout) {
+  vmbus_msg m, r;
+  vmbus_msg_open_channel(&m, relid, openid, ring_gpadl, target_vp, downstream_page_offset);
+  if (vmbus_post(&m) != HV_STATUS_SUCCESS) return UINT32_MAX;
+  if (!vmbus_wait_type(&r, CHANNELMSG_OPENCHANNEL_RESULT, timeout, NULL) ||
+      vmbus_get32(r.bytes, VMBUS_OPENCHANNEL_RESULT_CHILD_RELID_OFFSET) != relid ||
+      vmbus_get32(r.bytes, VMBUS_OPENCHANNEL_RESULT_OPENID_OFFSET) != openid)
+    return UINT32_MAX;
+  return vmbus_get32(r.bytes, VMBUS_OPENCHANNEL_RESULT_STATUS_OFFSET);
+}
+
+bool vmbus_gpadl_teardown(uint32_t relid, uint32_t gpadl, uint64_t timeout) {
+  vmbus_msg m, r;
+  vmbus_msg_gpadl_teardown(&m, relid, gpadl);
+  if (vmbus_post(&m) != HV_STATUS_SUCCESS) return false;
+  return vmbus_wait_type(&r, CHANNELMSG_GPADL_TORNDOWN, timeout, NULL) &&
+         vmbus_get32(r.bytes, VMBUS_GPADL_TORNDOWN_GPADL_OFFSET) == gpadl;
+}
+
 /* ---- Rings --------------------------------------------------------------- */
 
 static void ring_lay(vmbus_ring* r, uint8_t* pages, uint32_t page_count) {
@@ -244,11 +314,16 @@ static uint32_t ring_advance(const vmbus_ring* r, uint32_t off, uint32_t by) {
   return (uint32_t)(n % r->size);
 }
 
-int vmbus_ring_write(vmbus_ring* r, uint16_t type, uint16_t flags, uint64_t trans_id, const void* data, uint32_t len,
-                     bool* signal) {
+int vmbus_ring_write_ext(vmbus_ring* r, uint16_t type, uint16_t flags, uint64_t trans_id, const void* ext,
+                         uint32_t ext_len, const void* data, uint32_t len, bool* signal) {
   if (signal != NULL) *signal = false;
+  const uint32_t offset = VMBUS_PACKET_DESCRIPTOR_SIZE + ext_len;
   const uint32_t padded = (len + VMBUS_PACKET_ALIGNMENT - 1) & ~(VMBUS_PACKET_ALIGNMENT - 1);
-  const uint64_t total = (uint64_t)VMBUS_PACKET_DESCRIPTOR_SIZE + padded + VMBUS_PACKET_TRAILER_SIZE;
+  /* offset8 and len8 are u16 counts of 8 bytes; the extension must keep
+   * the data 8-byte aligned. */
+  if (ext_len % VMBUS_PACKET_ALIGNMENT != 0 || (uint64_t)offset + padded > UINT16_MAX * (uint64_t)VMBUS_PACKET_ALIGNMENT)
+    return VMBUS_RING_TOO_BIG;
+  const uint64_t total = (uint64_t)offset + padded + VMBUS_PACKET_TRAILER_SIZE;
   const uint32_t read = vmbus_ring_field(r, VMBUS_RING_READ_INDEX_OFFSET);
   const uint32_t old_write = vmbus_ring_field(r, VMBUS_RING_WRITE_INDEX_OFFSET);
   if (read >= r->size || old_write >= r->size) return VMBUS_RING_CORRUPT;
@@ -259,14 +334,15 @@ int vmbus_ring_write(vmbus_ring* r, uint16_t type, uint16_t flags, uint64_t tran
   uint8_t desc[VMBUS_PACKET_DESCRIPTOR_SIZE];
   memset(desc, 0, sizeof desc);
   vmbus_put16(desc, VMBUS_PACKET_TYPE_OFFSET, type);
-  vmbus_put16(desc, VMBUS_PACKET_OFFSET8_OFFSET, (uint16_t)(VMBUS_PACKET_DESCRIPTOR_SIZE / VMBUS_PACKET_ALIGNMENT));
-  vmbus_put16(desc, VMBUS_PACKET_LEN8_OFFSET,
-              (uint16_t)((VMBUS_PACKET_DESCRIPTOR_SIZE + padded) / VMBUS_PACKET_ALIGNMENT));
+  vmbus_put16(desc, VMBUS_PACKET_OFFSET8_OFFSET, (uint16_t)(offset / VMBUS_PACKET_ALIGNMENT));
+  vmbus_put16(desc, VMBUS_PACKET_LEN8_OFFSET, (uint16_t)((offset + padded) / VMBUS_PACKET_ALIGNMENT));
   vmbus_put16(desc, VMBUS_PACKET_FLAGS_OFFSET, flags);
   vmbus_put64(desc, VMBUS_PACKET_TRANS_ID_OFFSET, trans_id);
   uint32_t at = old_write;
   ring_copy_in(r, at, desc, sizeof desc);
   at = ring_advance(r, at, sizeof desc);
+  ring_copy_in(r, at, ext, ext_len);
+  at = ring_advance(r, at, ext_len);
   ring_copy_in(r, at, data, len);
   at = ring_advance(r, at, len);
   const uint8_t zeros[VMBUS_PACKET_ALIGNMENT] = {0};
@@ -290,10 +366,15 @@ int vmbus_ring_write(vmbus_ring* r, uint16_t type, uint16_t flags, uint64_t tran
   return VMBUS_RING_OK;
 }
 
-int vmbus_send(vmbus_channel* c, uint16_t type, uint16_t flags, uint64_t trans_id, const void* data, uint32_t len,
-               bool* signalled, uint16_t* status) {
+int vmbus_ring_write(vmbus_ring* r, uint16_t type, uint16_t flags, uint64_t trans_id, const void* data, uint32_t len,
+                     bool* signal) {
+  return vmbus_ring_write_ext(r, type, flags, trans_id, NULL, 0, data, len, signal);
+}
+
+int vmbus_send_ext(vmbus_channel* c, uint16_t type, uint16_t flags, uint64_t trans_id, const void* ext,
+                   uint32_t ext_len, const void* data, uint32_t len, bool* signalled, uint16_t* status) {
   bool signal = false;
-  const int r = vmbus_ring_write(&c->out, type, flags, trans_id, data, len, &signal);
+  const int r = vmbus_ring_write_ext(&c->out, type, flags, trans_id, ext, ext_len, data, len, &signal);
   if (signalled != NULL) *signalled = signal;
   if (status != NULL) *status = HV_STATUS_SUCCESS;
   if (r == VMBUS_RING_OK && signal) {
@@ -304,7 +385,33 @@ int vmbus_send(vmbus_channel* c, uint16_t type, uint16_t flags, uint64_t trans_i
   return r;
 }
 
-int vmbus_ring_read(vmbus_ring* r, vmbus_packet* info, void* buf, uint32_t capacity) {
+int vmbus_send(vmbus_channel* c, uint16_t type, uint16_t flags, uint64_t trans_id, const void* data, uint32_t len,
+               bool* signalled, uint16_t* status) {
+  return vmbus_send_ext(c, type, flags, trans_id, NULL, 0, data, len, signalled, status);
+}
+
+int vmbus_send_gpa_direct(vmbus_channel* c, uint16_t flags, uint64_t trans_id, const vmbus_page_buffer* pb,
+                          uint32_t count, const void* data, uint32_t len, bool* signalled, uint16_t* status) {
+  if (count > VMBUS_GPA_DIRECT_ENCODE_MAX) return VMBUS_RING_TOO_BIG;
+  /* Linux struct vmbus_channel_packet_page_buffer after the descriptor:
+   * reserved, rangecount, then only the `count` page buffers used. */
+  uint8_t ext[VMBUS_GPA_DIRECT_RANGES_OFFSET + VMBUS_GPA_DIRECT_ENCODE_MAX * VMBUS_PAGE_BUFFER_SIZE];
+  memset(ext, 0, VMBUS_GPA_DIRECT_RANGES_OFFSET);
+  vmbus_put32(ext, VMBUS_GPA_DIRECT_RANGE_COUNT_OFFSET, count);
+  for (uint32_t i = 0; i < count; ++i) {
+    uint8_t* e = ext + VMBUS_GPA_DIRECT_RANGES_OFFSET + i * VMBUS_PAGE_BUFFER_SIZE;
+    vmbus_put32(e, VMBUS_PAGE_BUFFER_LEN_OFFSET, pb[i].len);
+    vmbus_put32(e, VMBUS_PAGE_BUFFER_OFFSET_OFFSET, pb[i].offset);
+    vmbus_put64(e, VMBUS_PAGE_BUFFER_PFN_OFFSET, pb[i].pfn);
+  }
+  return vmbus_send_ext(c, VM_PKT_DATA_USING_GPA_DIRECT, flags, trans_id, ext,
+                        VMBUS_GPA_DIRECT_RANGES_OFFSET + count * VMBUS_PAGE_BUFFER_SIZE, data, len, signalled, status);
+}
+
+/* The next packet of r: its descriptor into *info, and into `buf` the
+ * packet from its data offset (raw = false) or from its descriptor (raw =
+ * true). */
+static int ring_read(vmbus_ring* r, vmbus_packet* info, void* buf, uint32_t capacity, bool raw) {
   const uint32_t write = vmbus_ring_field(r, VMBUS_RING_WRITE_INDEX_OFFSET);
   if (write >= r->size || r->priv_read >= r->size) return VMBUS_RING_CORRUPT;
   const uint32_t avail = write >= r->priv_read ? write - r->priv_read : r->size - r->priv_read + write;
@@ -327,11 +434,20 @@ int vmbus_ring_read(vmbus_ring* r, vmbus_packet* info, void* buf, uint32_t capac
       (uint64_t)length + VMBUS_PACKET_TRAILER_SIZE > avail)
     return VMBUS_RING_CORRUPT;
   info->data_len = length - offset;
-  if (info->data_len > capacity) return VMBUS_RING_TOO_BIG;
-  ring_copy_out(r, ring_advance(r, r->priv_read, offset), buf, info->data_len);
+  const uint32_t from = raw ? 0 : offset;
+  if (length - from > capacity) return VMBUS_RING_TOO_BIG;
+  ring_copy_out(r, ring_advance(r, r->priv_read, from), buf, length - from);
   /* The trailer is skipped unread, as Linux __hv_pkt_iter_next does. */
   r->priv_read = ring_advance(r, r->priv_read, length + VMBUS_PACKET_TRAILER_SIZE);
   return VMBUS_RING_OK;
+}
+
+int vmbus_ring_read(vmbus_ring* r, vmbus_packet* info, void* buf, uint32_t capacity) {
+  return ring_read(r, info, buf, capacity, false);
+}
+
+int vmbus_ring_read_raw(vmbus_ring* r, vmbus_packet* info, void* buf, uint32_t capacity) {
+  return ring_read(r, info, buf, capacity, true);
 }
 
 bool vmbus_ring_commit_read(vmbus_ring* r) {
@@ -354,14 +470,23 @@ bool vmbus_ring_commit_read(vmbus_ring* r) {
   return true;
 }
 
-int vmbus_recv(vmbus_channel* c, vmbus_packet* info, void* buf, uint32_t capacity) {
-  const int r = vmbus_ring_read(&c->in, info, buf, capacity);
+/* Read, then publish and signal by Linux's rule. */
+static int recv(vmbus_channel* c, vmbus_packet* info, void* buf, uint32_t capacity, bool raw) {
+  const int r = ring_read(&c->in, info, buf, capacity, raw);
   if (r != VMBUS_RING_OK) return r;
   if (vmbus_ring_commit_read(&c->in)) {
     vmbus_signal(c->connection_id);
     c->signals++;
   }
   return r;
+}
+
+int vmbus_recv(vmbus_channel* c, vmbus_packet* info, void* buf, uint32_t capacity) {
+  return recv(c, info, buf, capacity, false);
+}
+
+int vmbus_recv_raw(vmbus_channel* c, vmbus_packet* info, void* buf, uint32_t capacity) {
+  return recv(c, info, buf, capacity, true);
 }
 
 uint16_t vmbus_signal_flag(uint32_t connection_id, uint16_t flag) {

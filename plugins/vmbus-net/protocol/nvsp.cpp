@@ -77,11 +77,8 @@ NvspParse parse_nvsp(std::span<const uint8_t> d) noexcept {
 }
 
 std::optional<uint32_t> negotiate_nvsp(uint32_t min_version, uint32_t max_version) noexcept {
-  if (min_version > max_version) return std::nullopt;
-  if (known(max_version)) return max_version;
-  for (auto it = kVersions.rbegin(); it != kVersions.rend(); ++it)
-    if (*it >= min_version && *it <= max_version) return *it;
-  return std::nullopt;
+  if (min_version > max_version || !known(max_version)) return std::nullopt;
+  return max_version;
 }
 
 NvspBytes nvsp_init_complete(uint32_t version, uint32_t status) noexcept {

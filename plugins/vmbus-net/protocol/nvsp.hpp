@@ -62,9 +62,11 @@ struct NvspParse {
 };
 NvspParse parse_nvsp(std::span<const uint8_t> data) noexcept;
 
-// The version to answer INIT with: max_version when it is one this host
-// knows and min <= max, else the newest known one in [min, max] (Linux
-// asks with min == max, one version at a time); none when there is none.
+// The version to answer INIT with: max_version when this host knows it
+// and min <= max; none otherwise, and the guest gets FAIL. Linux asks with
+// min == max, one version at a time from the newest, so it finds the
+// newest common one itself (netvsc.c negotiate_nvsp_ver); OpenVMM answers
+// the same way.
 std::optional<uint32_t> negotiate_nvsp(uint32_t min_version, uint32_t max_version) noexcept;
 
 using NvspBytes = std::array<uint8_t, NVSP_MESSAGE_SIZE>;

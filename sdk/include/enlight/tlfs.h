@@ -1824,6 +1824,53 @@
 #define NDIS_OBJECT_HEADER_REVISION_OFFSET   UINT32_C(1)
 #define NDIS_OBJECT_HEADER_SIZE_OFFSET       UINT32_C(2)
 
+/*
+ * What Linux's hv_netvsc sends and assumes (drivers/net/hyperv/
+ * hyperv_net.h, netvsc.c, rndis_filter.c; include/linux/hyperv.h), which a
+ * host or a guest program speaking as Linux needs by name.
+ */
+#define NVSP_MSG_TYPE_NONE                   UINT32_C(0)
+/* struct nvsp_2_vsc_capability bits (hyperv_net.h): SEND_NDIS_CONFIG sets
+ * ieee8021q, from NVSP 5 sriov and teaming, from 6.1 rsc. */
+#define NVSP_NDIS_CONFIG_CAP_SRIOV (UINT64_C(1) << 2)
+#define NVSP_NDIS_CONFIG_CAP_IEEE8021Q (UINT64_C(1) << 3)
+#define NVSP_NDIS_CONFIG_CAP_TEAMING (UINT64_C(1) << 5)
+#define NVSP_NDIS_CONFIG_CAP_RSC (UINT64_C(1) << 7)
+/* SEND_NDIS_VER: netvsc_connect_vsp sends 6.1 up to NVSP 4, else 6.30,
+ * major in the high half. */
+#define NDIS_VERSION_6_1 UINT32_C(0x00060001)
+#define NDIS_VERSION_6_30 UINT32_C(0x0006001E)
+/* rndis_filter_init_device: init->max_xfer_size = 0x4000. */
+#define RNDIS_INIT_MAX_XFER_SIZE_LINUX UINT32_C(0x4000)
+/* include/linux/hyperv.h: the transaction id of a packet that asks for no
+ * completion (NDIS config and version, revokes). */
+#define VMBUS_RQST_ID_NO_RESPONSE (UINT64_MAX - 2)
+/* hyperv_net.h: the header type of struct ndis_offload_params. */
+#define NDIS_OBJECT_TYPE_DEFAULT UINT32_C(0x80)
+/* sizeof(struct ndis_offload_params) (not packed: 26 bytes padded to 28);
+ * VERSION_4_OFFLOAD_SIZE up to NVSP 4. ip_v4_csum is its first byte after
+ * the header; Linux sets it to TX_RX_DISABLED and, with no hardware
+ * capabilities, nothing else. */
+#define NDIS_OFFLOAD_PARAMETERS_SIZE UINT32_C(28)
+#define VERSION_4_OFFLOAD_SIZE UINT32_C(22)
+#define NDIS_OFFLOAD_PARAMETERS_IP_V4_CSUM_OFFSET UINT32_C(4)
+#define NDIS_OFFLOAD_PARAMETERS_TX_RX_DISABLED UINT32_C(1)
+/* OID_GEN_RECEIVE_SCALE_CAPABILITIES query buffer: a packed struct
+ * ndis_recv_scale_cap (18 bytes) whose header Linux fills in. */
+#define NDIS_OBJECT_TYPE_RSS_CAPABILITIES UINT32_C(0x88)
+#define NDIS_RECEIVE_SCALE_CAPABILITIES_REVISION_2 UINT32_C(2)
+#define NDIS_RECV_SCALE_CAP_SIZE UINT32_C(18)
+/* hyperv_net.h: what Linux assumes before INIT_C says otherwise. */
+#define RNDIS_MAX_PKT_DEFAULT UINT32_C(8)
+#define RNDIS_PKT_ALIGN_DEFAULT UINT32_C(8)
+/* hyperv_net.h: Linux's own send section size, the one hosts answer. */
+#define NETVSC_SEND_SECTION_SIZE UINT32_C(6144)
+
+/* struct rndis_config_parameter_info (OID_GEN_RNDIS_CONFIG_PARAMETER, which
+ * Linux sets to change the MAC): its size, and the string parameter type. */
+#define RNDIS_CONFIG_PARAMETER_INFO_SIZE     UINT32_C(20)
+#define RNDIS_CONFIG_PARAM_TYPE_STRING       UINT32_C(2)
+
 /* ========================================================================= */
 /* VMBus integration components (hv_utils)                                   */
 /* ========================================================================= */

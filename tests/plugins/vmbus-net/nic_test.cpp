@@ -62,6 +62,14 @@ TEST_F(NicTest, UnknownVersionFailsSoLinuxTriesTheNext) {
   EXPECT_EQ(u32(completion(7)->payload, NVSP_INIT_COMPLETE_STATUS_OFFSET), NVSP_STAT_FAIL);
 }
 
+TEST_F(NicTest, AnUnknownMaximumFailsWhateverTheMinimum) {
+  guest.post(VM_PKT_DATA_INBAND, 8, FakeGuest::nvsp(NVSP_MSG_TYPE_INIT, {NVSP_PROTOCOL_VERSION_1, 0x12345}));
+  guest.post(VM_PKT_DATA_INBAND, 9, FakeGuest::nvsp(NVSP_MSG_TYPE_INIT, {NVSP_PROTOCOL_VERSION_5, NVSP_PROTOCOL_VERSION_4}));
+  nic.on_notify();
+  EXPECT_EQ(u32(completion(8)->payload, NVSP_INIT_COMPLETE_STATUS_OFFSET), NVSP_STAT_FAIL);
+  EXPECT_EQ(u32(completion(9)->payload, NVSP_INIT_COMPLETE_STATUS_OFFSET), NVSP_STAT_FAIL);
+}
+
 TEST_F(NicTest, ReceiveBufferOfAnotherGpadlOrTooSmallFails) {
   guest.gpadls[9].assign(kReceiveSectionSize - 1, 0);
   guest.post(VM_PKT_DATA_INBAND, 1, FakeGuest::nvsp(NVSP_MSG1_TYPE_SEND_RECV_BUF, {9, NETVSC_RECEIVE_BUFFER_ID}));
@@ -180,10 +188,16 @@ TEST_F(NicTest, GpaDirectPagesAreReadAndBadOnesRefused) {
   auto none = ext;
   wire::store<uint32_t>(none, 4, 0);
   guest.post(VM_PKT_DATA_USING_GPA_DIRECT, 43, pkt, none);
+  // One more page buffer than Linux ever sends: read, and answered FAIL.
+  std::vector<uint8_t> many(8 + (MAX_PAGE_BUFFER_COUNT + 1) * 16);
+  wire::store<uint32_t>(many, 4, MAX_PAGE_BUFFER_COUNT + 1);
+  guest.post(VM_PKT_DATA_USING_GPA_DIRECT, 44, pkt, many);
   nic.on_notify();
   ASSERT_EQ(guest.frames.size(), 1u);
   EXPECT_EQ(guest.frames[0], FakeGuest::frame(kBroadcast, 200, 0x33));
-  EXPECT_EQ(dropped(nic, Drop::BadGpa), 3u);
+  EXPECT_EQ(dropped(nic, Drop::BadGpa), 4u);
+  ASSERT_NE(completion(44), nullptr);
+  EXPECT_EQ(u32(completion(44)->payload, 4), NVSP_STAT_FAIL);
   EXPECT_EQ(u32(completion(41)->payload, 4), NVSP_STAT_FAIL);
 }
 

@@ -123,6 +123,39 @@ void vmbus_msg_relid(vmbus_msg* m, uint32_t channel_message_type, uint32_t relid
 void vmbus_msg_gpadl_teardown(vmbus_msg* m, uint32_t relid, uint32_t gpadl);
 
 /* ------------------------------------------------------------------------ */
+/* A device driver's bus steps, as Linux takes them                         */
+/* ------------------------------------------------------------------------ */
+
+/* INITIATE_CONTACT for `version` on VMBUS_MESSAGE_CONNECTION_ID with
+ * `target_vp` and no interrupt or monitor pages; true when the
+ * VERSION_RESPONSE came and says supported. */
+bool vmbus_connect(uint32_t version, uint32_t target_vp, uint64_t timeout);
+
+/* One channel offer, the fields a driver keeps. */
+typedef struct vmbus_offer {
+  uint8_t if_type[VMBUS_GUID_SIZE];
+  uint8_t if_instance[VMBUS_GUID_SIZE];
+  uint32_t relid, connection_id;
+  uint16_t sub_channel_index;
+} vmbus_offer;
+/* REQUESTOFFERS, then every full-size OFFERCHANNEL until
+ * ALLOFFERS_DELIVERED: the first `max` kept in order, *count (may be NULL)
+ * gets how many came. False without ALLOFFERS_DELIVERED. */
+bool vmbus_request_offers(vmbus_offer* offers, uint32_t max, uint32_t* count, uint64_t timeout);
+
+/* A GPADL over `count` contiguous pages (header and bodies, at most
+ * VMBUS_GPADL_CREATE_MAX_PAGES) and its GPADL_CREATED: the creation
+ * status, or UINT32_MAX when none came for this relid and handle. */
+#define VMBUS_GPADL_CREATE_MAX_PAGES 256u
+uint32_t vmbus_gpadl_create(uint32_t relid, uint32_t gpadl, const void* pages, uint32_t count, uint64_t timeout);
+/* OPENCHANNEL and its OPENCHANNEL_RESULT: the status, or UINT32_MAX when
+ * none came echoing relid and openid. */
+uint32_t vmbus_open(uint32_t relid, uint32_t openid, uint32_t ring_gpadl, uint32_t target_vp,
+                    uint32_t downstream_page_offset, uint64_t timeout);
+/* GPADL_TEARDOWN; true when GPADL_TORNDOWN for it came. */
+bool vmbus_gpadl_teardown(uint32_t relid, uint32_t gpadl, uint64_t timeout);
+
+/* ------------------------------------------------------------------------ */
 /* GPADLs                                                                   */
 /* ------------------------------------------------------------------------ */
 
@@ -208,16 +241,54 @@ int vmbus_ring_write(vmbus_ring* r, uint16_t type, uint16_t flags, uint64_t tran
 int vmbus_send(vmbus_channel* c, uint16_t type, uint16_t flags, uint64_t trans_id, const void* data, uint32_t len,
                bool* signalled, uint16_t* status);
 
+/*
+ * vmbus_ring_write with a descriptor extension: `ext_len` bytes (a multiple
+ * of VMBUS_PACKET_ALIGNMENT) right after the 16-byte descriptor, the data
+ * at offset8 = (16 + ext_len) / 8, as Linux writes GPA_DIRECT and
+ * XFER_PAGES packets. VMBUS_RING_TOO_BIG for an unaligned extension or one
+ * offset8 cannot express.
+ */
+int vmbus_ring_write_ext(vmbus_ring* r, uint16_t type, uint16_t flags, uint64_t trans_id, const void* ext,
+                         uint32_t ext_len, const void* data, uint32_t len, bool* signal);
+int vmbus_send_ext(vmbus_channel* c, uint16_t type, uint16_t flags, uint64_t trans_id, const void* ext,
+                   uint32_t ext_len, const void* data, uint32_t len, bool* signalled, uint16_t* status);
+
+/* One GPA_DIRECT page buffer (Linux struct hv_page_buffer): `len` bytes at
+ * `offset` in guest page `pfn`. */
+typedef struct vmbus_page_buffer {
+  uint32_t len, offset;
+  uint64_t pfn;
+} vmbus_page_buffer;
+/* The most page buffers vmbus_send_gpa_direct encodes: more than Linux's
+ * MAX_PAGE_BUFFER_COUNT, so a hostile guest can send what Linux never does. */
+#define VMBUS_GPA_DIRECT_ENCODE_MAX (2u * MAX_PAGE_BUFFER_COUNT)
+/*
+ * A VM_PKT_DATA_USING_GPA_DIRECT packet as Linux's
+ * vmbus_sendpacket_pagebuffer builds it: {u32 reserved 0, u32 rangecount,
+ * the page buffers} after the descriptor, then `data` (the NVSP message);
+ * `count` is copied as given (0 allowed), at most
+ * VMBUS_GPA_DIRECT_ENCODE_MAX. Signals as vmbus_send.
+ */
+int vmbus_send_gpa_direct(vmbus_channel* c, uint16_t flags, uint64_t trans_id, const vmbus_page_buffer* pb,
+                          uint32_t count, const void* data, uint32_t len, bool* signalled, uint16_t* status);
+
 /* Reads the next packet of c->in into `buf` (its data part, Linux
  * hv_ringbuffer_read without raw) and advances the private read index; the
  * header's read_index moves only at vmbus_ring_commit_read. */
 int vmbus_ring_read(vmbus_ring* r, vmbus_packet* info, void* buf, uint32_t capacity);
+/* vmbus_ring_read, but `buf` gets the whole packet from its descriptor on
+ * (len8 * 8 bytes, Linux's raw read): the descriptor extension sits
+ * between byte 16 and offset8 * 8 (XFER_PAGES ranges live there), the data
+ * after it. info->data_len is still the data part's length. */
+int vmbus_ring_read_raw(vmbus_ring* r, vmbus_packet* info, void* buf, uint32_t capacity);
 /* Publishes read_index (Linux hv_pkt_iter_close). Returns true when Linux
  * would signal the host: feat_pending_send_sz, pending_send_sz non-zero and
  * this read took the free space from <= pending_send_sz to above it. */
 bool vmbus_ring_commit_read(vmbus_ring* r);
 /* Read, commit, and signal c's connection if the commit asks for it. */
 int vmbus_recv(vmbus_channel* c, vmbus_packet* info, void* buf, uint32_t capacity);
+/* vmbus_recv with vmbus_ring_read_raw. */
+int vmbus_recv_raw(vmbus_channel* c, vmbus_packet* info, void* buf, uint32_t capacity);
 
 /* HvCallSignalEvent, fast form, flag 0 (Linux vmbus_set_event). */
 uint16_t vmbus_signal(uint32_t connection_id);
