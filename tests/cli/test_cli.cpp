@@ -114,7 +114,7 @@ TEST(Cli, CheckWarnsOfHypercallsWithoutIdentity) {
 }
 
 TEST(Cli, CheckOfTheShippedProfilesNamesNoTrap) {
-  for (const char* profile : {"recommended", "recommended-vmbus", "minimal"}) {
+  for (const char* profile : {"recommended", "recommended-vmbus", "recommended-vmbus-net", "minimal"}) {
     Invocation r = run(std::string("check ") + profile);
     EXPECT_EQ(r.status, 0) << r.out;
     EXPECT_EQ(r.out.find("warning: "), std::string::npos) << profile << "\n" << r.out;
