@@ -1,7 +1,7 @@
 // libFuzzer target: the RNDIS parsers of plugins/vmbus-net/protocol on raw
 // guest bytes: the message stream of a send section, each message's frame
-// bounds and control request fields, and the page buffers of a GPA_DIRECT
-// packet. Every span they return must lie inside the input.
+// bounds and control request fields, and the ranges of a GPA_DIRECT packet
+// (one or several pages each). Every span they return must lie inside the input.
 #include "protocol/packets.hpp"
 #include "protocol/rndis.hpp"
 
@@ -35,8 +35,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const uint32_t offset = data[0] * 8u;
     if (const auto pb = parse_page_buffers(bytes, offset)) {
       check(pb->count >= 1 && pb->count <= MAX_PAGE_BUFFER_COUNT);
-      for (uint32_t i = 0; i < pb->count; ++i)
-        check(pb->buffers[i].offset + pb->buffers[i].length <= HV_PAGE_SIZE);
+      uint64_t total = 0;
+      for (uint32_t i = 0; i < pb->count; ++i) {
+        check(pb->buffers[i].length > 0 && pb->buffers[i].offset + pb->buffers[i].length <= HV_PAGE_SIZE);
+        total += pb->buffers[i].length;
+      }
+      check(total == pb->total);
     }
   }
   return 0;

@@ -13,7 +13,8 @@
 
 namespace enlight::vmbus_net {
 
-// One page buffer: `length` bytes at `offset` in guest page `pfn`.
+// One piece of guest memory: `length` bytes at `offset` in page `pfn`,
+// never crossing the page.
 struct PageBuffer {
   uint32_t length = 0, offset = 0;
   uint64_t pfn = 0;
@@ -22,15 +23,19 @@ struct PageBuffer {
 struct PageBuffers {
   std::array<PageBuffer, MAX_PAGE_BUFFER_COUNT> buffers{};
   uint32_t count = 0;
-  uint64_t total = 0;  // bytes over all buffers
+  uint64_t total = 0;  // bytes over all pieces
 };
 
-// The page buffers of a GPA_DIRECT packet, from the whole packet
-// (descriptor on, as recv_packet gives it). None when the descriptor
-// extension is too short for its range count, the count is 0 or above
-// MAX_PAGE_BUFFER_COUNT (Linux's own limit), or a buffer leaves its page or
-// names a PFN whose address does not fit 64 bits. Whether the pages are
-// guest RAM is the bus's check when they are read.
+// The memory a GPA_DIRECT packet names, from the whole packet (descriptor
+// on, as recv_packet gives it), in order and one piece per page. Each range
+// is {len, offset, pfn[]} with a PFN for every page it touches (struct
+// hv_mpb_array: Linux 6.1's stable kernels send ranges over several
+// contiguous pages; older ones one page per range, the same layout). None
+// when the extension is too short for what the ranges say, the range count
+// is 0 or above MAX_PAGE_BUFFER_COUNT, a range is empty or starts outside
+// its first page, more than MAX_PAGE_BUFFER_COUNT pages are named in all, or
+// a PFN's address does not fit 64 bits. Whether the pages are guest RAM is
+// the bus's check when they are read.
 std::optional<PageBuffers> parse_page_buffers(std::span<const uint8_t> packet, uint32_t data_offset) noexcept;
 
 // The transfer page header of a host-to-guest XFER_PAGES packet with

@@ -1688,9 +1688,10 @@
 #define NETVSC_MAX_XFER_PAGE_RANGES          UINT32_C(375)
 /*
  * VM_PKT_DATA_USING_GPA_DIRECT descriptor extension (Linux struct
- * vmbus_channel_packet_page_buffer after its descriptor): u32 reserved, u32
- * rangecount, then rangecount page buffers {u32 len, u32 offset, u64 pfn}
- * (struct hv_page_buffer), each inside one 4 KiB page.
+ * vmbus_channel_packet_page_buffer / vmbus_packet_mpb_array after its
+ * descriptor): u32 reserved, u32 rangecount, then rangecount ranges. The
+ * older form is one page per range, {u32 len, u32 offset, u64 pfn} (struct
+ * hv_page_buffer); the multi-page form below has a PFN array per range.
  */
 #define VMBUS_GPA_DIRECT_RANGE_COUNT_OFFSET  UINT32_C(4)
 #define VMBUS_GPA_DIRECT_RANGES_OFFSET       UINT32_C(8)
@@ -1699,6 +1700,9 @@
 #define VMBUS_PAGE_BUFFER_OFFSET_OFFSET      UINT32_C(4)
 #define VMBUS_PAGE_BUFFER_PFN_OFFSET         UINT32_C(8)
 #define MAX_PAGE_BUFFER_COUNT                UINT32_C(32)
+/* A multi-page range (struct hv_mpb_array, vmbus_sendpacket_mpb_desc):
+ * {u32 len, u32 offset, u64 pfn_array[]}, one PFN per page it touches. */
+#define VMBUS_MPB_RANGE_PFN_OFFSET           UINT32_C(8)
 
 /*
  * RNDIS messages: u32 ndis_msg_type, u32 msg_len (the whole message), then

@@ -182,9 +182,19 @@ TEST_F(NicTest, GpaDirectPagesAreReadAndBadOnesRefused) {
   auto outside = ext;
   wire::store<uint64_t>(outside, 32, 1u << 20);  // not guest RAM
   guest.post(VM_PKT_DATA_USING_GPA_DIRECT, 41, pkt, outside);
-  auto crossing = ext;
-  wire::store<uint32_t>(crossing, 8, 97);  // 4000 + 97 leaves the page
-  guest.post(VM_PKT_DATA_USING_GPA_DIRECT, 42, pkt, crossing);
+  // Linux's stable 6.1 (vmbus_sendpacket_mpb_desc): one range over two
+  // contiguous pages, a PFN for each.
+  std::memcpy(guest.ram.data() + 4096 * 7 + 4000, msg.data(), msg.size());
+  std::vector<uint8_t> mpb(8 + 8 + 2 * 8);
+  wire::store<uint32_t>(mpb, 4, 1);
+  wire::store<uint32_t>(mpb, 8, static_cast<uint32_t>(msg.size()));
+  wire::store<uint32_t>(mpb, 12, 4000);
+  wire::store<uint64_t>(mpb, 16, 7);
+  wire::store<uint64_t>(mpb, 24, 8);
+  guest.post(VM_PKT_DATA_USING_GPA_DIRECT, 45, pkt, mpb);
+  auto short_pfns = mpb;
+  short_pfns.resize(24);  // the second page's PFN is missing
+  guest.post(VM_PKT_DATA_USING_GPA_DIRECT, 42, pkt, short_pfns);
   auto none = ext;
   wire::store<uint32_t>(none, 4, 0);
   guest.post(VM_PKT_DATA_USING_GPA_DIRECT, 43, pkt, none);
@@ -193,8 +203,10 @@ TEST_F(NicTest, GpaDirectPagesAreReadAndBadOnesRefused) {
   wire::store<uint32_t>(many, 4, MAX_PAGE_BUFFER_COUNT + 1);
   guest.post(VM_PKT_DATA_USING_GPA_DIRECT, 44, pkt, many);
   nic.on_notify();
-  ASSERT_EQ(guest.frames.size(), 1u);
+  ASSERT_EQ(guest.frames.size(), 2u);
   EXPECT_EQ(guest.frames[0], FakeGuest::frame(kBroadcast, 200, 0x33));
+  EXPECT_EQ(guest.frames[1], FakeGuest::frame(kBroadcast, 200, 0x33));
+  EXPECT_EQ(u32(completion(45)->payload, 4), NVSP_STAT_SUCCESS);
   EXPECT_EQ(dropped(nic, Drop::BadGpa), 4u);
   ASSERT_NE(completion(44), nullptr);
   EXPECT_EQ(u32(completion(44)->payload, 4), NVSP_STAT_FAIL);
