@@ -1,4 +1,5 @@
 /* VMBus, guest side: see enlight_guest/vmbus.h. */
+#include <enlight_guest/apic.h>
 #include <enlight_guest/guest.h>
 #include <enlight_guest/vmbus.h>
 
@@ -37,6 +38,17 @@ bool vmbus_init(const hv_info* hv, void* simp_page, void* siefp_page, uint8_t ve
   uint64_t v = 0;
   if (rdmsr_safe(HV_X64_MSR_SINT0 + VMBUS_MESSAGE_SINT, &v)) return false;
   return !wrmsr_safe(HV_X64_MSR_SINT0 + VMBUS_MESSAGE_SINT, (v & HV_SYNIC_SINT_RSVDP_MASK) | hv_sint_value(vector));
+}
+
+bool vmbus_guest_setup(const hv_info* hv, void* simp_page, void* siefp_page, uint8_t vector, uint32_t* vp_index) {
+  if (hv->privileges_low & HV_ACCESS_VP_INDEX) *vp_index = (uint32_t)rdmsr(HV_X64_MSR_VP_INDEX);
+  if (!CHECK_TRUE("x2apic", apic_init()) ||
+      !CHECK_TRUE("hypercall_page.enable", hv_enable_hypercall_page((uint64_t)(uintptr_t)hv_default_hypercall_page())) ||
+      !CHECK_TRUE("synic.enable", hv_synic_enable(simp_page, siefp_page)) ||
+      !CHECK_TRUE("synic.sint2.unmask", vmbus_init(hv, simp_page, siefp_page, vector)))
+    return false;
+  irq_enable();
+  return true;
 }
 
 uint64_t vmbus_sint_interrupts(void) { return sint_interrupts; }

@@ -681,13 +681,7 @@ int main(void) {
     return (int)guest_checks_failed();
   }
   hv_set_guest_os_id(HV_GUEST_OS_ID_ENLIGHT);
-  if (hv.privileges_low & HV_ACCESS_VP_INDEX) vp_index = (uint32_t)rdmsr(HV_X64_MSR_VP_INDEX);
-  if (!CHECK_TRUE("x2apic", apic_init()) ||
-      !CHECK_TRUE("hypercall_page.enable", hv_enable_hypercall_page((uint64_t)(uintptr_t)hv_default_hypercall_page())) ||
-      !CHECK_TRUE("synic.enable", hv_synic_enable(simp, siefp)) ||
-      !CHECK_TRUE("synic.sint2.unmask", vmbus_init(&hv, simp, siefp, VMBUS_VECTOR)))
-    return (int)guest_checks_failed();
-  irq_enable();
+  if (!vmbus_guest_setup(&hv, simp, siefp, VMBUS_VECTOR, &vp_index)) return (int)guest_checks_failed();
 
   if (bus_up() && nvsp_init() && nvsp_buffers() && rndis_init()) {
     rndis_queries();

@@ -370,13 +370,7 @@ int main(void) {
     guest_printf("conformance-vmbus: no SynIC, PostMessages or SignalEvents advertised; nothing to check\n");
     return 0;
   }
-  if (hv.privileges_low & HV_ACCESS_VP_INDEX) vp_index = (uint32_t)rdmsr(HV_X64_MSR_VP_INDEX);
-  if (!CHECK_TRUE("x2apic", apic_init())) return (int)guest_checks_failed();
-  if (!CHECK_TRUE("hypercall_page.enable", hv_enable_hypercall_page((uint64_t)(uintptr_t)hv_default_hypercall_page())))
-    return (int)guest_checks_failed();
-  if (!CHECK_TRUE("synic.enable", hv_synic_enable(simp, siefp))) return (int)guest_checks_failed();
-  if (!CHECK_TRUE("synic.sint2.unmask", vmbus_init(&hv, simp, siefp, VMBUS_VECTOR))) return (int)guest_checks_failed();
-  irq_enable();
+  if (!vmbus_guest_setup(&hv, simp, siefp, VMBUS_VECTOR, &vp_index)) return (int)guest_checks_failed();
 
   if (step_contact()) {
     step_offers();

@@ -39,6 +39,16 @@ extern "C" {
  * enabled. Returns false if the SINT write faulted.
  */
 bool vmbus_init(const hv_info* hv, void* simp_page, void* siefp_page, uint8_t vector);
+/*
+ * The set-up every VMBus guest program does, one named check per step
+ * ("x2apic", "hypercall_page.enable", "synic.enable", "synic.sint2.unmask"):
+ * x2APIC on, the hypercall page, the SynIC with `simp_page` and
+ * `siefp_page`, vmbus_init with `vector`; then interrupts on. *vp_index
+ * gets this vCPU's VP index when it is advertised (else it is left alone).
+ * The caller has set the guest OS id and checked the SynIC, PostMessages
+ * and SignalEvents privileges. false at the first failed check.
+ */
+bool vmbus_guest_setup(const hv_info* hv, void* simp_page, void* siefp_page, uint8_t vector, uint32_t* vp_index);
 /* SINT2 interrupts taken by the handler vmbus_init installs (it counts,
  * then EOIs). */
 uint64_t vmbus_sint_interrupts(void);
