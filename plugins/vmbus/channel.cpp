@@ -95,7 +95,8 @@ enlight_vmbus_result enlight_vmbus_channel::peek(enlight::vmbus::PacketInfo& p) 
   return ENLIGHT_VMBUS_OK;
 }
 
-enlight_vmbus_result enlight_vmbus_channel::recv(void* buffer, uint32_t capacity, enlight_vmbus_packet* info) {
+enlight_vmbus_result enlight_vmbus_channel::take(void* buffer, uint32_t capacity, enlight_vmbus_packet* info,
+                                                 bool whole_packet) {
   if (info == nullptr || (buffer == nullptr && capacity != 0)) return ENLIGHT_VMBUS_INVALID;
   std::lock_guard<std::mutex> guard(lock);
   enlight::vmbus::PacketInfo p;
@@ -103,32 +104,16 @@ enlight_vmbus_result enlight_vmbus_channel::recv(void* buffer, uint32_t capacity
   info->type = p.type;
   info->flags = p.flags;
   info->transaction_id = p.trans_id;
-  info->length = p.length - p.data_offset;
+  info->length = whole_packet ? p.length : p.length - p.data_offset;
   if (info->length > capacity) return ENLIGHT_VMBUS_TOO_LARGE;
-  // Only the data part is copied, straight into the device's buffer.
-  if (reader->read_data({static_cast<uint8_t*>(buffer), capacity}) < 0) return corrupt(RingStatus::Truncated);
-  packets_received.add(0);
-  bytes_received.add(0, info->length);
-  // Consumed at once: the guest may be waiting for room (pending_send_sz).
-  if (reader->consume()) signal_guest();
-  return ENLIGHT_VMBUS_OK;
-}
-
-enlight_vmbus_result enlight_vmbus_channel::recv_packet(void* buffer, uint32_t capacity, enlight_vmbus_packet* info) {
-  if (info == nullptr || (buffer == nullptr && capacity != 0)) return ENLIGHT_VMBUS_INVALID;
-  std::lock_guard<std::mutex> guard(lock);
-  enlight::vmbus::PacketInfo p;
-  if (const enlight_vmbus_result r = peek(p); r != ENLIGHT_VMBUS_OK) return r;
-  info->type = p.type;
-  info->flags = p.flags;
-  info->transaction_id = p.trans_id;
-  info->length = p.length;
-  if (info->length > capacity) return ENLIGHT_VMBUS_TOO_LARGE;
-  // next() with room copies descriptor and data in one bounds-checked pass.
-  if (reader->next({static_cast<uint8_t*>(buffer), capacity}, p) != RingStatus::Ok)
-    return corrupt(RingStatus::Truncated);
+  // Straight into the device's buffer: the data part alone, or (next()
+  // with room) descriptor and data in one bounds-checked pass.
+  const std::span<uint8_t> dst(static_cast<uint8_t*>(buffer), capacity);
+  const bool copied = whole_packet ? reader->next(dst, p) == RingStatus::Ok : reader->read_data(dst) >= 0;
+  if (!copied) return corrupt(RingStatus::Truncated);
   packets_received.add(0);
   bytes_received.add(0, p.length - p.data_offset);
+  // Consumed at once: the guest may be waiting for room (pending_send_sz).
   if (reader->consume()) signal_guest();
   return ENLIGHT_VMBUS_OK;
 }

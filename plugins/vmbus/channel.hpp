@@ -38,9 +38,14 @@ struct enlight_vmbus_channel {
   void detach();
 
   // The service's calls (services/vmbus.h).
-  enlight_vmbus_result recv(void* buffer, uint32_t capacity, enlight_vmbus_packet* info);
+  // recv copies the data part, recv_packet the whole packet (descriptor on).
+  enlight_vmbus_result recv(void* buffer, uint32_t capacity, enlight_vmbus_packet* info) {
+    return take(buffer, capacity, info, false);
+  }
+  enlight_vmbus_result recv_packet(void* buffer, uint32_t capacity, enlight_vmbus_packet* info) {
+    return take(buffer, capacity, info, true);
+  }
   enlight_vmbus_result recv_drop();
-  enlight_vmbus_result recv_packet(void* buffer, uint32_t capacity, enlight_vmbus_packet* info);
   enlight_vmbus_result send(uint16_t type, uint16_t flags, uint64_t trans_id, std::span<const uint8_t> payload,
                             std::span<const uint8_t> extension = {});
 
@@ -55,6 +60,7 @@ struct enlight_vmbus_channel {
   const enlight::VmBase* vm = nullptr;
 
  private:
+  enlight_vmbus_result take(void* buffer, uint32_t capacity, enlight_vmbus_packet* info, bool whole_packet);
   void signal_guest();  // under lock
   // The next guest packet's framing, validated (under lock): OK, EMPTY,
   // CLOSED or CORRUPT.

@@ -58,6 +58,31 @@ inline std::string describe(const enlight::RunResult& r) {
   return s + "console:\n" + r.console;
 }
 
+// Boots `guest` on `backend` with `profile` for at most `limit`, and
+// returns its result and the plugins' counters, summed over the vCPUs (a
+// labelled counter also under name{label=value}).
+inline HostView run_profile(enlight::BackendKind backend, const std::string& guest, const enlight::Profile& profile,
+                            const enlight::Catalog& catalog, std::chrono::seconds limit) {
+  enlight::BackendOptions options;
+  options.vm.memory_bytes = 16ull << 20;
+  options.vm.log = [](uint32_t, const std::string&, const std::string&) {};
+  options.image = image_of(guest);
+  auto vm = enlight::Backend::create(backend, enlight::resolve(profile, catalog, enlight::backend_capabilities(backend)),
+                                     std::move(options));
+  HostView out;
+  out.result = vm->run(limit);
+  if (std::getenv("ENLIGHT_GUEST_TEST_VERBOSE") != nullptr) std::printf("%s\n", describe(out.result).c_str());
+  const enlight::MetricsStorage& m = vm->vm().metrics_storage();
+  for (uint32_t v = 0; v < profile.vcpus; ++v)
+    for (const auto& info : m.counters) {
+      const uint64_t n =
+          m.plugin_counters[static_cast<size_t>(v) * enlight::MetricsStorage::kMaxPluginCounters + info.id];
+      out.counters[info.name] += n;
+      if (!info.label_name.empty()) out.counters[info.name + "{" + info.label_name + "=" + info.label_value + "}"] += n;
+    }
+  return out;
+}
+
 // Runs `guest` with vmbus (and vmbus-util, heartbeat every 100 ms) on
 // `backend`.
 inline HostView run(enlight::BackendKind backend, const std::string& guest, uint32_t vcpus, bool util = true) {
@@ -70,24 +95,7 @@ inline HostView run(enlight::BackendKind backend, const std::string& guest, uint
     u.options["heartbeat-interval-ms"] = enlight::OptionValue{kHeartbeatMs, {}};
     profile.plugins.push_back(u);
   }
-  enlight::BackendOptions options;
-  options.vm.memory_bytes = 16ull << 20;
-  options.vm.log = [](uint32_t, const std::string&, const std::string&) {};
-  options.image = image_of(guest);
-  auto vm = enlight::Backend::create(backend, enlight::resolve(profile, catalog, enlight::backend_capabilities(backend)),
-                                     std::move(options));
-  HostView out;
-  out.result = vm->run(std::chrono::seconds(120));
-  if (std::getenv("ENLIGHT_GUEST_TEST_VERBOSE") != nullptr) std::printf("%s\n", describe(out.result).c_str());
-  const enlight::MetricsStorage& m = vm->vm().metrics_storage();
-  for (uint32_t v = 0; v < vcpus; ++v)
-    for (const auto& info : m.counters) {
-      const uint64_t n =
-          m.plugin_counters[static_cast<size_t>(v) * enlight::MetricsStorage::kMaxPluginCounters + info.id];
-      out.counters[info.name] += n;
-      if (!info.label_name.empty()) out.counters[info.name + "{" + info.label_name + "=" + info.label_value + "}"] += n;
-    }
-  return out;
+  return run_profile(backend, guest, profile, catalog, std::chrono::seconds(120));
 }
 
 inline uint64_t metric(const enlight::RunResult& r, const std::string& name) {

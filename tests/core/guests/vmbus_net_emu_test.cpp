@@ -28,25 +28,9 @@ HostView run_net(const std::string& guest, uint32_t vcpus, const std::string& ni
   enlight::PluginRequest net{"vmbus-net", {}, {}, {}, {}};
   if (!nics.empty()) net.options["nics"] = enlight::OptionValue{nics, {}};
   profile.plugins.push_back(net);
-  enlight::BackendOptions options;
-  options.vm.memory_bytes = 16ull << 20;
-  options.vm.log = [](uint32_t, const std::string&, const std::string&) {};
-  options.image = image_of(guest);
-  auto vm = enlight::Backend::create(Emu, enlight::resolve(profile, catalog, enlight::backend_capabilities(Emu)),
-                                     std::move(options));
-  HostView out;
   // Well inside ctest's time-out: a run that hangs fails here, with its
   // console, rather than being killed.
-  out.result = vm->run(std::chrono::seconds(45));
-  if (std::getenv("ENLIGHT_GUEST_TEST_VERBOSE") != nullptr) std::printf("%s\n", describe(out.result).c_str());
-  const enlight::MetricsStorage& m = vm->vm().metrics_storage();
-  for (uint32_t v = 0; v < vcpus; ++v)
-    for (const auto& info : m.counters) {
-      const uint64_t n =
-          m.plugin_counters[static_cast<size_t>(v) * enlight::MetricsStorage::kMaxPluginCounters + info.id];
-      out.counters[info.name] += n;
-      if (!info.label_name.empty()) out.counters[info.name + "{" + info.label_name + "=" + info.label_value + "}"] += n;
-    }
+  HostView out = run_profile(Emu, guest, profile, catalog, std::chrono::seconds(45));
   if (std::getenv("ENLIGHT_GUEST_TEST_VERBOSE") != nullptr)
     for (const auto& [name, n] : out.counters)
       if (name.find("vmbus") != std::string::npos) std::printf("%s %llu\n", name.c_str(), static_cast<unsigned long long>(n));
