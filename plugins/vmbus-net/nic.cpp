@@ -19,6 +19,12 @@ constexpr uint32_t kMaxGuestPacket = HV_PAGE_SIZE;
 constexpr uint32_t kMaxTxBytes = kSendSectionSize + MAX_PAGE_BUFFER_COUNT * HV_PAGE_SIZE;
 constexpr Mac kBroadcast = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 
+// Where a whole packet's data starts: the descriptor's offset8, which the
+// bus's ring reader checked (16 <= offset8 * 8 <= length).
+uint32_t data_offset_of(std::span<const uint8_t> packet) {
+  return wire::load<uint16_t>(packet, VMBUS_PACKET_OFFSET8_OFFSET) * VMBUS_PACKET_ALIGNMENT;
+}
+
 bool completion_requested(const enlight_vmbus_packet& info) {
   return (info.flags & VMBUS_DATA_PACKET_FLAG_COMPLETION_REQUESTED) != 0;
 }
@@ -51,13 +57,9 @@ void Nic::drop(Drop reason) {
   if (observer_ != nullptr) observer_->dropped(reason);
 }
 
-void Nic::reset() {
-  version_ = 0;
-  has_receive_ = has_send_ = false;
-  receive_sections_ = send_sections_ = 0;
-  rndis_ready_ = false;
-  filter_ = 0;
-  connect_indicated_ = false;
+void Nic::forget_receive_buffer() {
+  has_receive_ = false;
+  receive_sections_ = 0;
   free_sections_.clear();
   next_section_.clear();
   slots_.clear();
@@ -65,6 +67,16 @@ void Nic::reset() {
   batch_count_ = 0;
   batch_first_ = batch_last_ = kNone;
   stalled_ = false;
+}
+
+void Nic::reset() {
+  forget_receive_buffer();
+  version_ = 0;
+  has_send_ = false;
+  send_sections_ = 0;
+  rndis_ready_ = false;
+  filter_ = 0;
+  connect_indicated_ = false;
 }
 
 void Nic::on_open() {
@@ -90,10 +102,7 @@ bool Nic::on_notify() {
     }
     if (r != ENLIGHT_VMBUS_OK) break;  // empty, closed or corrupt (the bus counts that)
     const std::span<const uint8_t> packet(packet_.data(), info.length);
-    // The data offset is the descriptor's, validated by the bus's ring
-    // reader: 16 <= offset8 * 8 <= length.
-    const uint32_t data_offset = wire::load<uint16_t>(packet, VMBUS_PACKET_OFFSET8_OFFSET) * VMBUS_PACKET_ALIGNMENT;
-    const auto data = packet.subspan(data_offset);
+    const auto data = packet.subspan(data_offset_of(packet));
     switch (info.type) {
       case VM_PKT_COMP: handle_completion(data, info.transaction_id); break;
       case VM_PKT_DATA_INBAND:
@@ -114,8 +123,7 @@ void Nic::complete(const enlight_vmbus_packet& info, const NvspBytes& reply) {
 }
 
 void Nic::handle_inband(std::span<const uint8_t> packet, const enlight_vmbus_packet& info) {
-  const uint32_t data_offset = wire::load<uint16_t>(packet, VMBUS_PACKET_OFFSET8_OFFSET) * VMBUS_PACKET_ALIGNMENT;
-  const NvspParse parsed = parse_nvsp(packet.subspan(data_offset));
+  const NvspParse parsed = parse_nvsp(packet.subspan(data_offset_of(packet)));
   if (!parsed.message) {
     drop(Drop::MalformedNvsp);
     return;
@@ -132,17 +140,10 @@ void Nic::handle_inband(std::span<const uint8_t> packet, const enlight_vmbus_pac
       set_send_buffer(*b, info);
   } else if (const auto* rv = std::get_if<NvspRevoke>(&m)) {
     // Linux revokes on teardown without waiting for an answer.
-    if (rv->receive) {
-      has_receive_ = false;
-      free_sections_.clear();
-      slots_.clear();
-      free_slots_.clear();
-      batch_count_ = 0;
-      batch_first_ = batch_last_ = kNone;
-      stalled_ = false;
-    } else {
+    if (rv->receive)
+      forget_receive_buffer();
+    else
       has_send_ = false;
-    }
   } else if (const auto* p = std::get_if<NvspRndisPacket>(&m)) {
     uint32_t status = NVSP_STAT_FAIL;
     if (const uint32_t n = gather(*p, packet, info); n != 0) status = handle_rndis({tx_.data(), n});
@@ -206,8 +207,7 @@ uint32_t Nic::gather(const NvspRndisPacket& p, std::span<const uint8_t> packet, 
     used = p.section_size;
   }
   if (info.type == VM_PKT_DATA_USING_GPA_DIRECT) {
-    const uint32_t data_offset = wire::load<uint16_t>(packet, VMBUS_PACKET_OFFSET8_OFFSET) * VMBUS_PACKET_ALIGNMENT;
-    const auto buffers = parse_page_buffers(packet, data_offset);
+    const auto buffers = parse_page_buffers(packet, data_offset_of(packet));
     if (!buffers || buffers->total > tx_.size() - used) {
       drop(Drop::BadGpa);
       return 0;

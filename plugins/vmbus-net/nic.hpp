@@ -138,6 +138,8 @@ class Nic {
   static constexpr uint32_t kNone = UINT32_MAX;
 
   void reset();
+  // The receive sections, in-flight packets and pending batch dropped.
+  void forget_receive_buffer();
   void drop(Drop reason);
   void handle_inband(std::span<const uint8_t> packet, const enlight_vmbus_packet& info);
   void handle_completion(std::span<const uint8_t> data, uint64_t transaction_id);
