@@ -11,6 +11,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
+#include <span>
+#include <string>
+#include <vector>
 
 namespace {
 
@@ -66,10 +70,62 @@ struct Vm : enlight::VmBase {
     cpuid_field({HV_CPUID_IMPLEMENT_LIMITS, ENLIGHT_EBX}, HV_DEFAULT_MAX_LOGICAL_PROCESSORS);
 
     const std::string_view insn = option(opt::instruction);
-    if (insn == "vmcall") hypercall_insn = kVmcall, hypercall_insn_size = sizeof kVmcall;
-    else if (insn == "vmmcall") hypercall_insn = kVmmcall, hypercall_insn_size = sizeof kVmmcall;
-    else if (insn == "ioport") hypercall_insn = kOutImm8Eax, hypercall_insn_size = sizeof kOutImm8Eax;
+    std::span<const uint8_t> main_insn;
+    if (insn == "vmcall") main_insn = kVmcall;
+    else if (insn == "vmmcall") main_insn = kVmmcall;
+    else if (insn == "ioport") main_insn = kOutImm8Eax;
     else throw enlight::PluginError("option 'instruction' must be \"vmcall\", \"vmmcall\" or \"ioport\", got \"" + std::string(insn) + "\"");
+    build_stub(main_insn, option(opt::kernel_hypercalls), option(opt::kernel_instruction));
+  }
+
+  // The page's code. Without kernel hypercalls: the instruction and RET, as
+  // KVM writes it. With them (the kvm backend, when a plugin that claims
+  // hypercalls is offloaded to KVM's own Hyper-V code): the call code, RCX
+  // bits 15:0 (TLFS 3.7 "Hypercall Inputs"), is compared with each
+  // offloaded code, and those calls take VMCALL/VMMCALL, which KVM answers
+  // in the kernel; every other call takes the page's instruction to
+  // userspace. Only RFLAGS changes on the way, which the hypercall ABI does
+  // not preserve (Linux's hv_do_hypercall lists "cc" as clobbered).
+  void build_stub(std::span<const uint8_t> main_insn, std::string_view kernel_codes, std::string_view kernel_insn) {
+    std::vector<uint16_t> codes;
+    for (size_t at = 0; at < kernel_codes.size();) {
+      const size_t comma = std::min(kernel_codes.find(',', at), kernel_codes.size());
+      const std::string item(kernel_codes.substr(at, comma - at));
+      char* end = nullptr;
+      const unsigned long code = std::strtoul(item.c_str(), &end, 16);
+      if (item.empty() || *end != '\0' || code > 0xFFFF || codes.size() == kMaxKernelCodes)
+        throw enlight::PluginError("option 'kernel-hypercalls' must be at most " + std::to_string(kMaxKernelCodes) +
+                                   " comma-separated hex call codes (e.g. \"0x0002,0x000b\"), got \"" +
+                                   std::string(kernel_codes) + "\"");
+      codes.push_back(static_cast<uint16_t>(code));
+      at = comma + 1;
+    }
+    std::span<const uint8_t> kernel;
+    if (kernel_insn == "vmcall") kernel = kVmcall;
+    else if (kernel_insn == "vmmcall") kernel = kVmmcall;
+    else if (!codes.empty())
+      throw enlight::PluginError("option 'kernel-instruction' must be \"vmcall\" or \"vmmcall\" when "
+                                 "'kernel-hypercalls' is set, got \"" + std::string(kernel_insn) + "\"");
+    const auto put = [&](std::initializer_list<uint8_t> bytes) {
+      for (uint8_t b : bytes) stub[stub_size++] = b;
+    };
+    const auto put_span = [&](std::span<const uint8_t> bytes) {
+      for (uint8_t b : bytes) stub[stub_size++] = b;
+    };
+    // Each test: cmp cx, imm16 (66 81 F9 iw) and je rel8 (74 cb) to the
+    // kernel path, which follows the userspace path (instruction, RET).
+    const size_t tests = codes.size() * kTestSize;
+    const size_t to_kernel = tests + main_insn.size() + 1;
+    for (size_t i = 0; i < codes.size(); ++i) {
+      put({0x66, 0x81, 0xF9, static_cast<uint8_t>(codes[i]), static_cast<uint8_t>(codes[i] >> 8)});
+      put({0x74, static_cast<uint8_t>(to_kernel - (i + 1) * kTestSize)});
+    }
+    put_span(main_insn);
+    put({kNearRet});
+    if (!codes.empty()) {
+      put_span(kernel);
+      put({kNearRet});
+    }
   }
 
   // QEMU copies the first 12 bytes, zero-padded, and warns when it drops
@@ -91,8 +147,11 @@ struct Vm : enlight::VmBase {
   // guest that races itself can expect; the host is never at risk.
   std::atomic<uint64_t> guest_os_id{0};
   std::atomic<uint64_t> hypercall{0};
-  const uint8_t* hypercall_insn = kVmcall;
-  size_t hypercall_insn_size = sizeof kVmcall;
+  // The page's code (build_stub); the rest of the page is INT3.
+  static constexpr size_t kMaxKernelCodes = 12;
+  static constexpr size_t kTestSize = 7;  // cmp cx, imm16; je rel8
+  uint8_t stub[kMaxKernelCodes * kTestSize + 8] = {};
+  size_t stub_size = 0;
 };
 
 struct Vcpu : enlight::VcpuBase<Vm> {
@@ -134,8 +193,7 @@ enlight_access_result write_hypercall(Vm& vm, uint64_t value) {
   }
   uint8_t page[HV_PAGE_SIZE];
   std::fill(std::begin(page), std::end(page), kInt3);
-  std::copy_n(vm.hypercall_insn, vm.hypercall_insn_size, page);
-  page[vm.hypercall_insn_size] = kNearRet;
+  std::copy_n(vm.stub, vm.stub_size, page);
   if (!vm.write_guest(value & HV_X64_MSR_HYPERCALL_PAGE_MASK, page, sizeof page)) return ENLIGHT_ACCESS_GP;
   vm.hypercall.store(value);
   vm.set_hypercalls_enabled(true);

@@ -158,6 +158,42 @@ TEST(Cli, VendorIdAloneDoesNotTurnHyperVOn) {
   EXPECT_TRUE(parse_cpuid_json(r.out).empty()) << r.out;
 }
 
+// One flag at a time, the newer and nested flags (docs/nested-flags.md):
+// `cpuid --json` against QEMU's values, the nested leaves included. hv-evmcs
+// is refused: `cpuid` resolves on the direct backend, which cannot have it.
+TEST(Cli, CpuidJsonMatchesQemuForEachNestedAndNewerFlag) {
+  const Regs max_leaf_a{0x4000000A, HV_CPUID_SIGNATURE_EBX, HV_CPUID_SIGNATURE_ECX, HV_CPUID_SIGNATURE_EDX};
+  auto nested = [&](std::map<uint32_t, Regs> leaves, uint32_t nested_eax) {
+    leaves[0x40000000] = max_leaf_a;
+    for (uint32_t leaf = 0x40000006; leaf <= 0x40000009; ++leaf) leaves[leaf] = {0, 0, 0, 0};
+    leaves[0x4000000A] = {nested_eax, 0, 0, 0};
+    return leaves;
+  };
+  const struct {
+    const char* flags;
+    std::map<uint32_t, Regs> expected;
+  } cases[] = {
+      {"hv-xmm-input", qemu_leaves(0, 1u << 4, 0, 0xFFFFFFFF)},
+      {"hv-vpindex,hv-tlbflush,hv-tlbflush-ext", qemu_leaves(1u << 6, 1u << 14, (1u << 2) | (1u << 11), 0xFFFFFFFF)},
+      {"hv-relaxed,hv-no-nonarch-coresharing=on", qemu_leaves(0, 0, (1u << 5) | (1u << 18), 0xFFFFFFFF)},
+      {"hv-relaxed,hv-no-nonarch-coresharing=off", qemu_leaves(0, 0, 1u << 5, 0xFFFFFFFF)},
+      {"hv-emsr-bitmap", nested(qemu_leaves(0, 0, 0, 0xFFFFFFFF), 1u << 19)},
+      {"hv-vapic,hv-tlbflush-direct", nested(qemu_leaves(1u << 4, 0, 1u << 3, 0xFFFFFFFF), 1u << 17)},
+      {"hv-reenlightenment", qemu_leaves(1u << 13, 0, 0, 0xFFFFFFFF)},
+      {"hv-vpindex,hv-tlbflush", qemu_leaves(1u << 6, 0, (1u << 2) | (1u << 11), 0xFFFFFFFF)},
+      {"hv-vpindex,hv-ipi", qemu_leaves(1u << 6, 0, (1u << 10) | (1u << 11), 0xFFFFFFFF)},
+  };
+  for (const auto& c : cases) {
+    Invocation r = run(std::string("cpuid --cpu ") + c.flags + " --json");
+    ASSERT_EQ(r.status, 0) << c.flags << "\n" << r.out;
+    EXPECT_EQ(parse_cpuid_json(r.out), c.expected) << c.flags;
+  }
+  Invocation r = run("cpuid --cpu hv-vapic,hv-evmcs --json");
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("needs host feature 'kvm-enlightened-vmcs', which the direct backend does not have"), std::string::npos)
+      << r.out;
+}
+
 TEST(Cli, PluginsListsEveryPluginWithItsFlag) {
   Invocation r = run("plugins");
   ASSERT_EQ(r.status, 0) << r.out;

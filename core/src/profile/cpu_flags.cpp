@@ -84,6 +84,18 @@ class FlagParser {
     const Target* plugin = nullptr;
     const Target* option = nullptr;
     for (const Target& t : it->second) (t.option ? option : plugin) = &t;
+    // One name for a plugin and its string option is QEMU's on|off|auto
+    // property (hv-no-nonarch-coresharing): "off" turns the plugin off, so
+    // that it cannot turn Hyper-V on by itself, instead of becoming the
+    // option's value; "on", "auto" and the rest go to the option below.
+    if (plugin && option && has_value && option->option->type == OptionSpec::Type::String) {
+      const auto b = detail::parse_bool(value);
+      if (b && !*b) {
+        enable(plugin->manifest->name, false, at);
+        options_[plugin->manifest->name].erase(option->option->name);  // "auto,off" is off, with no leftover
+        return;
+      }
+    }
     // A value goes to the option when there is one: "hv-spinlocks=0x1fff"
     // is a retry count even if hv-spinlocks alone also enabled the plugin.
     if (option && (has_value || option->option->type == OptionSpec::Type::Bool)) {

@@ -7,6 +7,7 @@
 
 #include <enlight/core/metrics.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <regex>
@@ -16,6 +17,10 @@ namespace {
 
 using Rec = Vm::PluginRecord;
 Rec& rec(void* ctx) { return *static_cast<Rec*>(ctx); }
+
+// tlb_flush's bitmap on the stack: 64 words name 4096 vCPUs, HV_VP_SET's
+// own limit (64 banks), far beyond any VM here.
+constexpr uint32_t kMaxTlbFlushWords = 64;
 
 }  // namespace
 
@@ -70,6 +75,25 @@ struct HostServicesImpl {
     for (uint32_t i = 0; i < vm.vcpus_.size(); ++i)
       if (std::atomic_ref<uint32_t>(vm.vcpus_[i]->vp_index).load(std::memory_order_relaxed) == vp_index) return i;
     return UINT32_MAX;
+  }
+  static int tlb_flush(void* ctx, uint32_t caller, const uint64_t* vcpus, uint32_t words) {
+    Vm& vm = *rec(ctx).vm;
+    const uint32_t count = vm.resolution_.vcpus;
+    if (caller >= count || (words != 0 && vcpus == nullptr) || !vm.options_.hooks.tlb_flush) return -1;
+    // Bits beyond the VM's vCPUs are dropped here, once, so no backend
+    // indexes past its vCPUs; a set naming nobody is already done.
+    uint64_t clipped[kMaxTlbFlushWords] = {};
+    const uint32_t used = std::min<uint32_t>(std::min<uint32_t>(words, kMaxTlbFlushWords), (count + 63) / 64);
+    bool any = false;
+    for (uint32_t w = 0; w < used; ++w) {
+      uint64_t bits = vcpus[w];
+      const uint32_t first = w * 64;
+      if (count - first < 64) bits &= (uint64_t{1} << (count - first)) - 1;
+      clipped[w] = bits;
+      any |= bits != 0;
+    }
+    if (!any) return 0;
+    return vm.options_.hooks.tlb_flush(caller, clipped, used) ? 0 : -1;
   }
   static uint32_t backend_features(void* ctx) { return rec(ctx).vm->options_.hooks.features; }
   static int shutdown_listen(void* ctx, enlight_shutdown_fn fn, void* arg) {
@@ -285,6 +309,7 @@ void HostServices::fill(Vm::PluginRecord& r) {
   h.backend_features = &HostServicesImpl::backend_features;
   h.shutdown_listen = &HostServicesImpl::shutdown_listen;
   h.counter_register_labelled = &HostServicesImpl::counter_register_labelled;
+  h.tlb_flush = &HostServicesImpl::tlb_flush;
 }
 
 }  // namespace enlight

@@ -174,6 +174,12 @@ void Vm::create_vcpus() {
     state->index = v;
     state->vp_index = v;
     state->vm = this;
+    // Listed before the plugins create their part of it, so a plugin may
+    // give this vCPU its VP index from vcpu_create (vp_index_set; the
+    // vpindex plugin's `base` option). Only the VP index is read from it
+    // until creation completes.
+    VcpuState& created = *state;
+    vcpus_.push_back(std::move(state));
     vcpu_ctx_.emplace_back(count, nullptr);
     std::vector<void*>& ctx = vcpu_ctx_.back();
     for (uint16_t slot = 0; slot < count; ++slot) {
@@ -191,15 +197,15 @@ void Vm::create_vcpus() {
           if (records_[s]->descriptor->vcpu_create != nullptr && records_[s]->descriptor->vcpu_destroy != nullptr)
             records_[s]->descriptor->vcpu_destroy(ctx[s]);
         vcpu_ctx_.pop_back();
+        vcpus_.pop_back();
         throw std::runtime_error("plugin '" + rec.name + "' could not create vCPU " + std::to_string(v) + ": " +
                                  (message[0] ? message : "no reason given"));
       }
     }
-    state->plugin_ctx = ctx.data();
-    state->exit_counts = (metrics_.exits ? metrics_.exits.get() : metrics_.exit_scratch.get()) + metrics_.exit_block * v;
+    created.plugin_ctx = ctx.data();
+    created.exit_counts = (metrics_.exits ? metrics_.exits.get() : metrics_.exit_scratch.get()) + metrics_.exit_block * v;
     if (metrics_.latency)
-      state->latency = metrics_.latency.get() + static_cast<size_t>(count + 1) * static_cast<size_t>(ExitKind::Count) * v;
-    vcpus_.push_back(std::move(state));
+      created.latency = metrics_.latency.get() + static_cast<size_t>(count + 1) * static_cast<size_t>(ExitKind::Count) * v;
   }
 }
 

@@ -28,7 +28,7 @@ extern "C" {
 #endif
 
 #define ENLIGHT_ABI_MAJOR 1u
-#define ENLIGHT_ABI_MINOR 3u
+#define ENLIGHT_ABI_MINOR 4u
 #define ENLIGHT_PLUGIN_ENTRY_SYMBOL "enlight_plugin_entry_v1"
 
 #if defined(__GNUC__)
@@ -391,6 +391,22 @@ typedef struct enlight_host {
    * One (name, label value) pair per plugin. Only during vm_create. */
   int (*counter_register_labelled)(void* ctx, const char* name, const char* help, const char* label_name,
                                    const char* label_value, enlight_counter* out);
+
+  /* ---- ABI 1.4 (appended). Present when size >= ENLIGHT_HOST_SIZE_1_4. -- */
+
+  /* Remote TLB flush (TLFS "Virtual Processor TLB Flushing"): when it
+   * returns 0, no vCPU whose bit is set in `vcpus` (bit n of word n / 64 =
+   * vCPU n; bits beyond vcpu_count are ignored) uses a guest translation it
+   * cached before the call: each has either flushed its TLB or left guest
+   * mode with the flush due before it runs guest code again. The caller's
+   * own vCPU may be in the set (it flushes before it resumes). A whole-TLB
+   * flush: a backend may flush more than asked, never less.
+   * Exit path, from the calling vCPU's thread (`caller`): no lock, no
+   * allocation, but it waits for the targets to leave guest mode (a kick
+   * each, microseconds on kvm, up to one translation block on emu).
+   * -1 when the backend cannot flush a guest TLB (the plugin must then not
+   * report success). */
+  int (*tlb_flush)(void* ctx, uint32_t caller, const uint64_t* vcpus, uint32_t words);
 } enlight_host;
 
 #define ENLIGHT_IRQ_AUTO_EOI (1u << 0)
@@ -405,6 +421,7 @@ typedef struct enlight_host {
 #define ENLIGHT_HOST_SIZE_1_1 (offsetof(enlight_host, inject_interrupt_flags) + sizeof(void*))
 #define ENLIGHT_HOST_SIZE_1_2 (offsetof(enlight_host, vcpu_of_vp_index) + sizeof(void*))
 #define ENLIGHT_HOST_SIZE_1_3 (offsetof(enlight_host, counter_register_labelled) + sizeof(void*))
+#define ENLIGHT_HOST_SIZE_1_4 (offsetof(enlight_host, tlb_flush) + sizeof(void*))
 
 #define ENLIGHT_STOP_GUEST_RESET 1u  /* the guest asked for a reset */
 #define ENLIGHT_STOP_GUEST_CRASH 2u  /* the guest reported a crash */

@@ -322,6 +322,16 @@ class VmBase {
     return Counter(raw);
   }
 
+  // ---- ABI 1.4. On an older core there is no way to flush another vCPU's
+  // TLB: the call answers false and a flush plugin must not claim success.
+  bool host_has_1_4() const noexcept { return host_.size >= ENLIGHT_HOST_SIZE_1_4; }
+  // Every vCPU set in `vcpus` (bit n = vCPU n) stops using translations it
+  // cached before the call (enlight_host.tlb_flush). Exit path; waits.
+  bool tlb_flush(uint32_t caller, std::span<const uint64_t> vcpus) const noexcept {
+    return host_has_1_4() &&
+           host_.tlb_flush(host_.ctx, caller, vcpus.data(), static_cast<uint32_t>(vcpus.size())) == 0;
+  }
+
   template <class Iface>
   void provide_service(const char* name, uint32_t major, uint32_t minor, const Iface* iface) const {
     if (host_.service_register(host_.ctx, name, major, minor, iface) != 0)

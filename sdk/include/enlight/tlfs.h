@@ -364,6 +364,13 @@
 #define HV_NESTED_ENLIGHTENED_TLB                 (UINT32_C(1) << 22)
 #define HV_NESTED_EVMCS_PERF_GLOBAL_CTRL_BIT      UINT32_C(0)  /* 0x4000000A.EBX; Linux/KVM */
 #define HV_NESTED_EVMCS_PERF_GLOBAL_CTRL          (UINT32_C(1) << 0)
+/*
+ * The one eVMCS version KVM implements (arch/x86/kvm/vmx/hyperv_evmcs.h
+ * KVM_EVMCS_VERSION). QEMU's hv-evmcs asks for the range 1..1 and puts it in
+ * 0x4000000A.EAX 15:0 as low | high << 8 = 0x0101 (QEMU kvm.c
+ * DEFAULT_EVMCS_VERSION), whatever wider range KVM would offer.
+ */
+#define KVM_EVMCS_VERSION                         UINT32_C(1)
 
 /* ========================================================================= */
 /* Synthetic MSR indices                                                     */
@@ -781,6 +788,31 @@
 #define HV_DEBUG_PURGE_INCOMING_DATA        (UINT32_C(1) << 0)
 #define HV_DEBUG_PURGE_OUTGOING_DATA_BIT    UINT32_C(1)
 #define HV_DEBUG_PURGE_OUTGOING_DATA        (UINT32_C(1) << 1)
+
+/*
+ * Sizes of the debug-data hypercall payloads (QEMU hyperv-proto.h, packed
+ * structs; not in the TLFS). PostDebugData input: u32 count, u32 options,
+ * then `count` data bytes, at most a page with the header; output: u32
+ * pending_count. RetrieveDebugData input: u32 count, u32 options, u64
+ * timeout; output: u32 retrieved_count, u32 remaining_count, then the data.
+ * ResetDebugSession input: u32 options; output: u32 host_ip, u32 target_ip,
+ * u16 host_port, u16 target_port, u8 host_mac[6], u8 target_mac[6] (IPs and
+ * ports as host-order integers, as QEMU writes them).
+ */
+#define HV_DEBUG_POST_INPUT_HEADER_SIZE       UINT32_C(8)
+#define HV_DEBUG_POST_MAX_DATA                (HV_PAGE_SIZE - HV_DEBUG_POST_INPUT_HEADER_SIZE)
+#define HV_DEBUG_POST_OUTPUT_SIZE             UINT32_C(4)
+#define HV_DEBUG_RETRIEVE_INPUT_SIZE          UINT32_C(16)
+#define HV_DEBUG_RETRIEVE_OUTPUT_HEADER_SIZE  UINT32_C(8)
+#define HV_DEBUG_RETRIEVE_MAX_DATA            (HV_PAGE_SIZE - HV_DEBUG_RETRIEVE_OUTPUT_HEADER_SIZE)
+#define HV_DEBUG_RESET_INPUT_SIZE             UINT32_C(4)
+#define HV_DEBUG_RESET_OUTPUT_SIZE            UINT32_C(24)
+#define HV_DEBUG_RESET_OUTPUT_HOST_IP_OFFSET     UINT32_C(0)
+#define HV_DEBUG_RESET_OUTPUT_TARGET_IP_OFFSET   UINT32_C(4)
+#define HV_DEBUG_RESET_OUTPUT_HOST_PORT_OFFSET   UINT32_C(8)
+#define HV_DEBUG_RESET_OUTPUT_TARGET_PORT_OFFSET UINT32_C(10)
+#define HV_DEBUG_RESET_OUTPUT_HOST_MAC_OFFSET    UINT32_C(12)
+#define HV_DEBUG_RESET_OUTPUT_TARGET_MAC_OFFSET  UINT32_C(18)
 
 /* ========================================================================= */
 /* Hypercall ABI (TLFS Hypercall Interface)                                  */

@@ -29,7 +29,7 @@ std::string with_header(const std::string& body, const std::string& name = "demo
 TEST(Manifest, ParsesTheShippedVpindexManifest) {
   const Manifest m = load_manifest_file(kSource + "/manifests/vpindex.yaml");
   EXPECT_EQ(m.name, "vpindex");
-  EXPECT_EQ(m.version, (Version{1, 0, 0}));
+  EXPECT_EQ(m.version, (Version{1, 1, 0}));
   EXPECT_EQ(m.abi, ENLIGHT_ABI_MAJOR);
   EXPECT_EQ(m.flag, "hv-vpindex");
   EXPECT_EQ(m.library, "vpindex.so");

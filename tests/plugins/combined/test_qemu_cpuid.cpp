@@ -150,5 +150,33 @@ TEST(QemuCpuid, VapicRecommendsApicMsrsUnlessAvic) {
   expect_leaves(*make_vm("hv-avic"), avic_only);
 }
 
+TEST(QemuCpuid, TlbflushAndIpiShareExProcessorMasks) {
+  // QEMU's hyperv_fill_cpuids(): hv-tlbflush sets 4.EAX bits 2 and 11,
+  // hv-ipi bits 10 and 11; both need hv-vpindex (3.EAX[6]).
+  Expected e;
+  e.features_eax = kAlwaysEax | bit(6);
+  e.recommend_eax = bit(2) | bit(11);  // 0x804
+  expect_leaves(*make_vm("hv-vpindex,hv-tlbflush", 2), e, 2);
+  e.recommend_eax = bit(10) | bit(11);  // 0xC00
+  expect_leaves(*make_vm("hv-vpindex,hv-ipi", 2), e, 2);
+  e.recommend_eax = bit(2) | bit(10) | bit(11);  // 0xC04
+  expect_leaves(*make_vm("hv-vpindex,hv-tlbflush,hv-ipi", 2), e, 2);
+}
+
+TEST(QemuCpuid, RecommendedWithTlbflushAndIpi) {
+  // QEMU's whole recommended list, now that every plugin in it exists.
+  auto d = make_vm(
+      "hv-relaxed,hv-vapic,hv-spinlocks=0x1fff,hv-vpindex,hv-runtime,hv-time,hv-synic,hv-stimer,hv-frequencies,"
+      "hv-reset,hv-crash,hv-tlbflush,hv-ipi",
+      2);
+  Expected e;
+  e.features_eax = kAlwaysEax | bit(0) | bit(1) | bit(2) | bit(3) | bit(4) | bit(6) | bit(7) | bit(9) | bit(11);  // 0xAFF
+  e.features_ebx = bit(4) | bit(5);
+  e.features_edx = kAlwaysEdx | bit(8) | bit(10);
+  e.recommend_eax = bit(2) | bit(3) | bit(5) | bit(10) | bit(11);  // 0xC2C
+  e.spinlocks = 0x1FFF;
+  expect_leaves(*d, e, 2);
+}
+
 }  // namespace
 }  // namespace enlight::test

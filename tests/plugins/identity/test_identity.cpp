@@ -1,6 +1,8 @@
 // identity: the hypervisor CPUID leaves, GUEST_OS_ID and the hypercall page.
 #include "enlight_test.hpp"
 
+#include <vector>
+
 #include <array>
 
 namespace enlight::test {
@@ -164,6 +166,38 @@ TEST(IdentityHypercall, VmmcallInstructionOption) {
   EXPECT_EQ(p[2], 0xD9);  // VMMCALL
   EXPECT_EQ(p[3], 0xC3);
   EXPECT_EQ(p[4], 0xCC);
+}
+
+TEST(IdentityHypercall, KernelHypercallsAreTestedFirstAndTakeTheKernelInstruction) {
+  // What the kvm backend asks for when tlbflush is offloaded: codes 0x0002
+  // and 0x0013 go to KVM with VMMCALL, every other call to OUT 0xEB.
+  auto d = make_vm_from_profile(
+      "name: t\nenlightenments:\n  - relaxed\n"
+      "  - identity: { instruction: ioport, kernel-hypercalls: \"2,0x13\", kernel-instruction: vmmcall }\n");
+  ASSERT_EQ(enable_hypercalls(*d, kPage), Access::Ok);
+  const auto p = page_at(*d, kPage);
+  const std::vector<uint8_t> expected{
+      0x66, 0x81, 0xF9, 0x02, 0x00, 0x74, 10,  // cmp cx, 0x0002; je kernel (+10 from 7)
+      0x66, 0x81, 0xF9, 0x13, 0x00, 0x74, 3,   // cmp cx, 0x0013; je kernel (+3 from 14)
+      0xE7, 0xEB, 0xC3,                        // out 0xEB, eax; ret
+      0x0F, 0x01, 0xD9, 0xC3,                  // kernel: vmmcall; ret
+  };
+  ASSERT_EQ(std::vector<uint8_t>(p.begin(), p.begin() + expected.size()), expected);
+  for (size_t i = expected.size(); i < p.size(); ++i) ASSERT_EQ(p[i], 0xCC) << "offset " << i;
+}
+
+TEST(IdentityHypercall, KernelHypercallsOptionIsChecked) {
+  for (const char* bad : {"kernel-hypercalls: \"2,x\", kernel-instruction: vmmcall",
+                          "kernel-hypercalls: \"10000\", kernel-instruction: vmcall",
+                          "kernel-hypercalls: \"2\", kernel-instruction: ioport"}) {
+    try {
+      make_vm_from_profile(std::string("name: t\nenlightenments:\n  - relaxed\n  - identity: { instruction: ioport, ") +
+                           bad + " }\n");
+      ADD_FAILURE() << "accepted " << bad;
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find("kernel-"), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST(IdentityHypercall, UnknownInstructionOptionFailsVmCreation) {

@@ -55,6 +55,66 @@ TEST(VpindexCore, HostWriteMovesTheCoresVpIndex) {
   EXPECT_EQ(d->vm().vcpu(2).vp_index, 40u);
 }
 
+// Option base: vCPU n reads base + n, and the core's table (what a
+// hypercall handler is told, what vcpu_of_vp_index maps back) holds the
+// same from creation on, before the guest has read anything.
+std::unique_ptr<direct::DirectVm> make_vm_with_base(const std::string& base, uint32_t vcpus) {
+  return make_vm_from_profile("name: t\nvcpus: " + std::to_string(vcpus) + "\nenlightenments:\n  - vpindex: { base: " +
+                              base + " }\n");
+}
+
+std::string creation_error(const std::string& base, uint32_t vcpus) {
+  try {
+    make_vm_with_base(base, vcpus);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(VpindexBase, EachVcpuReadsBasePlusItsNumber) {
+  auto d = make_vm_with_base("64", 3);
+  for (uint32_t v = 0; v < 3; ++v) {
+    EXPECT_EQ(d->vm().vcpu(v).vp_index, 64u + v) << "core table, vCPU " << v;
+    const MsrRead r = d->rdmsr(v, HV_X64_MSR_VP_INDEX);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r.value, 64u + v);
+  }
+}
+
+TEST(VpindexBase, ZeroIsTheVcpuNumber) {
+  auto d = make_vm_with_base("0", 2);
+  EXPECT_EQ(d->rdmsr(1, HV_X64_MSR_VP_INDEX).value, 1u);
+  EXPECT_EQ(d->vm().vcpu(1).vp_index, 1u);
+}
+
+TEST(VpindexBase, HighestIndexJustBelowSelfIsAccepted) {
+  // 2 vCPUs: 0xFFFFFFFC and 0xFFFFFFFD; HV_VP_INDEX_SELF is 0xFFFFFFFE.
+  auto d = make_vm_with_base("0xfffffffc", 2);
+  EXPECT_EQ(d->rdmsr(1, HV_X64_MSR_VP_INDEX).value, HV_VP_INDEX_SELF - 1);
+  EXPECT_EQ(d->vm().vcpu(1).vp_index, HV_VP_INDEX_SELF - 1);
+}
+
+TEST(VpindexBase, IndexesReachingSelfAreRefusedWithTheFix) {
+  // 0xFFFFFFFD passes the manifest's bound but, with 2 vCPUs, vCPU 1 would
+  // be HV_VP_INDEX_SELF.
+  const std::string e = creation_error("0xfffffffd", 2);
+  EXPECT_NE(e.find("HV_VP_INDEX_SELF"), std::string::npos) << e;
+  EXPECT_NE(e.find("fix: base <= 4294967292"), std::string::npos) << e;
+  // Beyond the manifest's max the profile itself is refused.
+  EXPECT_FALSE(creation_error("0xfffffffe", 1).empty());
+  EXPECT_FALSE(creation_error("0x100000000", 1).empty());
+}
+
+TEST(VpindexBase, HostWriteStillMovesOneIndex) {
+  auto d = make_vm_with_base("64", 2);
+  ASSERT_EQ(d->host_wrmsr(1, HV_X64_MSR_VP_INDEX, 7), Access::Ok);
+  EXPECT_EQ(d->rdmsr(1, HV_X64_MSR_VP_INDEX).value, 7u);
+  EXPECT_EQ(d->vm().vcpu(1).vp_index, 7u);
+  EXPECT_EQ(d->vm().vcpu(0).vp_index, 64u);
+  EXPECT_EQ(d->wrmsr(0, HV_X64_MSR_VP_INDEX, 64), Access::GP);
+}
+
 TEST(VpindexMsr, WorksUnderEnforceCpuid) {
   auto d = make_vm("hv-vpindex,hv-enforce-cpuid", 2);
   EXPECT_EQ(d->rdmsr(1, HV_X64_MSR_VP_INDEX).value, 1u);

@@ -109,6 +109,12 @@ struct BackendHooks {
   // A timer of vCPU n was armed, possibly earlier than the backend last
   // planned for: wake that vCPU (or its timer thread) to look again.
   std::function<void(uint32_t vcpu)> timer_armed;
+  // Remote TLB flush (enlight_host.tlb_flush, ABI 1.4): returns once no
+  // vCPU in `vcpus` (a bitmap over vCPU numbers, already clipped to the
+  // VM's vCPUs) will run guest code with a translation cached before the
+  // call. Called on `caller`'s thread, inside its exit. Unset: the backend
+  // cannot flush, and the service answers -1.
+  std::function<bool(uint32_t caller, const uint64_t* vcpus, uint32_t words)> tlb_flush;
   // ENLIGHT_BACKEND_* (abi.h): what plugins may rely on here.
   uint32_t features = 0;
 };

@@ -66,6 +66,14 @@ std::unique_ptr<DirectVm> DirectVm::create(const Resolution& resolution, VmOptio
     return 0;
   };
   options.hooks.yield_vcpu = [yields](uint32_t) { yields->fetch_add(1); };
+  // No guest code runs here, so no translation is cached: a flush is
+  // complete at once. Each one is counted per vCPU for the tests.
+  d->flushes_ = std::make_shared<std::vector<std::atomic<uint64_t>>>(resolution.vcpus);
+  options.hooks.tlb_flush = [flushes = d->flushes_](uint32_t, const uint64_t* vcpus, uint32_t words) {
+    for (uint32_t v = 0; v < flushes->size() && v / 64 < words; ++v)
+      if ((vcpus[v / 64] >> (v % 64)) & 1) (*flushes)[v].fetch_add(1);
+    return true;
+  };
   options.hooks.apic_read = [apics](uint32_t vcpu, uint32_t msr, uint64_t& value) {
     return vcpu < apics->lapics.size() && Lapic::is_apic_msr(msr) && apics->lapics[vcpu].read(msr, value, apics->vm->now_ns());
   };

@@ -85,6 +85,11 @@ bool EmuVcpu::on_invalid(uc_engine*, void* self) {
   uint8_t b[3] = {};
   const bool readable = v.vm_.vm->memory().read(rip, b, sizeof b);
   if (readable && b[0] == 0x0F && b[1] == 0x01 && (b[2] == 0xC1 || b[2] == 0xD9)) {
+    // This hook ends the engine's run: no guest instruction executes before
+    // the loop re-enters, so for a remote TLB flush this vCPU counts as out
+    // of guest mode. Another vCPU flushing this one meanwhile need not wait
+    // for it (two vCPUs flushing each other would otherwise deadlock).
+    v.tlb_.left();
     if (!v.hypercall(rip)) return true;
   } else {
     v.defer(6, false, 0, rip);  // #UD: a fault, RIP stays on the instruction

@@ -69,6 +69,22 @@ void EmuVcpu::stop_engine(Stop why) {
   uc_emu_stop(uc_);
 }
 
+// Unicorn 2.0.1 has no call that empties an engine's TLB (UC_CTL_TB_FLUSH
+// drops translated code only), but mapping a region does: memory_map_ptr
+// ends with tlb_flush() of the engine's CPU, as QEMU must once the address
+// space changes. So a flush maps a scratch page far above guest RAM and
+// unmaps it again. The cost (a region added and removed, with Unicorn's
+// own allocation) is paid only on a remote-flush hypercall, not per exit.
+void EmuVcpu::flush_engine_tlb() {
+  alignas(0x1000) static uint8_t scratch[0x1000];
+  constexpr uint64_t kScratchGpa = uint64_t{1} << 40;  // beyond any guest RAM here (GuestMemory is far smaller)
+  if (uc_mem_map_ptr(uc_, kScratchGpa, sizeof scratch, UC_PROT_READ, scratch) == UC_ERR_OK) {
+    uc_mem_unmap(uc_, kScratchGpa, sizeof scratch);
+    return;
+  }
+  end(Outcome::HostError, "vCPU " + std::to_string(index_) + ": cannot flush the engine's TLB (uc_mem_map_ptr refused)");
+}
+
 void EmuVcpu::end(Outcome outcome, std::string message) {
   stop_ = Stop::Ended;
   vm_.finish(outcome, std::move(message));
@@ -156,8 +172,10 @@ void EmuVcpu::run() {
       continue;
     }
     kick_stopped_ = false;
+    if (tlb_.entering()) flush_engine_tlb();
     const auto t0 = std::chrono::steady_clock::now();
     const uc_err err = uc_emu_start(uc_, reg(UC_X86_REG_RIP), ~0ull, 0, 0);
+    tlb_.left();
     if (kick_stopped_) set_reg(UC_X86_REG_RIP, kick_rip_);
     runtime_ns_.fetch_add(static_cast<uint64_t>(
                               std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)

@@ -2,6 +2,8 @@
 // APIC and the loop its host thread runs.
 #pragma once
 
+#include "../tlb_shootdown.hpp"
+
 #include <enlight/core/backend/emu.hpp>
 #include <enlight/machine/lapic.hpp>
 
@@ -53,6 +55,9 @@ class EmuVcpu {
   // on this vCPU's thread; false is #GP.
   bool apic_msr_read(uint32_t index, uint64_t& value);
   bool apic_msr_write(uint32_t index, uint64_t value);
+  // Remote TLB flushes aimed at this vCPU (enlight_host.tlb_flush).
+  TlbShootdown& tlb() { return tlb_; }
+
   // The guest RIP; only once this vCPU's thread has left run().
   uint64_t rip_after_run() { return reg(UC_X86_REG_RIP); }
 
@@ -83,6 +88,8 @@ class EmuVcpu {
   void halt_wait();
   bool interrupts_enabled();
   void stop_engine(Stop why);
+  // Empties the engine's softmmu TLB, on this vCPU's thread.
+  void flush_engine_tlb();
   void end(Outcome outcome, std::string message);
 
   uint64_t reg(int id);
@@ -113,6 +120,7 @@ class EmuVcpu {
   std::mutex wait_mutex_;
   std::condition_variable wake_;
   std::atomic<uint64_t> runtime_ns_{0};
+  TlbShootdown tlb_;
 };
 
 }  // namespace enlight::emu

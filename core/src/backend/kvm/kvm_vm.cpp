@@ -14,6 +14,7 @@
 #include <sys/ioctl.h>
 #include <x86intrin.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <fstream>
 #include <cstdio>
@@ -51,8 +52,19 @@ std::string supported_hv_cpuid(std::vector<HvCpuidLeaf>& out) {
 }
 }  // namespace
 
+namespace {
+bool has_evmcs_capability() {
+  try {
+    sys::Fd fd = sys::open_device("/dev/kvm");
+    return sys::check_extension(fd.get(), KVM_CAP_HYPERV_ENLIGHTENED_VMCS) > 0;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+}  // namespace
+
 BackendCaps capabilities() {
-  BackendCaps caps{"kvm", {host_is_amd() ? "amd-svm" : "intel-vmx", "in-kernel-lapic"}, true, false, {}, {}};
+  BackendCaps caps{"kvm", host_features(host_is_amd(), has_evmcs_capability()), true, false, {}, {}};
   caps.narrows_passthrough = true;
   caps.hv_supported_missing = supported_hv_cpuid(caps.hv_supported);
   return caps;
@@ -112,12 +124,58 @@ void zero_tsc_offset(int vcpu_fd) {
 // in the kernel (its own KVM or Hyper-V hypercalls), so on this backend
 // the page's instruction is an OUT to ENLIGHT_HYPERCALL_IO_PORT, which
 // always exits (docs/kvm-backend.md).
+//
+// Hypercalls of a plugin offloaded to KVM (tlbflush, ipi) must reach KVM's
+// own Hyper-V code instead, which answers VMCALL/VMMCALL in the kernel: the
+// page then tests the call code and sends those calls there (identity's
+// kernel-hypercalls), with the host's native instruction, so KVM never
+// patches it.
 Resolution with_kvm_hypercall_page(Resolution r) {
+  std::string kernel_codes;
+  for (const ResolvedPlugin& p : r.plugins) {
+    if (p.manifest == nullptr || p.offload != "kvm") continue;
+    for (const HypercallClaim& h : p.manifest->hypercalls) {
+      char code[8];
+      std::snprintf(code, sizeof code, "%s%x", kernel_codes.empty() ? "" : ",", h.code);
+      kernel_codes += code;
+    }
+  }
   for (ResolvedPlugin& p : r.plugins)
     if (p.manifest != nullptr && p.manifest->name == "identity")
-      for (TypedOption& o : p.options)
+      for (TypedOption& o : p.options) {
         if (o.name == "instruction") o.str = "ioport";
+        if (o.name == "kernel-hypercalls") o.str = kernel_codes;
+        if (o.name == "kernel-instruction" && !kernel_codes.empty()) o.str = host_is_amd() ? "vmmcall" : "vmcall";
+      }
   return r;
+}
+
+// KVM answers a VMCALL/VMMCALL as a Hyper-V hypercall only once its own
+// GUEST_OS_ID is non-zero (kvm_hv_hypercall_enabled), and names VPs by its
+// own VP index registers. Both MSRs stay enlight's for the guest (the MSR
+// filter sends the guest's accesses to the identity and vpindex plugins),
+// so KVM's copies are set here by host writes, which the filter does not
+// govern: a fixed non-zero OS ID (the guest's own is enlight's to keep;
+// KVM uses this one only as "hypercalls on") and each vCPU's VP index as
+// the core holds it (vpindex's base option moves them).
+constexpr uint64_t kKernelGuestOsId = HV_GUEST_OS_ID_OPEN_SOURCE | 1;
+
+bool offloads_hypercalls(const Resolution& r);
+
+void enable_kernel_hypercalls(KvmVm::Impl& impl) {
+  if (impl.vcpus.empty()) return;
+  if (!sys::set_msr(impl.vcpus[0]->fd(), HV_X64_MSR_GUEST_OS_ID, kKernelGuestOsId))
+    throw std::runtime_error("kvm: KVM refused its GUEST_OS_ID, so offloaded hypercalls could not reach it");
+  for (uint32_t i = 0; i < impl.vcpus.size(); ++i)
+    if (!sys::set_msr(impl.vcpus[i]->fd(), HV_X64_MSR_VP_INDEX, impl.vm->vcpu(i).vp_index))
+      throw std::runtime_error("kvm: KVM refused the VP index of vCPU " + std::to_string(i) +
+                               " for offloaded hypercalls");
+}
+
+bool offloads_hypercalls(const Resolution& r) {
+  for (const ResolvedPlugin& p : r.plugins)
+    if (p.manifest != nullptr && p.offload == "kvm" && !p.manifest->hypercalls.empty()) return true;
+  return false;
 }
 }  // namespace
 
@@ -177,6 +235,14 @@ std::unique_ptr<KvmVm> KvmVm::create(const Resolution& resolution, KvmOptions op
     return p ? p->inject(vcpu, vector, flags) : -1;
   };
   options.vm.hooks.yield_vcpu = [](uint32_t) { sched_yield(); };
+  options.vm.hooks.tlb_flush = [weak](uint32_t, const uint64_t* vcpus, uint32_t words) {
+    auto p = weak.lock();
+    if (!p) return false;
+    tlb_shootdown(
+        vcpus, words, [&](uint32_t v) -> TlbShootdown& { return p->vcpus[v]->tlb(); },
+        [&](uint32_t v) { p->vcpus[v]->kick(); }, [&] { return p->over.load(); });
+    return true;
+  };
   options.vm.hooks.now_ns = [weak] {
     auto p = weak.lock();
     return p ? p->now_ns() : uint64_t{0};
@@ -213,7 +279,22 @@ std::unique_ptr<KvmVm> KvmVm::create(const Resolution& resolution, KvmOptions op
   }
   options.vm.tsc_frequency_hz = host_tsc_hz();
   options.vm.tsc_reliable = host_tsc_reliable();
-  e->vm_ = Vm::create(with_kvm_hypercall_page(resolution), options.vm);
+  // hv-evmcs: refused before anything is created when KVM could not use it
+  // (the capability itself is resolution's host feature; the version range
+  // is checked on each vCPU below).
+  const bool evmcs = std::any_of(resolution.plugins.begin(), resolution.plugins.end(),
+                                 [](const ResolvedPlugin& p) { return p.manifest && p.manifest->name == "evmcs"; });
+  if (const std::string why = evmcs_refusal(resolution); !why.empty()) throw std::runtime_error(why);
+  // hv-no-nonarch-coresharing=auto copies what KVM reports (QEMU
+  // hyperv_fill_cpuids); the plugin only sees its options.
+  Resolution adjusted = with_kvm_hypercall_page(resolution);
+  if (std::any_of(resolution.plugins.begin(), resolution.plugins.end(),
+                  [](const ResolvedPlugin& p) { return p.manifest && p.manifest->name == "no-nonarch-coresharing"; })) {
+    std::vector<HvCpuidLeaf> supported;
+    const bool known = supported_hv_cpuid(supported).empty();
+    adjusted = with_host_reports(std::move(adjusted), supported, known);
+  }
+  e->vm_ = Vm::create(adjusted, options.vm);
   Vm& vm = *e->vm_;
   impl->vm = &vm;
   impl->run_ms = options.run_ms;
@@ -268,7 +349,9 @@ std::unique_ptr<KvmVm> KvmVm::create(const Resolution& resolution, KvmOptions op
     if (impl->boot) enter_kernel(v.fd(), i, *impl->boot);
     else v.enter_flat_guest();
     zero_tsc_offset(v.fd());
+    if (evmcs) enable_evmcs(v.fd(), i);
   }
+  if (offloads_hypercalls(resolution)) enable_kernel_hypercalls(*impl);
   return e;
 }
 

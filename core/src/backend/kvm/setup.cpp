@@ -11,6 +11,7 @@
 #include <cerrno>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -78,6 +79,71 @@ bool host_is_amd() noexcept {
   if (!__get_cpuid(0, &a, &b, &c, &d)) return false;
   return (b == 0x68747541 && d == 0x69746e65 && c == 0x444d4163) ||  // AuthenticAMD
          (b == 0x6f677948 && d == 0x6e65476e && c == 0x656e6975);    // HygonGenuine
+}
+
+std::vector<std::string> host_features(bool amd, bool evmcs_capability) {
+  std::vector<std::string> f{amd ? "amd-svm" : "intel-vmx", "in-kernel-lapic"};
+  // KVM answers the capability only where nested VMX can use it (an AMD
+  // KVM has no enable_evmcs), but the vendor is checked as well: eVMCS is
+  // a VMX structure, and AMD's enlightened VMCB is a different thing.
+  if (!amd && evmcs_capability) f.push_back("kvm-enlightened-vmcs");
+  return f;
+}
+
+namespace {
+const ResolvedPlugin* find_plugin(const Resolution& r, const char* name) {
+  for (const ResolvedPlugin& p : r.plugins)
+    if (p.manifest != nullptr && p.manifest->name == name) return &p;
+  return nullptr;
+}
+}  // namespace
+
+std::string evmcs_refusal(const Resolution& resolution) {
+  if (find_plugin(resolution, "evmcs") == nullptr) return "";
+  const ResolvedPlugin* vapic = find_plugin(resolution, "vapic");
+  if (vapic != nullptr && vapic->offload == "kvm") return "";
+  return "kvm: hv-evmcs needs KVM to see the guest's VP assist page, where the guest names its current eVMCS, "
+         "but vapic is not offloaded to KVM (enlight's vapic plugin keeps the page to itself)"
+         "\n  fix: add --offload vapic (in a profile: - vapic: { offload: kvm })";
+}
+
+bool evmcs_version_supported(uint16_t supported) noexcept {
+  const uint32_t low = supported & HV_NESTED_EVMCS_VERSION_LOW_MASK;
+  const uint32_t high = (supported & HV_NESTED_EVMCS_VERSION_HIGH_MASK) >> HV_NESTED_EVMCS_VERSION_HIGH_SHIFT;
+  return low <= KVM_EVMCS_VERSION && KVM_EVMCS_VERSION <= high;
+}
+
+void enable_evmcs(int vcpu_fd, uint32_t vcpu) {
+  uint16_t range = 0;
+  kvm_enable_cap cap{};
+  cap.cap = KVM_CAP_HYPERV_ENLIGHTENED_VMCS;
+  cap.args[0] = reinterpret_cast<uint64_t>(&range);
+  if (::ioctl(vcpu_fd, KVM_ENABLE_CAP, &cap) != 0)
+    throw std::runtime_error("kvm: KVM_ENABLE_CAP(KVM_CAP_HYPERV_ENLIGHTENED_VMCS) on vCPU " + std::to_string(vcpu) +
+                             ": " + std::strerror(errno) +
+                             " (hv-evmcs needs KVM's nested VMX)\n  fix: load kvm_intel with nested=1, or drop hv-evmcs");
+  if (!evmcs_version_supported(range)) {
+    char text[96];
+    std::snprintf(text, sizeof text, "0x%04x", range);
+    throw std::runtime_error(std::string("kvm: KVM's eVMCS version range ") + text +
+                             " (low | high << 8) does not include version 1, which hv-evmcs advertises"
+                             "\n  fix: drop hv-evmcs on this host");
+  }
+}
+
+Resolution with_host_reports(Resolution resolution, const std::vector<HvCpuidLeaf>& supported, bool known) {
+  std::string value = "unknown";
+  if (known) {
+    value = "off";
+    for (const HvCpuidLeaf& l : supported)
+      if (l.leaf == HV_CPUID_ENLIGHTENMENT_INFO && (l.regs[ENLIGHT_EAX] & HV_RECOMMEND_NO_NON_ARCHITECTURAL_CORE_SHARING))
+        value = "on";
+  }
+  for (ResolvedPlugin& p : resolution.plugins)
+    if (p.manifest != nullptr && p.manifest->name == "no-nonarch-coresharing")
+      for (TypedOption& o : p.options)
+        if (o.name == "host-reports") o.str = value;
+  return resolution;
 }
 
 std::vector<kvm_cpuid_entry2> compose_cpuid(int kvm_fd, const CpuidTable& table) {

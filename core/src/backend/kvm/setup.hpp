@@ -10,6 +10,7 @@
 #include <linux/kvm.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace enlight::kvm {
@@ -41,6 +42,33 @@ void cpuid_for_vcpu(std::vector<kvm_cpuid_entry2>& entries, uint32_t index);
 
 // The host CPU's vendor is AMD (or Hygon): VMMCALL, SVM.
 bool host_is_amd() noexcept;
+
+// What this backend offers resolution (BackendCaps::features): the host's
+// virtualization extension, the in-kernel LAPIC, and "kvm-enlightened-vmcs"
+// when KVM can run a guest's eVMCS: an Intel host whose KVM has
+// KVM_CAP_HYPERV_ENLIGHTENED_VMCS (KVM offers it only with nested VMX).
+// Pure, so the AMD answer is testable on any host.
+std::vector<std::string> host_features(bool amd, bool evmcs_capability);
+
+// hv-evmcs on this backend: "" when the resolution can have it, else why
+// not and the fix. KVM finds the L1's current eVMCS through the VP assist
+// page (kvm_hv_get_assist_page), which it sees only when vapic is
+// offloaded to it; enlight's own vapic plugin keeps the page in userspace.
+std::string evmcs_refusal(const Resolution& resolution);
+
+// Whether the eVMCS version range KVM returned from
+// KVM_ENABLE_CAP(KVM_CAP_HYPERV_ENLIGHTENED_VMCS), low | high << 8, covers
+// the 1..1 that hv-evmcs advertises (QEMU evmcs_version_supported).
+bool evmcs_version_supported(uint16_t supported) noexcept;
+
+// Enables eVMCS on one vCPU and checks its version range; throws with the
+// errno, the vCPU and the fix.
+void enable_evmcs(int vcpu_fd, uint32_t vcpu);
+
+// no-nonarch-coresharing's host-reports option ("on", "off", "unknown"),
+// which its mode auto copies: bit 18 of 0x40000004.EAX in what KVM reports
+// supported, "unknown" when KVM could not say (`known` false).
+Resolution with_host_reports(Resolution resolution, const std::vector<HvCpuidLeaf>& supported, bool known);
 
 // MSR indexes that must leave the kernel: the whole synthetic range, every
 // MSR a resolved plugin claims outside it, and KVM's Xen hypercall-page

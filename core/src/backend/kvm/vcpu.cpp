@@ -78,6 +78,24 @@ void KvmVcpu::kick() {
   if (alive_) pthread_kill(thread_, sys::kick_signal());
 }
 
+// KVM has no ioctl that flushes a vCPU's guest TLB. What it does have: a
+// KVM_SET_SREGS that changes CR0, CR3, CR4 or EFER resets the vCPU's MMU
+// context (__set_sregs_common -> kvm_mmu_reset_context), and KVM flushes the
+// guest's TLB whenever it loads an MMU root (kvm_mmu_load ->
+// flush_tlb_current: the guest's ASID on SVM, its VPID/EPT context on VMX).
+// So CR4.PGE is toggled and put back: the same flush the SDM gives a guest
+// for all its translations, global ones included (Vol. 3A 4.10.4.1), and
+// the guest's registers end as they were. The nested stage's TLB guest
+// (conformance-tlbflush) is what shows it works on a given KVM.
+bool KvmVcpu::flush_guest_tlb() {
+  constexpr uint64_t kCr4Pge = uint64_t{1} << 7;
+  kvm_sregs s{};
+  if (::ioctl(fd_.get(), KVM_GET_SREGS, &s) != 0) return false;
+  kvm_sregs toggled = s;
+  toggled.cr4 ^= kCr4Pge;
+  return ::ioctl(fd_.get(), KVM_SET_SREGS, &toggled) == 0 && ::ioctl(fd_.get(), KVM_SET_SREGS, &s) == 0;
+}
+
 void KvmVcpu::end(Outcome outcome, const char* fmt, ...) {
   char text[512];
   va_list ap;
@@ -117,8 +135,15 @@ void KvmVcpu::run() {
     // Plugin timers run here, on this vCPU's thread, before it enters the
     // guest (docs/timers.md); the monitor kicks the vCPU when one is due.
     vm.run_timers(index_);
+    if (tlb_.entering() && !flush_guest_tlb()) {
+      tlb_.left();
+      end(Outcome::HostError, "vCPU %u: KVM refused the register write that flushes its TLB: %s", index_,
+          std::strerror(errno));
+      break;
+    }
     const uint64_t t0 = __rdtsc();
     const int r = ::ioctl(fd_.get(), KVM_RUN, 0);
+    tlb_.left();
     ticks_in_guest += __rdtsc() - t0;
     runtime_ns_.store(static_cast<uint64_t>(static_cast<double>(ticks_in_guest) * ns_per_tick),
                       std::memory_order_relaxed);

@@ -2,6 +2,7 @@
 // and the exits it turns into bus calls (exits.cpp).
 #pragma once
 
+#include "../tlb_shootdown.hpp"
 #include "sys.hpp"
 
 #include <enlight/core/backend/kvm.hpp>
@@ -53,6 +54,9 @@ class KvmVcpu {
   bool apic_read(uint32_t msr, uint64_t& value);
   bool apic_write(uint32_t msr, uint64_t value);
 
+  // Remote TLB flushes aimed at this vCPU (enlight_host.tlb_flush).
+  TlbShootdown& tlb() { return tlb_; }
+
  private:
   // Each returns false when the run is over for this vCPU.
   bool handle_exit();
@@ -68,6 +72,9 @@ class KvmVcpu {
   bool xapic_eoi();
   bool xapic_send_ipi(uint64_t x2apic_icr);
   void end(Outcome outcome, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
+  // Makes KVM flush this vCPU's guest TLB before its next entry; on this
+  // vCPU's thread, outside KVM_RUN. False when KVM refused.
+  bool flush_guest_tlb();
 
   KvmVm::Impl& vm_;
   uint32_t index_;
@@ -80,6 +87,7 @@ class KvmVcpu {
   std::mutex thread_mutex_;  // kick() vs the thread's start and end: never on the exit path
   pthread_t thread_{};
   bool alive_ = false;
+  TlbShootdown tlb_;
 };
 
 }  // namespace enlight::kvm

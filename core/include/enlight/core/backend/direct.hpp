@@ -8,6 +8,7 @@
 #include <enlight/core/vm.hpp>
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -83,6 +84,8 @@ class DirectVm {
   std::vector<std::pair<uint32_t, uint8_t>> injected() const;
   void clear_injected();
   uint32_t yields() const { return yields_->load(); }
+  // How many remote TLB flushes (enlight_host.tlb_flush) named vCPU n.
+  uint64_t tlb_flushes(uint32_t vcpu) const { return vcpu < flushes_->size() ? (*flushes_)[vcpu].load() : 0; }
 
   // Each vCPU has the shared local APIC model (docs/timers.md): injected
   // vectors land in its IRR. take_interrupt() is the CPU accepting the
@@ -105,6 +108,7 @@ class DirectVm {
     std::vector<std::pair<uint32_t, uint8_t>> list;
   };
   std::shared_ptr<Injected> injected_ = std::make_shared<Injected>();
+  std::shared_ptr<std::vector<std::atomic<uint64_t>>> flushes_;
   struct Apics;
   std::shared_ptr<Apics> apics_;
 };
