@@ -27,6 +27,14 @@ EmuVcpu::EmuVcpu(EmuVm::Impl& vm, uint32_t index, const std::vector<uint64_t>& m
   // Every vCPU's engine maps the same host RAM: stores from one are loads
   // of the others, as on a real SMP machine.
   check(uc_mem_map_ptr(uc_, 0, mem.size(), UC_PROT_ALL, mem.base()), "map guest RAM");
+  // Exits from a list (empty here) instead of uc_emu_start's `until`: on
+  // every return Unicorn 2.0.1 invalidates the translated block at
+  // until - 1 (0xFFFFFFFFFFFFFFFE), translating that address through the
+  // guest's page tables; with the guest's paging on and the address
+  // unmapped, the walk raises a #PF Unicorn swallows, which overwrote CR2
+  // and left QEMU's exception state at #PF, so the guest's next real fault
+  // became #DF (conformance-tlbflush found it).
+  check(uc_ctl_exits_enable(uc_), "enable exits");
   uc_hook h;
   check(uc_hook_add(uc_, &h, UC_HOOK_INSN, reinterpret_cast<void*>(&EmuVcpu::on_in), this, 1, 0, UC_X86_INS_IN), "hook in");
   check(uc_hook_add(uc_, &h, UC_HOOK_INSN, reinterpret_cast<void*>(&EmuVcpu::on_out), this, 1, 0, UC_X86_INS_OUT), "hook out");
