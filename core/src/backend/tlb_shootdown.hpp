@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <thread>
 
 namespace enlight {
@@ -73,6 +74,21 @@ void tlb_shootdown(const uint64_t* vcpus, uint32_t words, State&& state, Kick&& 
         std::this_thread::yield();
       }
     }
+}
+
+// The BackendHooks::tlb_flush of a backend whose shared state (`Impl`,
+// held weakly, as every hook holds it) has `vcpus` (each with tlb() and
+// kick()) and the run's `over` flag: the emu and kvm backends.
+template <class Impl>
+auto tlb_flush_hook(std::weak_ptr<Impl> weak) {
+  return [weak](uint32_t, const uint64_t* vcpus, uint32_t words) {
+    auto p = weak.lock();
+    if (!p) return false;
+    tlb_shootdown(
+        vcpus, words, [&](uint32_t v) -> TlbShootdown& { return p->vcpus[v]->tlb(); },
+        [&](uint32_t v) { p->vcpus[v]->kick(); }, [&] { return p->over.load(); });
+    return true;
+  };
 }
 
 }  // namespace enlight

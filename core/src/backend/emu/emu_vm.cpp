@@ -69,14 +69,7 @@ std::unique_ptr<EmuVm> EmuVm::create(const Resolution& resolution, EmuOptions op
     return p ? p->inject(vcpu, vector, (flags & ENLIGHT_IRQ_AUTO_EOI) != 0) : -1;
   };
   options.vm.hooks.yield_vcpu = [](uint32_t) { std::this_thread::yield(); };
-  options.vm.hooks.tlb_flush = [weak](uint32_t, const uint64_t* vcpus, uint32_t words) {
-    auto p = weak.lock();
-    if (!p) return false;
-    tlb_shootdown(
-        vcpus, words, [&](uint32_t v) -> TlbShootdown& { return p->vcpus[v]->tlb(); },
-        [&](uint32_t v) { p->vcpus[v]->kick(); }, [&] { return p->over.load(); });
-    return true;
-  };
+  options.vm.hooks.tlb_flush = tlb_flush_hook(weak);
   options.vm.hooks.now_ns = [weak] {
     auto p = weak.lock();
     return p ? p->now_ns() : uint64_t{0};
