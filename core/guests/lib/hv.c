@@ -180,3 +180,20 @@ bool hv_message_ack(volatile hv_message* slot) {
   wrmsr(HV_X64_MSR_EOM, 0);
   return true;
 }
+
+uint32_t hv_put_sparse_vp_set(uint64_t* at, const uint32_t* vps, uint32_t n, uint64_t empty_banks, uint32_t* banks) {
+  uint64_t mask = empty_banks;
+  for (uint32_t i = 0; i < n; ++i) mask |= 1ull << (vps[i] / HV_VP_SET_VPS_PER_BANK);
+  at[0] = HV_GENERIC_SET_SPARSE_4K;
+  at[1] = mask;
+  uint32_t k = 0;
+  for (uint32_t b = 0; b < HV_VP_SET_BANK_COUNT_MAX; ++b) {
+    if (!(mask & (1ull << b))) continue;
+    uint64_t bits = 0;
+    for (uint32_t i = 0; i < n; ++i)
+      if (vps[i] / HV_VP_SET_VPS_PER_BANK == b) bits |= 1ull << (vps[i] % HV_VP_SET_VPS_PER_BANK);
+    at[2 + k++] = bits;
+  }
+  *banks = k;
+  return 2 + k;
+}

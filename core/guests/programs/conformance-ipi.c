@@ -78,26 +78,6 @@ static uint64_t head(uint32_t vector, uint8_t vtl, uint8_t pad0) {
   return (uint64_t)vector | ((uint64_t)vtl << 32) | ((uint64_t)pad0 << 40);
 }
 
-/* An HV_VP_SET in sparse 4K format of `n` VP indexes, plus present banks
- * naming nobody (`empty_banks`): returns the qwords written, *banks the
- * bank count (the variable header of the Ex calls). */
-static uint32_t put_sparse_set(uint64_t* at, const uint32_t* vps, uint32_t n, uint64_t empty_banks, uint32_t* banks) {
-  uint64_t mask = empty_banks;
-  for (uint32_t i = 0; i < n; ++i) mask |= 1ull << (vps[i] / HV_VP_SET_VPS_PER_BANK);
-  at[0] = HV_GENERIC_SET_SPARSE_4K;
-  at[1] = mask;
-  uint32_t k = 0;
-  for (uint32_t b = 0; b < HV_VP_SET_BANK_COUNT_MAX; ++b) {
-    if (!(mask & (1ull << b))) continue;
-    uint64_t bits = 0;
-    for (uint32_t i = 0; i < n; ++i)
-      if (vps[i] / HV_VP_SET_VPS_PER_BANK == b) bits |= 1ull << (vps[i] % HV_VP_SET_VPS_PER_BANK);
-    at[2 + k++] = bits;
-  }
-  *banks = k;
-  return 2 + k;
-}
-
 static uint32_t bank_count(const uint32_t* vps, uint32_t n, uint64_t empty_banks) {
   uint64_t mask = empty_banks;
   for (uint32_t i = 0; i < n; ++i) mask |= 1ull << (vps[i] / HV_VP_SET_VPS_PER_BANK);
@@ -122,7 +102,7 @@ static uint64_t send_ex(uint64_t first, const uint32_t* vps, uint32_t n, uint64_
   uint64_t* in = in_qwords();
   in[0] = first;
   uint32_t banks = 0;
-  put_sparse_set(in + 1, vps, n, empty_banks, &banks);
+  hv_put_sparse_vp_set(in + 1, vps, n, empty_banks, &banks);
   return hv_hypercall(hv_control(HvCallSendSyntheticClusterIpiEx, 0) | varhead(vh >= 0 ? (uint32_t)vh : banks),
                       gpa(in), 0);
 }
@@ -278,7 +258,7 @@ static void cases_vp_set(void) {
     k = vps_of(1u << 1, vps);
     v = take_vector();
     in[0] = head(v, 0, 0);
-    const uint32_t q = 1 + put_sparse_set(in + 1, vps, k, 0, &banks);
+    const uint32_t q = 1 + hv_put_sparse_vp_set(in + 1, vps, k, 0, &banks);
     expect_delivery("ipi.ex.xmm_fast_sparse",
                     hv_hypercall_xmm_fast(hv_control(HvCallSendSyntheticClusterIpiEx, 0) | varhead(banks), in, q * 8),
                     v, 1u << 1);

@@ -202,25 +202,6 @@ static uint32_t round_run(const char* name, uint32_t kind, void (*flush)(const c
 /* ------------------------------------------------------------------------ */
 /* Hypercall inputs                                                         */
 
-/* An HV_VP_SET of `n` VP indexes in sparse 4K format at `at`: returns the
- * qwords written (format, mask, banks); *banks = the bank count. */
-static uint32_t put_sparse_set(uint64_t* at, const uint32_t* vps, uint32_t n, uint32_t* banks) {
-  uint64_t mask = 0;
-  for (uint32_t i = 0; i < n; ++i) mask |= 1ull << (vps[i] / HV_VP_SET_VPS_PER_BANK);
-  at[0] = HV_GENERIC_SET_SPARSE_4K;
-  at[1] = mask;
-  uint32_t k = 0;
-  for (uint32_t b = 0; b < HV_VP_SET_BANK_COUNT_MAX; ++b) {
-    if (!(mask & (1ull << b))) continue;
-    uint64_t bits = 0;
-    for (uint32_t i = 0; i < n; ++i)
-      if (vps[i] / HV_VP_SET_VPS_PER_BANK == b) bits |= 1ull << (vps[i] % HV_VP_SET_VPS_PER_BANK);
-    at[2 + k++] = bits;
-  }
-  *banks = k;
-  return 2 + k;
-}
-
 static uint32_t put_all_set(uint64_t* at) {
   at[0] = HV_GENERIC_SET_ALL;
   at[1] = 0;
@@ -262,7 +243,7 @@ static uint64_t call_ex(uint32_t code, uint64_t flags, const uint32_t* vps, uint
   in[0] = paging_read_cr3();
   in[1] = flags;
   uint32_t banks = 0;
-  const uint32_t set = vps ? put_sparse_set(in + 2, vps, n, &banks) : put_all_set(in + 2);
+  const uint32_t set = vps ? hv_put_sparse_vp_set(in + 2, vps, n, 0, &banks) : put_all_set(in + 2);
   for (uint32_t i = 0; i < reps; ++i) in[2 + set + i] = entries[i];
   const uint64_t control = hv_control(code, reps) | varhead(vh >= 0 ? (uint32_t)vh : banks);
   return hv_hypercall(control, gpa(in), 0);
@@ -372,7 +353,7 @@ static void flush_space_ex_xmm(const char* name) {
   in[1] = 0;
   const uint32_t vp = vp_index[1];
   uint32_t banks = 0;
-  const uint32_t set = put_sparse_set(in + 2, &vp, 1, &banks);
+  const uint32_t set = hv_put_sparse_vp_set(in + 2, &vp, 1, 0, &banks);
   expect_success(name, xmm_bytes(HvCallFlushVirtualAddressSpaceEx, 0, banks, 2 + set), 0);
 }
 
@@ -382,7 +363,7 @@ static void flush_list_ex_xmm(const char* name) {
   in[1] = 0;
   const uint32_t vp = vp_index[1];
   uint32_t banks = 0;
-  const uint32_t set = put_sparse_set(in + 2, &vp, 1, &banks);
+  const uint32_t set = hv_put_sparse_vp_set(in + 2, &vp, 1, 0, &banks);
   in[2 + set] = page_entry(page_va(1), 0);
   expect_success(name, xmm_bytes(HvCallFlushVirtualAddressListEx, 1, banks, 2 + set + 1), 1);
 }

@@ -83,6 +83,12 @@ uint64_t hv_hypercall_rep(uint64_t control, uint32_t rep_count, uint64_t in_gpa,
  * otherwise *result is RAX. */
 bool hv_hypercall_direct_faults(uint64_t control, uint64_t in_gpa, uint64_t out_gpa, uint64_t* result);
 
+/* An HV_VP_SET (TLFS datatypes/HV_VP_SET) in sparse 4K format naming the
+ * `n` VP indexes `vps`, plus present banks naming nobody (`empty_banks`,
+ * a bank mask), at `at`: returns the qwords written (format, mask, banks)
+ * and sets *banks to the bank count, the Ex calls' variable header. */
+uint32_t hv_put_sparse_vp_set(uint64_t* at, const uint32_t* vps, uint32_t n, uint64_t empty_banks, uint32_t* banks);
+
 /* ------------------------------------------------------------------------ */
 /* Partition reference time (TLFS "Timers")                                 */
 /* ------------------------------------------------------------------------ */
