@@ -5,6 +5,8 @@
 // must either succeed or throw enlight's ConfigError naming where it comes
 // from; any other exception, a crash or a sanitizer report is a bug. A
 // parsed profile names only plugins and options the catalog has.
+#include "config_fuzz_common.hpp"
+
 #include <enlight/core/catalog.hpp>
 #include <enlight/core/profile.hpp>
 #include <enlight/core/resolver.hpp>
@@ -17,24 +19,11 @@
 #include <string>
 #include <typeinfo>
 
-#ifndef ENLIGHT_FUZZ_MANIFEST_DIR
-#define ENLIGHT_FUZZ_MANIFEST_DIR "manifests"
-#endif
-
 namespace {
 
 std::unique_ptr<enlight::Catalog> g_catalog;
 
-// What enlight::direct::capabilities() returns (core/src/backend/direct),
-// written out here so the target needs no VM.
-enlight::BackendCaps direct_caps() {
-  return enlight::BackendCaps{"direct", {"intel-vmx", "amd-svm", "in-kernel-lapic"}, true, false, {}, {}};
-}
-
-[[noreturn]] void fail(const char* what, const std::string& detail) {
-  std::fprintf(stderr, "cpu_flags fuzz: %s: %s\n", what, detail.c_str());
-  std::abort();
-}
+[[noreturn]] void fail(const char* what, const std::string& detail) { enlight::fuzz::fail("cpu_flags", what, detail); }
 
 void check_request(const enlight::PluginRequest& req) {
   const enlight::Manifest* m = g_catalog->find(req.name);
@@ -47,16 +36,7 @@ void check_request(const enlight::PluginRequest& req) {
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  // ENLIGHT_FUZZ_MANIFEST_DIR in the environment overrides the source tree
-  // compiled in (a moved checkout).
-  const char* env = std::getenv("ENLIGHT_FUZZ_MANIFEST_DIR");
-  const std::string dir = env && *env ? env : ENLIGHT_FUZZ_MANIFEST_DIR;
-  try {
-    g_catalog = std::make_unique<enlight::Catalog>(enlight::Catalog::discover({dir}));
-  } catch (const std::exception& e) {
-    fail("cannot build the catalog", e.what());
-  }
-  if (g_catalog->all().size() < 10) fail("too few manifests found in", dir);
+  g_catalog = enlight::fuzz::shipped_catalog("cpu_flags");
   return 0;
 }
 
@@ -66,7 +46,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const enlight::Profile p = enlight::parse_cpu_flags(flags, *g_catalog);
     for (const auto& req : p.plugins) check_request(req);
     for (const auto& req : p.option_only) check_request(req);
-    const enlight::Resolution r = enlight::resolve(p, *g_catalog, direct_caps());
+    const enlight::Resolution r = enlight::resolve(p, *g_catalog, enlight::fuzz::direct_caps());
     for (const auto& rp : r.plugins)
       if (!rp.manifest || rp.manifest->options.size() != rp.options.size())
         fail("resolved plugin without its options", rp.manifest ? rp.manifest->name : "(null)");

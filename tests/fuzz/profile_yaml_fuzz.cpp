@@ -5,6 +5,8 @@
 // either succeed or throw enlight's ConfigError; the parser's errors name
 // the profile's file. Any other exception, a crash or a sanitizer report is
 // a bug.
+#include "config_fuzz_common.hpp"
+
 #include <enlight/core/catalog.hpp>
 #include <enlight/core/profile.hpp>
 #include <enlight/core/resolver.hpp>
@@ -17,36 +19,17 @@
 #include <string>
 #include <typeinfo>
 
-#ifndef ENLIGHT_FUZZ_MANIFEST_DIR
-#define ENLIGHT_FUZZ_MANIFEST_DIR "manifests"
-#endif
-
 namespace {
 
 const std::string kPath = "<fuzz>";
 std::unique_ptr<enlight::Catalog> g_catalog;
 
-// What enlight::direct::capabilities() returns (core/src/backend/direct).
-enlight::BackendCaps direct_caps() {
-  return enlight::BackendCaps{"direct", {"intel-vmx", "amd-svm", "in-kernel-lapic"}, true, false, {}, {}};
-}
-
-[[noreturn]] void fail(const char* what, const std::string& detail) {
-  std::fprintf(stderr, "profile_yaml fuzz: %s: %s\n", what, detail.c_str());
-  std::abort();
-}
+[[noreturn]] void fail(const char* what, const std::string& detail) { enlight::fuzz::fail("profile_yaml", what, detail); }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  const char* env = std::getenv("ENLIGHT_FUZZ_MANIFEST_DIR");
-  const std::string dir = env && *env ? env : ENLIGHT_FUZZ_MANIFEST_DIR;
-  try {
-    g_catalog = std::make_unique<enlight::Catalog>(enlight::Catalog::discover({dir}));
-  } catch (const std::exception& e) {
-    fail("cannot build the catalog", e.what());
-  }
-  if (g_catalog->all().size() < 10) fail("too few manifests found in", dir);
+  g_catalog = enlight::fuzz::shipped_catalog("profile_yaml");
   return 0;
 }
 
@@ -67,7 +50,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (p.machine.kernel.empty() && (p.machine.memory || !p.machine.initrd.empty() || p.machine.has_append))
     fail("machine keys without a kernel", p.machine.initrd);
   try {
-    (void)enlight::resolve(p, *g_catalog, direct_caps());
+    (void)enlight::resolve(p, *g_catalog, enlight::fuzz::direct_caps());
   } catch (const enlight::ConfigError& e) {
     if (e.where().file.empty()) fail("resolver's ConfigError without a file", e.what());
   } catch (const std::exception& e) {
