@@ -100,6 +100,7 @@ enlight_hypercall_result flush(Vcpu& v, const enlight_hypercall& c) {
   const uint32_t count = vm.vcpu_count();
   bool all = (flags & HV_FLUSH_ALL_PROCESSORS) != 0;
   enlight::VpSet set;
+  uint64_t mask = 0;
   if (is_ex(c.code)) {
     switch (enlight::parse_vp_set({c.input, c.input_size}, HV_FLUSH_VP_SET_OFFSET, c.var_header_qwords, set)) {
       case enlight::VpSetError::None: break;
@@ -109,21 +110,16 @@ enlight_hypercall_result flush(Vcpu& v, const enlight_hypercall& c) {
     }
     all |= set.all;
   } else {
-    const uint64_t mask = load64(c, HV_FLUSH_PROCESSOR_MASK_OFFSET);
+    mask = load64(c, HV_FLUSH_PROCESSOR_MASK_OFFSET);
     // KVM's workaround for Windows Server 2012, which sends a mask of 0
     // without HV_FLUSH_ALL_PROCESSORS and expects every processor flushed
     // (kvm_hv_flush_tlb): flushing more is always safe.
     all |= mask == 0;
-    if (!all) {
-      enlight::vp_set_from_mask(mask).for_each([&](uint32_t vp) {
-        const uint32_t vcpu = vm.vcpu_of_vp_index(vp);
-        if (vcpu < count && vcpu / 64 < kMaxWords) targets[vcpu / 64] |= uint64_t{1} << (vcpu % 64);
-      });
-    }
+    set = enlight::vp_set_from_mask(mask);
   }
   if (all) {
     all_vcpus(targets, count);
-  } else if (is_ex(c.code)) {
+  } else {
     // VPs no vCPU holds are ignored, as KVM ignores them.
     set.for_each([&](uint32_t vp) {
       const uint32_t vcpu = vm.vcpu_of_vp_index(vp);
