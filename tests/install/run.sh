@@ -16,7 +16,11 @@ mv "$work/prefix" "$work/moved"
 prefix=$work/moved
 echo "install-test: installed, moved to $prefix"
 # The installed binary finds its own plugins (no --plugin-path).
-"$prefix/bin/enlight" plugins | grep -q identity || { echo "install-test: the moved enlight does not find its plugins"; "$prefix/bin/enlight" plugins; exit 1; }
+# Captured first: with pipefail, `enlight plugins | grep -q` fails whenever
+# grep exits before enlight's last write (SIGPIPE), which CI hit once the
+# list outgrew one stdio buffer.
+listing=$("$prefix/bin/enlight" plugins)
+grep -q identity <<<"$listing" || { echo "install-test: the moved enlight does not find its plugins"; "$prefix/bin/enlight" plugins; exit 1; }
 cp -r "$src/sdk/examples/vendor-telemetry" "$work/vendor-src"
 cmake -S "$work/vendor-src" -B "$work/vendor" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_PREFIX_PATH="$prefix" >"$work/configure.log" || { cat "$work/configure.log"; exit 1; }
