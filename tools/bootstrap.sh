@@ -5,6 +5,7 @@
 #
 #   tools/bootstrap.sh run     set up, build, `enlight run` on its built-in default
 #   tools/bootstrap.sh test    set up, build, run every test (what CI runs): ctest,
+#                              the sanitizer jobs (tools/sanitize.sh asan, tsan),
 #                              then the kvm backend's nested stage (tests/nested-kvm/run)
 #   tools/bootstrap.sh deps    only install the packages
 #
@@ -70,6 +71,11 @@ case "$mode" in
     configure_and_build
     rc=0
     (cd "$build" && ctest --output-on-failure -j "$jobs" --timeout 300) || rc=1
+    # ASan+UBSan and TSan builds of the core, the plugins and the chosen
+    # tests, in build-asan/ and build-tsan/ beside the build directory
+    # (docs/sanitizers.md). Before the nested stage, never beside it.
+    BUILD_DIR=$build JOBS=$jobs "$here/tools/sanitize.sh" asan || rc=1
+    BUILD_DIR=$build JOBS=$jobs "$here/tools/sanitize.sh" tsan || rc=1
     # The kvm backend on a real KVM inside QEMU's software emulation, for
     # every host, with or without /dev/kvm (docs/kvm-backend.md).
     BUILD_DIR=$build "$here/tests/nested-kvm/run" || rc=1

@@ -31,6 +31,25 @@ struct Vm : enlight::VmBase {
   // Partition-wide, like KVM's hv_crash_param: any vCPU may write them.
   std::array<std::atomic<uint64_t>, HV_X64_MSR_CRASH_PARAMS> params{};
   const enlight::Counter reports;
+
+  // Saved state (docs/sdk.md, "Saved state"): P0-P4, which a guest that
+  // reported nothing yet may have filled in advance, then CRASH_CTL as it
+  // reads. P0-P4 take any value (as the MSR writes do). CTL holds no state
+  // (reads are always the supported bits, a host write changes nothing and
+  // never re-reports a crash), so it is only checked: a bit this plugin
+  // never offers cannot come from a VM it ran.
+  void save(enlight::StateWriter& w) const {
+    w.put(params);
+    w.put(kSupported);
+  }
+  void load(enlight::StateReader& r) {
+    std::array<uint64_t, HV_X64_MSR_CRASH_PARAMS> p{};
+    r.get(p);
+    const uint64_t ctl = r.get<uint64_t>();
+    if (!r.complete()) return;
+    if ((ctl & ~kSupported) != 0) return r.refuse("HV_X64_MSR_CRASH_CTL", ctl, "bits this plugin never offers");
+    for (uint32_t i = 0; i < HV_X64_MSR_CRASH_PARAMS; ++i) params[i].store(p[i]);
+  }
 };
 
 struct Vcpu : enlight::VcpuBase<Vm> {

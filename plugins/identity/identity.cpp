@@ -152,12 +152,53 @@ struct Vm : enlight::VmBase {
   static constexpr size_t kTestSize = 7;  // cmp cx, imm16; je rel8
   uint8_t stub[kMaxKernelCodes * kTestSize + 8] = {};
   size_t stub_size = 0;
+
+  // Saved state: GUEST_OS_ID and HYPERCALL. The hypercall page is guest
+  // RAM, restored with it, so the load does not rewrite it (the guest may
+  // have changed it since: KVM does not rewrite it on restore either). It
+  // redoes everything else an enabling write does: hypercalls on, for an
+  // enabled page that lies in guest RAM. Refused: an enabled HYPERCALL with
+  // GUEST_OS_ID 0 (no write sequence leaves that: a 0 ID drops the enable
+  // bit, and the enable is dropped while the ID is 0), and an enabled page
+  // outside guest RAM (that write is #GP).
+  void save(enlight::StateWriter& w) const {
+    w.put(guest_os_id);
+    w.put(hypercall);
+  }
+  void load(enlight::StateReader& r) {
+    const uint64_t os_id = r.get<uint64_t>();
+    const uint64_t value = r.get<uint64_t>();
+    if (!r.complete()) return;
+    const bool enabled = (value & HV_X64_MSR_HYPERCALL_ENABLE) != 0;
+    if (enabled && os_id == 0)
+      return r.refuse("HV_X64_MSR_HYPERCALL", value, "enabled while HV_X64_MSR_GUEST_OS_ID is 0");
+    if (enabled && map_guest(value & HV_X64_MSR_HYPERCALL_PAGE_MASK, HV_PAGE_SIZE) == nullptr)
+      return r.refuse("HV_X64_MSR_HYPERCALL", value, "the enabled hypercall page is outside guest RAM");
+    guest_os_id.store(os_id);
+    hypercall.store(value);
+    set_hypercalls_enabled(enabled);
+  }
 };
 
 struct Vcpu : enlight::VcpuBase<Vm> {
   using VcpuBase::VcpuBase;
   // HV_X64_MSR_VP_ASSIST_PAGE while no plugin claims it (see below).
   std::atomic<uint64_t> vp_assist{0};
+
+  // Saved state: the VP assist page MSR (0 when vapic owns the MSR). No
+  // PV EOI behind it here, so nothing to redo; the page is guest RAM and is
+  // not cleared again (its APIC-assist word was cleared when enabled and
+  // nothing here ever sets it). An enabled page outside RAM is refused, as
+  // its write is #GP.
+  void save(enlight::StateWriter& w) const { w.put(vp_assist); }
+  void load(enlight::StateReader& r) {
+    const uint64_t value = r.get<uint64_t>();
+    if (!r.complete()) return;
+    if ((value & HV_X64_MSR_VP_ASSIST_PAGE_ENABLE) != 0 &&
+        vm().map_guest(value & HV_X64_MSR_VP_ASSIST_PAGE_PAGE_MASK, HV_PAGE_SIZE) == nullptr)
+      return r.refuse("HV_X64_MSR_VP_ASSIST_PAGE", value, "the enabled page is outside guest RAM");
+    vp_assist.store(value, std::memory_order_relaxed);
+  }
 };
 
 enlight_access_result read_msr(Vcpu& v, uint32_t index, uint64_t& value, enlight_origin) {

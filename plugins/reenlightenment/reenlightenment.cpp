@@ -24,21 +24,16 @@
 // guest last ran at is the plugin's saved state (vm_save/vm_load); a load at
 // another frequency arms a timer on vCPU 0 that does the above when the VM
 // next runs, after every register of the restore is in place, in whatever
-// order a core restores MSRs and plugin state. Choices where the TLFS is
+// order a core restores MSRs and plugin state. The state is the SDK's
+// save/load members (enlight/state.hpp), so its blob carries the SDK's
+// header and version. Choices where the TLFS is
 // silent are in README.md.
 #include <enlight/plugin.hpp>
 
 #include <atomic>
 #include <cstdio>
-#include <cstring>
 
 namespace {
-
-// Saved state, little-endian: magic, layout version, then the TSC frequency
-// the guest ran at and the three registers.
-constexpr uint32_t kStateMagic = 0x4C4E4552;  // "RENL"
-constexpr uint32_t kStateVersion = 1;
-constexpr uint64_t kStateSize = 4 + 4 + 8 * 4;
 
 struct Vm : enlight::VmBase {
   explicit Vm(const enlight_vm_params& p)
@@ -59,6 +54,17 @@ struct Vm : enlight::VmBase {
   uint64_t saved_tsc_hz = 0;
   enlight::Timer notify_timer;
   const enlight::Counter notifications;
+
+  // Saved state (the SDK's header, then): the TSC frequency the guest ran
+  // at and the three registers, which hold any 64-bit value (KVM checks no
+  // bit, and the host may write EMULATION_STATUS freely).
+  void save(enlight::StateWriter& w) const {
+    w.put(tsc_frequency_hz());
+    w.put(control);
+    w.put(emulation_control);
+    w.put(emulation_status);
+  }
+  void load(enlight::StateReader& r);
 };
 
 struct Vcpu : enlight::VcpuBase<Vm> {
@@ -129,77 +135,29 @@ void Vm::on_frequency_change(void* arg, uint64_t) noexcept {
   }
 }
 
-void put64(uint8_t* at, uint64_t v) { std::memcpy(at, &v, 8); }  // x86: little-endian
-uint64_t get64(const uint8_t* at) {
-  uint64_t v;
-  std::memcpy(&v, at, 8);
-  return v;
-}
-
-int64_t save_state(void* ctx, uint8_t* buffer, uint64_t capacity) noexcept {
-  const Vm& vm = *static_cast<const Vm*>(ctx);
-  if (capacity < kStateSize) return -1;
-  std::memcpy(buffer, &kStateMagic, 4);
-  std::memcpy(buffer + 4, &kStateVersion, 4);
-  put64(buffer + 8, vm.tsc_frequency_hz());
-  put64(buffer + 16, vm.control.load(std::memory_order_relaxed));
-  put64(buffer + 24, vm.emulation_control.load(std::memory_order_relaxed));
-  put64(buffer + 32, vm.emulation_status.load(std::memory_order_relaxed));
-  return static_cast<int64_t>(kStateSize);
-}
-
-int refuse(enlight_error* error, const char* text) noexcept {
-  if (error != nullptr && error->message != nullptr && error->capacity != 0) {
-    std::strncpy(error->message, text, error->capacity - 1);
-    error->message[error->capacity - 1] = '\0';
-  }
-  return -1;
-}
-
-int load_state(void* ctx, const uint8_t* buffer, uint64_t size, enlight_error* error) noexcept {
-  Vm& vm = *static_cast<Vm*>(ctx);
-  uint32_t magic = 0, version = 0;
-  if (size >= 8) {
-    std::memcpy(&magic, buffer, 4);
-    std::memcpy(&version, buffer + 4, 4);
-  }
-  if (size != kStateSize || magic != kStateMagic)
-    return refuse(error, "reenlightenment: the saved state is not this plugin's (wrong size or magic)");
-  if (version != kStateVersion) return refuse(error, "reenlightenment: saved state layout version is not 1");
-  const uint64_t saved_hz = get64(buffer + 8);
-  if (saved_hz == 0) return refuse(error, "reenlightenment: the saved state has a TSC frequency of 0 Hz");
-  vm.control.store(get64(buffer + 16), std::memory_order_relaxed);
-  vm.emulation_control.store(get64(buffer + 24), std::memory_order_relaxed);
-  vm.emulation_status.store(get64(buffer + 32), std::memory_order_relaxed);
-  vm.saved_tsc_hz = saved_hz;
-  if (saved_hz == vm.tsc_frequency_hz()) {
-    vm.notify_timer.cancel();
-    return 0;
+// Nothing changes unless the whole state is accepted. A load at another
+// frequency arms the notification (on_frequency_change).
+void Vm::load(enlight::StateReader& r) {
+  const uint64_t saved_hz = r.get<uint64_t>();
+  const uint64_t ctl = r.get<uint64_t>();
+  const uint64_t emulation = r.get<uint64_t>();
+  const uint64_t status = r.get<uint64_t>();
+  if (!r.complete()) return;
+  if (saved_hz == 0) return r.fail("the saved state has a TSC frequency of 0 Hz");
+  control.store(ctl, std::memory_order_relaxed);
+  emulation_control.store(emulation, std::memory_order_relaxed);
+  emulation_status.store(status, std::memory_order_relaxed);
+  saved_tsc_hz = saved_hz;
+  if (saved_hz == tsc_frequency_hz()) {
+    notify_timer.cancel();
+    return;
   }
   // Due at once: it fires at vCPU 0's next timer check, i.e. when the VM
   // runs again. 0 means "not armed", hence at least 1.
-  const uint64_t now = vm.reference_time();
-  vm.notify_timer.arm(now == 0 ? 1 : now);
-  return 0;
+  const uint64_t now = reference_time();
+  notify_timer.arm(now == 0 ? 1 : now);
 }
-
-// ENLIGHT_PLUGIN with the saved-state entry points added: the same checks
-// of the handlers against the manifest, then vm_save/vm_load, which the
-// Plugin spec of plugin.hpp has no field for.
-constexpr auto kPluginSpec = enlight::Plugin<Vm, Vcpu>{.msrs = kMsrs};
-static_assert(enlight::msr_claims_valid(kPluginSpec.msrs), "MSR handler ranges overlap or are malformed");
-static_assert(enlight::this_plugin::check_msr_handlers(kPluginSpec.msrs),
-              "the MSR handlers differ from the manifest's claims: msrs");
-static_assert(enlight::this_plugin::check_hypercall_handlers(kPluginSpec.hypercalls), "hypercalls");
-static_assert(enlight::this_plugin::check_io_handlers(kPluginSpec.io_ports), "io-ports");
-
-constexpr enlight_plugin_descriptor with_saved_state(enlight_plugin_descriptor d) {
-  d.vm_save = &save_state;
-  d.vm_load = &load_state;
-  return d;
-}
-constexpr enlight_plugin_descriptor kDescriptor = with_saved_state(enlight::make_descriptor(kPluginSpec));
 
 }  // namespace
 
-ENLIGHT_PLUGIN_EXPORT_(::enlight::this_plugin::name)
+ENLIGHT_PLUGIN(enlight::Plugin<Vm, Vcpu>{.msrs = kMsrs})

@@ -18,6 +18,16 @@ struct Vcpu : enlight::VcpuBase<Vm> {
   // its saved value (KVM's runtime_offset). Unsigned wrap-around is the
   // intended arithmetic: the offset may be "negative".
   uint64_t offset = 0;
+
+  // Saved state: the VP's run time as the guest reads it. The backend's run
+  // time restarts at 0 in the restored VM, so the load sets the offset as a
+  // host write does: the next read returns the saved value and counts on.
+  // Every 64-bit value is one a host write accepts.
+  void save(enlight::StateWriter& w) const { w.put(vm().vcpu_runtime(index()) + offset); }
+  void load(enlight::StateReader& r) {
+    const uint64_t value = r.get<uint64_t>();
+    if (r.complete()) offset = value - vm().vcpu_runtime(index());
+  }
 };
 
 enlight_access_result read_runtime(Vcpu& v, uint32_t, uint64_t& value, enlight_origin) {

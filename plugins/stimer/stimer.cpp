@@ -145,6 +145,10 @@ struct Vm : enlight::VmBase {
 struct Vcpu : enlight::VcpuBase<Vm> {
   Vcpu(Vm& vm, uint32_t index) : VcpuBase(vm, index), timers(vm.timers[index]) {}
   VcpuTimers& timers;
+
+  // Saved state (below the state machine).
+  void save(enlight::StateWriter& w) const;
+  void load(enlight::StateReader& r);
 };
 
 // ---- The state machine -------------------------------------------------------
@@ -269,6 +273,123 @@ void on_slot_free(void* arg, uint32_t vcpu, uint32_t sint) noexcept {
   for (Stimer& s : vm.timers[vcpu])
     if (s.pending && enabled(s.config) && !direct_mode(s.config) && sintx(s.config) == sint)
       s.host_timer.arm(vm.reference_time());
+}
+
+// ---- Saved state ---------------------------------------------------------------
+
+// Per timer: CONFIG, COUNT, running, pending, refused, expiration and
+// started_at. Times are partition reference time, which the core makes
+// continue from its saved value before plugins load, so an absolute
+// expiration means the same instant in the restored VM: a timer armed for
+// 3 ms from the save fires 3 ms of guest time after the restore, a period
+// due before the save and still undelivered is delivered once, and a
+// periodic timer keeps its grid.
+void Vcpu::save(enlight::StateWriter& w) const {
+  for (const Stimer& s : timers) {
+    w.put(s.config);
+    w.put(s.count);
+    w.put(s.running);
+    w.put(s.pending);
+    w.put(s.refused);
+    w.put(s.expiration);
+    w.put(s.started_at);
+  }
+}
+
+namespace {
+
+struct SavedTimer {
+  uint64_t config = 0, count = 0, expiration = 0, started_at = 0;
+  bool running = false, pending = false, refused = false;
+};
+
+constexpr const char* kConfigNames[kTimerCount] = {"HV_X64_MSR_STIMER0_CONFIG", "HV_X64_MSR_STIMER1_CONFIG",
+                                                   "HV_X64_MSR_STIMER2_CONFIG", "HV_X64_MSR_STIMER3_CONFIG"};
+constexpr const char* kTimerNames[kTimerCount] = {"synthetic timer 0", "synthetic timer 1", "synthetic timer 2",
+                                                  "synthetic timer 3"};
+
+// A saved timer is one this state machine can be in: CONFIG passes the MSR
+// write's checks (and SINT 0 never stays enabled outside direct mode);
+// running and pending exclude each other and need an enabled timer with a
+// non-zero COUNT, and an enabled timer with a COUNT is one or the other;
+// a retry (refused) only exists for a pending signal; a
+// one-shot expires at COUNT; a pending expiration has passed and a running
+// one was set after its start; nothing started after `now`.
+bool check(enlight::StateReader& r, uint32_t n, const SavedTimer& t, bool direct_available, uint64_t now) {
+  const auto refuse = [&](uint64_t value, const char* why) {
+    r.refuse(kTimerNames[n], value, why);
+    return false;
+  };
+  switch (check_config(t.config, direct_available)) {
+    case ConfigCheck::Ok: break;
+    case ConfigCheck::Reserved: r.refuse(kConfigNames[n], t.config, "reserved bits set"); return false;
+    case ConfigCheck::DirectUnavailable:
+      r.refuse(kConfigNames[n], t.config, "direct mode without hv-stimer-direct");
+      return false;
+    case ConfigCheck::DirectVector:
+      r.refuse(kConfigNames[n], t.config, "direct mode with a vector below 16");
+      return false;
+  }
+  if (enforce_sint(t.config) != t.config) {
+    r.refuse(kConfigNames[n], t.config, "enabled in message mode with SINT 0");
+    return false;
+  }
+  if (t.running && t.pending) return refuse(t.expiration, "both running and pending");
+  if ((t.running || t.pending) && (!enabled(t.config) || t.count == 0))
+    return refuse(t.config, "running or pending while disabled or with COUNT 0");
+  // start() runs every enabled timer with a COUNT, and it stays running or
+  // pending until disabled: an idle one would never fire again.
+  if (enabled(t.config) && t.count != 0 && !t.running && !t.pending)
+    return refuse(t.config, "enabled with a COUNT but neither running nor pending");
+  if (t.refused && !t.pending) return refuse(t.expiration, "a refused delivery without a pending signal");
+  if ((t.running || t.pending) && !periodic(t.config) && t.expiration != t.count)
+    return refuse(t.expiration, "a one-shot expiration other than its COUNT");
+  if (t.running && periodic(t.config) && t.expiration <= t.started_at)
+    return refuse(t.expiration, "a periodic expiration not after its start");
+  if (t.pending && t.expiration > now) return refuse(t.expiration, "pending before its expiration time");
+  if ((t.running || t.pending) && t.started_at > now) return refuse(t.started_at, "started after the restored time");
+  return true;
+}
+
+}  // namespace
+
+// Nothing is applied unless every timer is accepted. Then: a running
+// timer's host timer is armed for its saved expiration (at once when it
+// has passed); a pending message-mode signal is retried at once, as after
+// an EOM (a retry armed by an EOM just before the save would otherwise be
+// lost; a slot still full only sets MessagePending again, so it is never
+// delivered twice); a pending direct-mode signal waits for a rewrite, as
+// it would have.
+void Vcpu::load(enlight::StateReader& r) {
+  std::array<SavedTimer, kTimerCount> saved{};
+  for (SavedTimer& t : saved) {
+    r.get(t.config);
+    r.get(t.count);
+    r.get(t.running);
+    r.get(t.pending);
+    r.get(t.refused);
+    r.get(t.expiration);
+    r.get(t.started_at);
+  }
+  if (!r.complete()) return;
+  Vm& v = vm();
+  const uint64_t now = v.reference_time();
+  for (uint32_t n = 0; n < kTimerCount; ++n)
+    if (!check(r, n, saved[n], v.direct_available, now)) return;
+  for (uint32_t n = 0; n < kTimerCount; ++n) {
+    Stimer& s = timers[n];
+    const SavedTimer& t = saved[n];
+    stop(s);
+    s.config = t.config;
+    s.count = t.count;
+    s.running = t.running;
+    s.pending = t.pending;
+    s.refused = t.refused;
+    s.expiration = t.expiration;
+    s.started_at = t.started_at;
+    if (s.running) s.host_timer.arm(s.expiration == 0 ? 1 : s.expiration);
+    else if (s.pending && !direct_mode(s.config)) s.host_timer.arm(now == 0 ? 1 : now);
+  }
 }
 
 // ---- MSRs ----------------------------------------------------------------------

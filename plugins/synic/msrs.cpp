@@ -2,6 +2,8 @@
 // the vCPU's own thread; producers on other threads only read the values.
 #include "synic.hpp"
 
+#include <cstring>
+
 namespace enlight_synic {
 
 namespace {
@@ -17,6 +19,109 @@ bool rsvdp_changed(uint64_t current, uint64_t value, uint64_t rsvdp) noexcept {
 }
 
 }  // namespace
+
+// ---- Saved state -------------------------------------------------------
+
+// Per VP: SCONTROL, SIEFP, SIMP, SINT0-15, the 16 `waiting` flags, then
+// the echo connection's held message (a flag, and when set its size and
+// bytes). SVERSION is a constant and EOM holds nothing.
+void Vcpu::save(enlight::StateWriter& w) const {
+  const VpState& s = state();
+  w.put(s.scontrol);
+  w.put(s.siefp);
+  w.put(s.simp);
+  w.put(s.sint);
+  w.put(s.waiting);
+  w.put(s.echo_held.full);
+  if (s.echo_held.full) {
+    w.put(s.echo_held.size);
+    w.bytes(s.echo_held.bytes, s.echo_held.size);
+  }
+}
+
+namespace {
+
+constexpr const char* kSintNames[HV_SYNIC_SINT_COUNT] = {
+    "HV_X64_MSR_SINT0",  "HV_X64_MSR_SINT1",  "HV_X64_MSR_SINT2",  "HV_X64_MSR_SINT3",
+    "HV_X64_MSR_SINT4",  "HV_X64_MSR_SINT5",  "HV_X64_MSR_SINT6",  "HV_X64_MSR_SINT7",
+    "HV_X64_MSR_SINT8",  "HV_X64_MSR_SINT9",  "HV_X64_MSR_SINT10", "HV_X64_MSR_SINT11",
+    "HV_X64_MSR_SINT12", "HV_X64_MSR_SINT13", "HV_X64_MSR_SINT14", "HV_X64_MSR_SINT15"};
+
+}  // namespace
+
+// Every register is checked as a guest write of it from the reset state
+// would be (RsvdP bits are 0 at reset, so a set one never came from a
+// guest; an unmasked SINT needs a vector of 16 or more); the held echo
+// message as echo_message() builds it. Nothing is applied unless all of it
+// is accepted. Then what the MSR writes do besides storing: EOI watches
+// for the SINTs' vectors. `waiting` and the held message are kept as they
+// were, so a producer refused before the save hears the next EOM or EOI of
+// the restored guest (whose slot still carries MessagePending) and the
+// echo retries its message then: none is lost, none is delivered twice.
+void Vcpu::load(enlight::StateReader& r) {
+  uint64_t scontrol = 0, siefp = 0, simp = 0;
+  std::array<uint64_t, HV_SYNIC_SINT_COUNT> sint{};
+  std::array<bool, HV_SYNIC_SINT_COUNT> waiting{};
+  r.get(scontrol);
+  r.get(siefp);
+  r.get(simp);
+  r.get(sint);
+  r.get(waiting);
+  HeldMessage held;
+  r.get(held.full);
+  if (held.full) {
+    r.get(held.size);
+    if (r.ok() && (held.size < HV_MESSAGE_HEADER_SIZE || held.size > HV_MESSAGE_SIZE))
+      return r.refuse("the echo connection's held message size", held.size, "not 16 to 256 bytes");
+    r.bytes(held.bytes, held.size);
+  }
+  if (!r.complete()) return;
+
+  if ((scontrol & kScontrolRsvdP) != 0) return r.refuse("HV_X64_MSR_SCONTROL", scontrol, "reserved bits set");
+  if ((siefp & kPageRsvdP) != 0) return r.refuse("HV_X64_MSR_SIEFP", siefp, "reserved bits set");
+  if ((simp & kPageRsvdP) != 0) return r.refuse("HV_X64_MSR_SIMP", simp, "reserved bits set");
+  for (uint32_t i = 0; i < HV_SYNIC_SINT_COUNT; ++i) {
+    if ((sint[i] & kSintRsvdP) != 0) return r.refuse(kSintNames[i], sint[i], "reserved bits set");
+    if (!sint_masked(sint[i]) && sint_vector(sint[i]) < HV_SYNIC_FIRST_VALID_VECTOR)
+      return r.refuse(kSintNames[i], sint[i], "unmasked with a vector below 16");
+  }
+  Vm& vm = this->vm();
+  if (held.full) {
+    uint32_t type = 0;
+    uint64_t origin = 0;
+    std::memcpy(&type, held.bytes + HV_MESSAGE_TYPE_OFFSET, sizeof type);
+    std::memcpy(&origin, held.bytes + HV_MESSAGE_ORIGIN_OFFSET, sizeof origin);
+    const uint32_t payload = held.bytes[HV_MESSAGE_PAYLOAD_SIZE_OFFSET];
+    if (vm.echo_connection_id == 0)
+      return r.refuse("the echo connection's held message", 1, "held, but this VM has no echo connection");
+    if (type == HvMessageTypeNone || (type & HV_MESSAGE_TYPE_HYPERVISOR_MASK) != 0)
+      return r.refuse("the echo connection's held message type", type, "not a type a guest may post");
+    if (HV_MESSAGE_HEADER_SIZE + payload != held.size)
+      return r.refuse("the echo connection's held message payload size", payload, "does not match its size");
+    if (held.bytes[HV_MESSAGE_FLAGS_OFFSET] != 0 || held.bytes[HV_MESSAGE_FLAGS_OFFSET + 1] != 0 ||
+        held.bytes[HV_MESSAGE_FLAGS_OFFSET + 2] != 0)
+      return r.refuse("the echo connection's held message flags", held.bytes[HV_MESSAGE_FLAGS_OFFSET],
+                      "flags and reserved bytes are 0 in an echo");
+    if (origin != vm.echo_connection_id)
+      return r.refuse("the echo connection's held message origin", origin, "not the echo connection's id");
+  }
+
+  VpState& s = state();
+  std::array<uint64_t, HV_SYNIC_SINT_COUNT> old{};
+  for (uint32_t i = 0; i < HV_SYNIC_SINT_COUNT; ++i) old[i] = s.sint[i].load(std::memory_order_relaxed);
+  s.siefp.store(siefp, std::memory_order_release);
+  s.simp.store(simp, std::memory_order_release);
+  for (uint32_t i = 0; i < HV_SYNIC_SINT_COUNT; ++i) {
+    s.sint[i].store(sint[i], std::memory_order_release);
+    s.waiting[i].store(waiting[i], std::memory_order_relaxed);
+  }
+  s.scontrol.store(scontrol, std::memory_order_release);
+  s.echo_held = held;
+  for (uint32_t i = 0; i < HV_SYNIC_SINT_COUNT; ++i) {
+    vm.update_eoi_watch(index(), sint_vector(old[i]));
+    vm.update_eoi_watch(index(), sint_vector(sint[i]));
+  }
+}
 
 enlight_access_result read_msr(Vcpu& v, uint32_t index, uint64_t& value, enlight_origin) {
   VpState& s = v.state();

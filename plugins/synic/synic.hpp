@@ -127,6 +127,13 @@ struct Vm : enlight::VmBase {
 struct Vcpu : enlight::VcpuBase<Vm> {
   Vcpu(Vm& vm, uint32_t index) : VcpuBase(vm, index) { vm.frozen = true; }
   VpState& state() const noexcept { return vm().vp(index()); }
+
+  // Saved state of the VP (msrs.cpp): the registers, the per-slot
+  // "a producer waits" flags and the echo connection's held message. The
+  // SIM and SIEF pages are guest RAM, restored with it (messages in their
+  // slots, MessagePending flags, event flags).
+  void save(enlight::StateWriter& w) const;
+  void load(enlight::StateReader& r);
 };
 
 // Bits of a SINT register.

@@ -112,6 +112,21 @@ struct Vm : enlight::VmBase {
   // vCPU; an atomic keeps the exit path lock-free. Concurrent writers get
   // last-writer-wins, all a guest racing itself can expect.
   std::atomic<uint64_t> reference_tsc_msr{0};
+
+  // Saved state: HV_X64_MSR_REFERENCE_TSC. Reference time itself is the
+  // core's (it sets the restored time before plugins load), and the page
+  // is guest RAM, restored with it. The load is the MSR write: every value
+  // is one a guest may write (RsvdP stored, a page outside RAM accepted and
+  // never written), and an enabled page is republished with this host's
+  // scale and the core's moved offset, its sequence continuing from the
+  // restored page, so a reader in flight across the restore retries.
+  void save(enlight::StateWriter& w) const { w.put(reference_tsc_msr); }
+  void load(enlight::StateReader& r) {
+    const uint64_t value = r.get<uint64_t>();
+    if (!r.complete()) return;
+    reference_tsc_msr.store(value, std::memory_order_relaxed);
+    if (value & HV_X64_MSR_REFERENCE_TSC_ENABLE) publish_page(value & HV_X64_MSR_REFERENCE_TSC_PAGE_MASK, 0);
+  }
 };
 
 struct Vcpu : enlight::VcpuBase<Vm> {

@@ -90,8 +90,11 @@ enlight_hypercall_result flush(Vcpu& v, const enlight_hypercall& c) {
   // TLFS: reserved flag bits, or NON_GLOBAL_MAPPINGS_ONLY on a List call,
   // are HV_STATUS_INVALID_PARAMETER. KVM checks neither (it ignores flags
   // it does not use); the TLFS answer is the one a guest can rely on.
+  // A failed call completed no rep of this pass: reps completed is the
+  // absolute count, so rep_start (0 for the simple calls). 0 with a rep
+  // start the guest set would be "impossible" to the core: a VM stop.
   if ((flags & ~kKnownFlags) != 0 || (is_list(c.code) && (flags & HV_FLUSH_NON_GLOBAL_MAPPINGS_ONLY) != 0))
-    return {HV_STATUS_INVALID_PARAMETER, 0};
+    return {HV_STATUS_INVALID_PARAMETER, c.rep_start};
   // HV_FLUSH_USE_EXTENDED_RANGE_FORMAT changes only how the GVA list reads
   // (the TLFS snapshot does not give its layout; KVM ignores the flag), and
   // the list is not read: the whole TLB goes. So it is accepted as KVM does.
@@ -106,7 +109,7 @@ enlight_hypercall_result flush(Vcpu& v, const enlight_hypercall& c) {
       case enlight::VpSetError::None: break;
       case enlight::VpSetError::BadFormat:
       case enlight::VpSetError::BankCountMismatch:
-      case enlight::VpSetError::Truncated: return {HV_STATUS_INVALID_HYPERCALL_INPUT, 0};
+      case enlight::VpSetError::Truncated: return {HV_STATUS_INVALID_HYPERCALL_INPUT, c.rep_start};
     }
     all |= set.all;
   } else {

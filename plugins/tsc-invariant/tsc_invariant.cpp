@@ -27,6 +27,17 @@ struct Vm : enlight::VmBase {
     cpuid_bits({HV_CPUID_FEATURES, ENLIGHT_EAX, HV_ACCESS_TSC_INVARIANT_CONTROLS});
   }
   std::atomic<uint64_t> control{0};
+
+  // Saved state: the control MSR. The load takes the host write's check
+  // (only bit 0 exists; a host may set or clear it).
+  void save(enlight::StateWriter& w) const { w.put(control); }
+  void load(enlight::StateReader& r) {
+    const uint64_t value = r.get<uint64_t>();
+    if (!r.complete()) return;
+    if ((value & ~HV_EXPOSE_INVARIANT_TSC) != 0)
+      return r.refuse("HV_X64_MSR_TSC_INVARIANT_CONTROL", value, "reserved bits set (only bit 0 exists)");
+    control.store(value, std::memory_order_relaxed);
+  }
 };
 struct Vcpu : enlight::VcpuBase<Vm> {
   using VcpuBase::VcpuBase;

@@ -89,6 +89,14 @@ struct Vcpu : enlight::VcpuBase<Vm> {
   // The ICR as last written through HV_X64_MSR_ICR, delivery status clear
   // (reset 0): what reads return (see read_icr).
   std::atomic<uint64_t> icr{0};
+
+  // Saved state: HV_X64_MSR_VP_ASSIST_PAGE and the last ICR written here.
+  // EOI holds nothing, TPR is the backend's APIC (restored with it).
+  void save(enlight::StateWriter& w) const {
+    w.put(vp_assist);
+    w.put(icr);
+  }
+  void load(enlight::StateReader& r);
 };
 
 // ---- xAPIC / x2APIC destination layout -------------------------------------
@@ -242,6 +250,38 @@ enlight_access_result write_vp_assist(Vcpu& v, uint32_t, uint64_t value, enlight
   if (!vm.pv_eoi_set(vcpu, word)) vm.pv_eoi_set(vcpu, 0);
   if (origin == ENLIGHT_ORIGIN_GUEST) vm.assist_page_enables.add(vcpu);
   return ENLIGHT_ACCESS_OK;
+}
+
+// The load validates as the MSR writes do (an enabled assist page must lie
+// in guest RAM; the ICR is stored without delivery status, so a saved ICR
+// with bit 12 set never came from this plugin) and redoes the enable's
+// side effect: PV EOI on the restored page's APIC-assist word. The page is
+// guest RAM, restored with it; the order differs from the MSR write on
+// purpose: pv_eoi_set comes first, so the backend retires a grant the
+// guest already used (word cleared) and takes back one it did not, then
+// the word is cleared, since after pv_eoi_set no grant stands and a set
+// "No EOI required" bit would make the guest skip an EOI nobody retires.
+void Vcpu::load(enlight::StateReader& r) {
+  const uint64_t assist = r.get<uint64_t>();
+  const uint64_t icr_value = r.get<uint64_t>();
+  if (!r.complete()) return;
+  Vm& v = vm();
+  const bool enabled = (assist & HV_X64_MSR_VP_ASSIST_PAGE_ENABLE) != 0;
+  const uint64_t page = assist & HV_X64_MSR_VP_ASSIST_PAGE_PAGE_MASK;
+  if (enabled && v.map_guest(page, HV_PAGE_SIZE) == nullptr)
+    return r.refuse("HV_X64_MSR_VP_ASSIST_PAGE", assist, "the enabled page is outside guest RAM");
+  if ((icr_value & kIcrDeliveryStatus) != 0)
+    return r.refuse("HV_X64_MSR_ICR", icr_value, "delivery status (bit 12) is never stored");
+  icr.store(icr_value, std::memory_order_relaxed);
+  vp_assist.store(assist, std::memory_order_relaxed);
+  if (!enabled) {
+    v.pv_eoi_set(index(), 0);
+    return;
+  }
+  const uint64_t word = page + HV_VP_ASSIST_PAGE_APIC_ASSIST_OFFSET;
+  if (!v.pv_eoi_set(index(), word)) v.pv_eoi_set(index(), 0);
+  const uint32_t zero = 0;
+  v.write_guest(word, &zero, sizeof zero);
 }
 
 // Gates (manifest): AccessIntrCtrlRegs, 0x40000003.EAX[4], for all four, as

@@ -79,18 +79,17 @@ void Nic::reset() {
   connect_indicated_ = false;
 }
 
-void Nic::on_open() {
-  std::lock_guard<std::mutex> guard(lock_);
-  reset();
-}
+void Nic::on_open() { reset_pending_.store(true); }
 
-void Nic::on_close() {
-  std::lock_guard<std::mutex> guard(lock_);
-  reset();
+void Nic::on_close() { reset_pending_.store(true); }
+
+void Nic::apply_pending_reset() {
+  if (reset_pending_.exchange(false)) reset();
 }
 
 bool Nic::on_notify() {
   std::lock_guard<std::mutex> guard(lock_);
+  apply_pending_reset();
   const bool was_stalled = stalled_;
   for (;;) {
     enlight_vmbus_packet info{};
@@ -389,6 +388,7 @@ bool Nic::accepts(std::span<const uint8_t> frame) const noexcept {
 }
 
 void Nic::deliver(std::span<const uint8_t> frame) {
+  apply_pending_reset();
   if (!has_receive_ || !rndis_ready_) return drop(Drop::NotReady);
   if (frame.size() > kMaxFrame || frame.size() < kMinFrame) return drop(Drop::Oversize);
   if (!accepts(frame)) return drop(Drop::Filtered);

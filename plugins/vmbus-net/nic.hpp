@@ -25,6 +25,7 @@
 #include <enlight/services/vmbus.h>
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <span>
@@ -109,7 +110,13 @@ class Nic {
  public:
   Nic(const NicConfig& config, NicBus& bus, FrameSink& sink, NicObserver* observer = nullptr);
 
-  // The bus's device callbacks.
+  // The bus's device callbacks. The vmbus plugin calls open and close
+  // holding its own lock, which gpadl_size/read/write take as well, and
+  // the Nic makes those calls holding lock_: so these two must not take
+  // lock_ (a lock-order inversion, a deadlock when the guest opens or
+  // closes on one vCPU while it signals on another; found by TSan,
+  // docs/sanitizers.md). They mark the guest-configured state for a reset,
+  // which on_notify or deliver, the entry points under lock_, apply first.
   void on_open();
   void on_close();
   // Drains the guest-to-host ring. Returns true when a stalled receive path
@@ -138,6 +145,7 @@ class Nic {
   static constexpr uint32_t kNone = UINT32_MAX;
 
   void reset();
+  void apply_pending_reset();  // under lock_
   // The receive sections, in-flight packets and pending batch dropped.
   void forget_receive_buffer();
   void drop(Drop reason);
@@ -161,6 +169,7 @@ class Nic {
   FrameSink& sink_;
   NicObserver* observer_;
   std::mutex lock_;
+  std::atomic<bool> reset_pending_{false};
   NicCounts counts_;
 
   // Guest-configured state, reset on open and close.

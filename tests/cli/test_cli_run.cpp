@@ -224,3 +224,75 @@ TEST(CliRun, SigtermWithAShutdownDeviceTheGuestNeverOpenedStopsTheVm) {
   EXPECT_EQ(status, 1) << out;
   EXPECT_NE(out.find("no plugin could ask the guest to power off"), std::string::npos) << out;
 }
+
+// Snapshots (docs/snapshots.md): stop at a time, write the file, restore
+// it with the same command line and run to the end; every check of the
+// restored half passes. Then the refusals a user meets first.
+TEST(CliRun, SnapshotAfterAndRestore) {
+  const std::string snap = std::string(::testing::TempDir()) + "/enlight-run-" + std::to_string(::getpid()) + ".snap";
+  const std::string guest = "--backend emu --guest conformance-stimer --metrics off";
+  Invocation first = run("run " + guest + " --snapshot-to " + snap + " --snapshot-after 0.6");
+  ASSERT_EQ(first.status, 0) << first.out;
+  EXPECT_NE(first.out.find("snapshot written to " + snap), std::string::npos) << first.out;
+  Invocation second = run("run " + guest + " --restore " + snap);
+  EXPECT_EQ(second.status, 0) << second.out;
+  EXPECT_NE(second.out.find("enlight: restored " + snap), std::string::npos) << second.out;
+  EXPECT_NE(second.out.find("exited, exit status 0"), std::string::npos) << second.out;
+  EXPECT_EQ(second.out.find("FAIL"), std::string::npos) << second.out;
+  // Another plugin set: refused before a VM exists, naming the plugin and the fix.
+  Invocation other = run("run --backend emu --guest conformance-stimer --metrics off --cpu hv-vpindex,hv-synic --restore " + snap);
+  EXPECT_EQ(other.status, 1) << other.out;
+  EXPECT_NE(other.out.find("holds plugin 'crash'"), std::string::npos) << other.out;
+  EXPECT_NE(other.out.find("fix: restore with the configuration the snapshot was taken with"), std::string::npos) << other.out;
+  Invocation fewer = run("run " + guest + " --vcpus 1 --restore " + snap);
+  EXPECT_EQ(fewer.status, 1) << fewer.out;
+  EXPECT_NE(fewer.out.find("--vcpus 2"), std::string::npos) << fewer.out;
+  std::remove(snap.c_str());
+  Invocation missing = run("run " + guest + " --restore " + snap);
+  EXPECT_EQ(missing.status, 1) << missing.out;
+  EXPECT_NE(missing.out.find("cannot open it"), std::string::npos) << missing.out;
+}
+
+// The control command: SIGUSR1 stops the VM and writes the snapshot.
+TEST(CliRun, SnapshotOnSigusr1) {
+  const std::string snap = std::string(::testing::TempDir()) + "/enlight-run-usr1-" + std::to_string(::getpid()) + ".snap";
+  const std::string log = std::string(::testing::TempDir()) + "/enlight-run-usr1-" + std::to_string(::getpid()) + ".log";
+  const pid_t child = spawn_run({"--backend", "emu", "--cpu", "hv-vpindex,hv-time", "--guest", "workload-timer-idle",
+                                 "--duration", "30", "--metrics", "off", "--snapshot-to", snap},
+                                log);
+  ASSERT_GT(child, 0);
+  wait_until_running(log);
+  ASSERT_EQ(::kill(child, SIGUSR1), 0);
+  const int status = reap(child, std::chrono::seconds(10));
+  const std::string out = slurp(log);
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_NE(out.find("snapshot written to"), std::string::npos) << out;
+  // The guest runs on from it (it was told 30 s; the restored run is stopped
+  // by a second snapshot 0.5 s in, which proves it was running, not ended).
+  const std::string again = snap + ".2";
+  Invocation resumed = run("run --backend emu --cpu hv-vpindex,hv-time --guest workload-timer-idle --duration 30 "
+                           "--metrics off --restore " + snap + " --snapshot-to " + again + " --snapshot-after 0.5");
+  EXPECT_EQ(resumed.status, 0) << resumed.out;
+  EXPECT_NE(resumed.out.find("snapshot written to " + again), std::string::npos) << resumed.out;
+  std::remove(snap.c_str());
+  std::remove(again.c_str());
+}
+
+TEST(CliRun, SnapshotRefusals) {
+  Invocation early = run("run --backend emu --guest conformance-identity --metrics off --snapshot-to /tmp/never.snap "
+                         "--snapshot-after 60");
+  EXPECT_EQ(early.status, 1) << early.out;
+  EXPECT_NE(early.out.find("no snapshot written: the run ended 'exited'"), std::string::npos) << early.out;
+  // Refused before any guest runs: the PC machine's devices and an
+  // offloaded plugin have state a snapshot cannot hold yet.
+  Invocation pc = run("run --backend kvm --machine pc --guest conformance-identity --metrics off --snapshot-to /tmp/never.snap");
+  EXPECT_EQ(pc.status, 2) << pc.out;
+  EXPECT_NE(pc.out.find("snapshots of the PC machine"), std::string::npos) << pc.out;
+  Invocation offload = run("run --backend kvm --cpu hv-time --offload time --guest conformance-time --metrics off "
+                           "--restore /tmp/never.snap");
+  EXPECT_EQ(offload.status, 2) << offload.out;
+  EXPECT_NE(offload.out.find("fix: leave out --offload"), std::string::npos) << offload.out;
+  Invocation orphan = run("run --backend emu --snapshot-after 1");
+  EXPECT_NE(orphan.out.find("fix: add --snapshot-to FILE"), std::string::npos) << orphan.out;
+  std::remove("/tmp/never.snap");
+}

@@ -40,6 +40,12 @@ Commands:
                                           shutdown device) and waits S s (default 30);
                                           without such a device, or on a second SIGTERM,
                                           it stops the VM; Ctrl-C stops it at once
+          [--snapshot-to FILE [--snapshot-after S]] [--restore FILE]
+                                          stop the VM at S seconds (default: at
+                                          --duration) or on SIGUSR1 and write it to
+                                          FILE; start from a snapshot instead, with the
+                                          configuration it was taken with (emu backend;
+                                          docs/snapshots.md)
           [--label NAME=VALUE]... [--push URL] [--prometheus-sd FILE]
           [--metrics-file FILE] [--report FILE]
                                           labels on every series (variant=a); at the end

@@ -12,12 +12,15 @@
 #include <enlight/core/metrics.hpp>
 #include <enlight/core/profile.hpp>
 #include <enlight/core/resolver.hpp>
+#include <enlight/core/snapshot.hpp>
 #include <enlight/machine/linux_boot.hpp>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <enlight/core/snapshot.hpp>
+
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -36,8 +39,10 @@ namespace {
 // Ctrl-C stops the VM; SIGTERM first asks the guest to power off.
 std::atomic<int> g_interrupts{0};
 std::atomic<int> g_terms{0};
+std::atomic<int> g_snapshot_requests{0};
 extern "C" void on_interrupt_signal(int) { g_interrupts.fetch_add(1); }
 extern "C" void on_term_signal(int) { g_terms.fetch_add(1); }
+extern "C" void on_snapshot_signal(int) { g_snapshot_requests.fetch_add(1); }
 
 struct RunArgs {
   std::string profile, flags, guest, metrics = "127.0.0.1:0", backend = "auto";
@@ -60,6 +65,11 @@ struct RunArgs {
   std::string scrape_target;  // --prometheus-sd FILE: file_sd target while running
   std::string metrics_file;   // --metrics-file FILE: the final exposition text
   std::string report;         // --report FILE: the run as JSON (enlight ab reads it)
+  // Snapshots (docs/snapshots.md): --snapshot-to FILE stops the VM and
+  // writes it at --snapshot-after S (default: at --duration), or on
+  // SIGUSR1; --restore FILE starts from one instead of the guest's start.
+  std::string snapshot_to, restore;
+  double snapshot_after = 0;
 };
 
 constexpr double kDefaultTimeoutSeconds = 30;
@@ -130,11 +140,25 @@ RunArgs parse(const std::vector<std::string>& args) {
     else if (a == "--prometheus-sd") r.scrape_target = option_value(args, i);
     else if (a == "--metrics-file") r.metrics_file = option_value(args, i);
     else if (a == "--report") r.report = option_value(args, i);
+    else if (a == "--snapshot-to") r.snapshot_to = option_value(args, i);
+    else if (a == "--restore") r.restore = option_value(args, i);
+    else if (a == "--snapshot-after") {
+      const std::string v = option_value(args, i);
+      try {
+        r.snapshot_after = std::stod(v);
+      } catch (const std::exception&) {
+        throw UsageError("--snapshot-after needs seconds, not '" + v + "'");
+      }
+      if (!(r.snapshot_after > 0 && r.snapshot_after <= 86400)) throw UsageError("--snapshot-after must be in (0, 86400] seconds");
+    }
     else if (!a.empty() && a[0] == '-') throw UsageError("unknown option '" + a + "'");
     else if (r.profile.empty()) r.profile = a;
     else throw UsageError("more than one profile given ('" + r.profile + "' and '" + a + "')");
   }
   if (r.have_flags && !r.profile.empty()) throw UsageError("give a profile or --cpu, not both");
+  if (r.snapshot_after > 0 && r.snapshot_to.empty())
+    throw UsageError("--snapshot-after says when to write the snapshot that --snapshot-to names\n"
+                     "  fix: add --snapshot-to FILE, or leave --snapshot-after out");
 #ifndef ENLIGHT_WITH_METRICS
   const std::pair<const char*, const std::string*> needs_metrics[] = {
       {"--push", &r.push}, {"--prometheus-sd", &r.scrape_target}, {"--metrics-file", &r.metrics_file}};
@@ -333,6 +357,15 @@ int run(const Globals& g, const std::vector<std::string>& args) {
   if (boot_kernel && a.machine_kind == "flat")
     throw UsageError("a kernel boots on the PC machine: leave out --machine flat");
   const bool pc_devices = boot_kernel || a.machine_kind == "pc";
+  const bool snapshots = !a.snapshot_to.empty() || !a.restore.empty();
+  if (snapshots && pc_devices)
+    throw UsageError(std::string(!a.snapshot_to.empty() ? "--snapshot-to" : "--restore") +
+                     ": snapshots of the PC machine (a booted kernel, --machine pc) are not written yet "
+                     "(docs/snapshots.md, \"Status\")\n  fix: snapshot a guest program on the flat machine");
+  if (snapshots && !a.offload.empty())
+    throw UsageError(std::string(!a.snapshot_to.empty() ? "--snapshot-to" : "--restore") +
+                     ": an offloaded plugin's state is KVM's in-kernel Hyper-V state, which a snapshot cannot hold "
+                     "yet (docs/snapshots.md, \"Status\")\n  fix: leave out --offload");
   if (pc_devices && a.backend == "emu" && !boot_kernel)
     throw UsageError("the PC machine's devices exist on the kvm backend only (docs/machine.md)\n"
                      "  fix: use --backend kvm, or leave out --machine pc");
@@ -391,6 +424,13 @@ int run(const Globals& g, const std::vector<std::string>& args) {
   } else {
     image = load_guest(a.guest, guest_label);
   }
+  const uint64_t image_digest = guest_image_digest(image);
+  // A snapshot to restore is read and checked before the VM exists: a
+  // damaged file creates nothing. It is matched against the VM itself,
+  // whose plugin options the backend may have completed for this host
+  // (the kvm backend picks identity's hypercall instruction).
+  std::optional<SnapshotFile> restoring;
+  if (!a.restore.empty()) restoring.emplace(SnapshotFile::read(a.restore));
   // The PC machine (kernel, pc_devices) was checked above to be asked of
   // kvm only; the emu backend would refuse it.
   BackendOptions options;
@@ -401,6 +441,13 @@ int run(const Globals& g, const std::vector<std::string>& args) {
   options.run_ms = static_cast<uint32_t>(a.duration * 1000 + 0.5);
   const std::unique_ptr<Backend> machine = Backend::create(backend, resolution, std::move(options));
   Vm& vmref = machine->vm();
+  if (restoring) {
+    restoring->check_matches(to_string(backend), vmref.resolution(), vmref.memory().size(), image_digest);
+    restoring->restore(*machine);  // throws SnapshotError; the VM is then destroyed unrun
+    std::printf("enlight: restored %s (guest %s, reference time %.3f s)\n", a.restore.c_str(),
+                restoring->state().guest.c_str(), static_cast<double>(restoring->state().reference_time) / 1e7);
+    restoring.reset();  // its mapping of the file is no longer needed
+  }
 
   std::printf("enlight: backend %s (%s), profile %s, %u vCPU(s), %zu plugin(s):", to_string(machine->kind()),
               backend_why.c_str(), profile.source.c_str(), vmref.vcpu_count(), vmref.plugins().size());
@@ -435,13 +482,21 @@ int run(const Globals& g, const std::vector<std::string>& args) {
   g_terms.store(0);
   auto previous_int = std::signal(SIGINT, on_interrupt_signal);
   auto previous_term = std::signal(SIGTERM, on_term_signal);
+  g_snapshot_requests.store(0);
+  auto previous_usr1 = a.snapshot_to.empty() ? SIG_DFL : std::signal(SIGUSR1, on_snapshot_signal);
   std::atomic<bool> done{false};
+  std::atomic<bool> snapshot_signalled{false};
   std::thread watcher([&] {
     using clock = std::chrono::steady_clock;
     std::optional<clock::time_point> grace_end;
     while (!done.load()) {
       if (g_interrupts.load() > 0) {
         machine->stop("interrupted (Ctrl-C)");
+        return;
+      }
+      if (g_snapshot_requests.load() > 0) {
+        snapshot_signalled.store(true);
+        machine->stop("snapshot requested (SIGUSR1)");
         return;
       }
       const int terms = g_terms.load();
@@ -464,7 +519,10 @@ int run(const Globals& g, const std::vector<std::string>& args) {
   });
   // A booted kernel runs until it powers off (or --timeout); a guest
   // program has its time-out (docs above timeout_seconds).
-  const double timeout_s = a.timeout >= 0 ? a.timeout : boot_kernel ? 0 : timeout_seconds(a.duration);
+  double timeout_s = a.timeout >= 0 ? a.timeout : boot_kernel ? 0 : timeout_seconds(a.duration);
+  // The snapshot's moment: the run stops there (a time-out by design).
+  const double snapshot_at = a.snapshot_to.empty() ? 0 : a.snapshot_after > 0 ? a.snapshot_after : a.duration;
+  if (snapshot_at > 0) timeout_s = snapshot_at;
   const auto start = std::chrono::steady_clock::now();
   line_metrics.start_clock();
   RunResult result;
@@ -480,6 +538,28 @@ int run(const Globals& g, const std::vector<std::string>& args) {
   watcher.join();
   std::signal(SIGINT, previous_int);
   std::signal(SIGTERM, previous_term);
+  if (!a.snapshot_to.empty()) std::signal(SIGUSR1, previous_usr1);
+
+  // --snapshot-to: the run ended where the snapshot is due (its time-out,
+  // SIGUSR1), or earlier on its own, when there is nothing to resume.
+  if (!a.snapshot_to.empty()) {
+    const bool due = (snapshot_at > 0 && result.outcome == Outcome::Timeout) ||
+                     (snapshot_signalled.load() && result.outcome == Outcome::Stopped);
+    if (!result.console.empty()) {
+      std::printf("-- guest console --\n%s", result.console.c_str());
+      if (result.console.back() != '\n') std::printf("\n");
+    }
+    if (!due) {
+      print_report(result, vmref, guest_label, took);
+      std::fprintf(stderr, "enlight: no snapshot written: the run ended '%s'%s%s before it was due\n",
+                   to_string(result.outcome), result.message.empty() ? "" : ": ", result.message.c_str());
+      return 1;
+    }
+    write_snapshot(*machine, a.snapshot_to, guest_label, image_digest);
+    std::printf("enlight: snapshot written to %s after %.3f s (%zu check(s) so far)\n", a.snapshot_to.c_str(),
+                std::chrono::duration<double>(took).count(), result.records.size());
+    return 0;
+  }
 
   // The run's verdict, then what it leaves for tools: the final counters
   // (a file, a Pushgateway) and the report. A failure to deliver them fails

@@ -270,7 +270,7 @@ std::string manifest_cpp(const enlight::Manifest& m, const std::string& source) 
   o << "  m.name = " << lit(m.name) << ";\n  m.version = " << version(m.version) << ";\n  m.abi = " << m.abi << "u;\n";
   o << "  m.description = " << lit(m.description) << ";\n  m.flag = " << lit(m.flag) << ";\n";
   o << "  m.library = " << lit(m.library) << ";\n  m.status = " << lit(m.status) << ";\n";
-  o << "  m.security = " << lit(m.security) << ";\n  m.implicit = " << (m.implicit ? "true" : "false") << ";\n";
+  o << "  m.security = " << lit(m.security) << ";\n  m.snapshot = " << lit(m.snapshot) << ";\n  m.implicit = " << (m.implicit ? "true" : "false") << ";\n";
   o << "  m.passthrough = " << (m.passthrough ? "true" : "false") << ";\n";
   o << "  m.host_features = " << strings(m.host_features) << ";\n  m.offload = " << strings(m.offload) << ";\n";
   o << "  m.requires_ = " << dependencies(m.requires_) << ";\n";

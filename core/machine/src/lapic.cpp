@@ -1,5 +1,6 @@
 #include <enlight/machine/lapic.hpp>
 
+#include <algorithm>
 #include <atomic>
 
 namespace enlight::machine {
@@ -232,6 +233,100 @@ std::optional<uint64_t> Lapic::timer_deadline() {
   std::lock_guard lock(mutex_);
   if (deadline_ns_ == 0) return std::nullopt;
   return deadline_ns_;
+}
+
+}  // namespace enlight::machine
+
+namespace enlight::machine {
+
+int Lapic::revoke_pv_eoi() {
+  std::lock_guard lock(mutex_);
+  if (pv_vector_ < 0) return -1;
+  const uint32_t old = std::atomic_ref<uint32_t>(*pv_word_).fetch_and(~1u, std::memory_order_acq_rel);
+  const int v = pv_vector_;
+  pv_vector_ = -1;
+  if ((old & 1u) != 0) return -1;  // still granted: now the guest writes the EOI MSR
+  clear(isr_, static_cast<uint8_t>(v));
+  return v;
+}
+
+namespace {
+// The saved form, version 1: apic_base u64, then u32 each of tpr, svr,
+// lvt_timer, initial_count, divide, irr[8], isr[8], auto_eoi[8], then the
+// timer's time left u64 (0: not armed) and time since it started u64.
+constexpr uint32_t kStateVersion = 1;
+constexpr size_t kStateBytes = 4 + 8 + 5 * 4 + 24 * 4 + 8 + 8;
+void put(std::vector<uint8_t>& out, uint64_t v, int n) {
+  for (int i = 0; i < n; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
+}
+uint64_t take(const uint8_t*& p, int n) {
+  uint64_t v = 0;
+  for (int i = 0; i < n; ++i) v |= static_cast<uint64_t>(p[i]) << (8 * i);
+  p += n;
+  return v;
+}
+}  // namespace
+
+std::vector<uint8_t> Lapic::save(uint64_t now_ns) {
+  std::lock_guard lock(mutex_);
+  std::vector<uint8_t> out;
+  put(out, kStateVersion, 4);
+  put(out, apic_base_, 8);
+  for (uint32_t v : {tpr_, svr_, lvt_timer_, initial_count_, divide_}) put(out, v, 4);
+  for (const auto* bits : {&irr_, &isr_, &auto_eoi_})
+    for (uint32_t w : *bits) put(out, w, 4);
+  put(out, deadline_ns_ == 0 ? 0 : deadline_ns_ > now_ns ? deadline_ns_ - now_ns : 1, 8);
+  put(out, deadline_ns_ == 0 ? 0 : now_ns - timer_start_ns_, 8);
+  return out;
+}
+
+bool Lapic::load(const uint8_t* data, size_t size, uint64_t now_ns, std::string& why) {
+  if (size != kStateBytes) {
+    why = "local APIC state of " + std::to_string(size) + " bytes (" + std::to_string(kStateBytes) + " expected)";
+    return false;
+  }
+  const uint8_t* p = data;
+  if (take(p, 4) != kStateVersion) {
+    why = "local APIC state of another version";
+    return false;
+  }
+  const uint64_t base = take(p, 8);
+  uint32_t regs[5];
+  for (uint32_t& r : regs) r = static_cast<uint32_t>(take(p, 4));
+  uint32_t bits[3][8];
+  for (auto& b : bits)
+    for (uint32_t& w : b) w = static_cast<uint32_t>(take(p, 4));
+  const uint64_t left = take(p, 8), since = take(p, 8);
+  const auto bad = [&why](const std::string& w) {
+    why = "local APIC state: " + w;
+    return false;
+  };
+  // What write() lets a guest store, and nothing else.
+  if ((base & (1ull << 8)) != 0) return bad("IA32_APIC_BASE has the read-only BSP bit set");
+  if (regs[0] > 0xFF) return bad("TPR above 0xFF");
+  if ((regs[1] & ~0x1FFu) != 0) return bad("SVR has reserved bits set");
+  if ((regs[2] & ~(0xFFu | kMasked | kTimerPeriodic)) != 0) return bad("LVT timer has reserved bits set");
+  if ((regs[4] & ~0xBu) != 0) return bad("divide configuration has reserved bits set");
+  for (const auto& b : bits)
+    if ((b[0] & 0xFFFFu) != 0) return bad("a vector below 16 is pending or in service");
+  std::lock_guard lock(mutex_);
+  const uint32_t old_divide = divide_;
+  divide_ = regs[4];
+  const uint64_t span = uint64_t{regs[3]} * ns_per_count();
+  divide_ = old_divide;
+  if (left != 0 && (regs[3] == 0 || left > span)) return bad("the timer has more time left than its count allows");
+  apic_base_ = base;
+  tpr_ = regs[0], svr_ = regs[1], lvt_timer_ = regs[2], initial_count_ = regs[3], divide_ = regs[4];
+  std::copy(bits[0], bits[0] + 8, irr_);
+  std::copy(bits[1], bits[1] + 8, isr_);
+  std::copy(bits[2], bits[2] + 8, auto_eoi_);
+  // The timer goes on from where it was: its deadline `left` from now, its
+  // start (the current count's origin) `since` before now, in whole periods.
+  deadline_ns_ = left == 0 ? 0 : now_ns + left;
+  timer_start_ns_ = left == 0 ? 0 : now_ns - std::min(span == 0 ? 0 : since % span, now_ns);
+  pv_word_ = nullptr;
+  pv_vector_ = -1;
+  return true;
 }
 
 }  // namespace enlight::machine

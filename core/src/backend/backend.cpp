@@ -73,4 +73,20 @@ std::unique_ptr<Backend> Backend::create(BackendKind kind, const Resolution& res
 #endif
 }
 
+void Backend::require_resumable_stop() {
+  if (!ran_) throw std::runtime_error("the VM has not run: there is nothing to snapshot yet");
+  if (last_outcome_ != Outcome::Stopped && last_outcome_ != Outcome::Timeout)
+    throw std::runtime_error(std::string("the run ended '") + to_string(last_outcome_) +
+                             "', which cannot be resumed (a snapshot is taken of a VM stopped while running)");
+  const StopReason why = vm().stop_reason();
+  if (why != StopReason::None && why != StopReason::Requested)
+    throw std::runtime_error(std::string("the VM stopped for '") + to_string(why) + "', which cannot be resumed");
+}
+
+void Backend::require_fresh_for_restore(size_t saved_vcpus, size_t vcpus) const {
+  if (ran_) throw std::runtime_error("the VM has already run: restore into a new one");
+  if (saved_vcpus != vcpus)
+    throw std::runtime_error(std::to_string(saved_vcpus) + " vCPUs' state for " + std::to_string(vcpus) + " vCPUs");
+}
+
 }  // namespace enlight

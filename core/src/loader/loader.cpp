@@ -99,6 +99,21 @@ void check_descriptor(const Manifest& m, const enlight_plugin_descriptor* d, con
     throw LoadError(LoadError::Kind::Malformed, where, read_error(m, origin, "descriptor has a claim count without its array"),
                     "fix the plugin's descriptor");
 
+  // The manifest's `snapshot:` and the binary agree: a plugin that says it
+  // saves has a save call, one that says it has nothing to save has none.
+  const bool saves = d->vm_save != nullptr || d->vcpu_save != nullptr;
+  if ((d->vm_save != nullptr) != (d->vm_load != nullptr) || (d->vcpu_save != nullptr) != (d->vcpu_load != nullptr))
+    throw LoadError(LoadError::Kind::Malformed, where, read_error(m, origin, "the descriptor has a save call without its load call"),
+                    "give every save its load (the SDK's save/load members do both)");
+  if (m.snapshot == "saved" && !saves)
+    throw LoadError(LoadError::Kind::ClaimMismatch, where,
+                    read_error(m, origin, "the manifest says 'snapshot: saved' but the binary has no vm_save or vcpu_save"),
+                    "give the plugin's Vm or Vcpu save/load members, or say 'snapshot: stateless' (docs/snapshots.md)");
+  if ((m.snapshot == "stateless" || m.snapshot == "unsupported") && saves)
+    throw LoadError(LoadError::Kind::ClaimMismatch, where,
+                    read_error(m, origin, ("the manifest says 'snapshot: " + m.snapshot + "' but the binary saves state").c_str()),
+                    "say 'snapshot: saved' in the manifest");
+
   using R32 = std::pair<uint32_t, uint32_t>;
   std::vector<R32> bin, man;
   for (uint32_t i = 0; i < d->msr_count; ++i) {

@@ -41,7 +41,7 @@ using detail::MapReader;
 const std::vector<std::string> kTopKeys = {
     "name",     "version",   "abi",           "description", "flag",     "library",
     "status",   "security",  "implicit",      "passthrough", "host-features", "offload", "requires",
-    "recommends", "conflicts", "claims",      "options", "acpi-devices"};
+    "recommends", "conflicts", "claims",      "options", "acpi-devices", "snapshot"};
 
 std::string one_of(const MapReader& r, const std::string& key, const std::vector<std::string>& allowed,
                    const std::string& fallback) {
@@ -116,6 +116,7 @@ Manifest parse_manifest(const std::string& text, const std::string& path) {
   if (r.has("library") && m.library.empty()) r.fail("library", "key 'library' is empty", "name the shared object, e.g. 'library: " + m.name + ".so'");
   m.status = one_of(r, "status", {"stable", "experimental", "example"}, "experimental");
   m.security = one_of(r, "security", {"robust-to-untrusted-guest", "trusted-guest-only", "unknown"}, "unknown");
+  m.snapshot = one_of(r, "snapshot", {"saved", "stateless", "unsupported", "unknown"}, "unknown");
   m.implicit = r.boolean("implicit", false);
   m.passthrough = r.boolean("passthrough", false);
   m.host_features = r.string_list("host-features");

@@ -32,6 +32,7 @@
 
 #include <enlight/abi.h>
 #include <enlight/manifest_facts.hpp>
+#include <enlight/state.hpp>
 #include <enlight/tlfs.h>
 #if __has_include(<enlight/this_plugin.hpp>)
 #include <enlight/this_plugin.hpp>  // generated from the manifest by enlight_add_plugin
@@ -523,14 +524,90 @@ void vcpu_destroy_thunk(void* vcpu_ctx) noexcept {
   delete static_cast<Vcpu*>(vcpu_ctx);
 }
 
+// Saved state (docs/snapshots.md): a type saves when it has
+//   void save(enlight::StateWriter&) const;  void load(enlight::StateReader&);
+// Its blob starts with a magic and the type's kStateVersion (1 unless it
+// declares one), so a blob of another type or version is refused by name
+// rather than misread.
+template <class T>
+concept saves_state = requires(const T& c, T& m, StateWriter& w, StateReader& r) {
+  c.save(w);
+  m.load(r);
+};
+inline constexpr uint32_t kStateMagic = 0x5453'4E45;  // "ENST"
+template <class T>
+constexpr uint32_t state_version() {
+  if constexpr (requires { T::kStateVersion; }) return T::kStateVersion;
+  else return 1;
+}
+
+template <class T>
+int64_t save_thunk(void* ctx, uint8_t* buffer, uint64_t capacity) noexcept {
+  StateWriter w(buffer, capacity);
+  w.put(kStateMagic);
+  w.put(state_version<T>());
+#if defined(__cpp_exceptions)
+  try {
+    static_cast<const T*>(ctx)->save(w);
+  } catch (...) {
+    return -2;
+  }
+#else
+  static_cast<const T*>(ctx)->save(w);
+#endif
+  return w.result();
+}
+
+template <class T>
+int load_thunk(void* ctx, const uint8_t* buffer, uint64_t size, enlight_error* error) noexcept {
+  StateReader r(buffer, size);
+  const uint32_t magic = r.get<uint32_t>();
+  const uint32_t version = r.get<uint32_t>();
+  if (!r.ok() || magic != kStateMagic) {
+    copy_error(error, "the saved state is not this plugin's (no state header)");
+    return -1;
+  }
+  if (version != state_version<T>()) {
+    const std::string m = "the saved state has format version " + std::to_string(version) + "; this plugin reads " +
+                          std::to_string(state_version<T>());
+    copy_error(error, m.c_str());
+    return -1;
+  }
+#if defined(__cpp_exceptions)
+  try {
+    static_cast<T*>(ctx)->load(r);
+  } catch (const std::exception& e) {
+    r.fail(e.what());
+  } catch (...) {
+    r.fail("unknown exception while loading the saved state");
+  }
+#else
+  static_cast<T*>(ctx)->load(r);
+#endif
+  if (r.ok() && r.remaining() != 0)
+    r.fail(std::to_string(r.remaining()) + " bytes of the saved state were left unread");
+  if (!r.ok()) {
+    copy_error(error, r.message().c_str());
+    return -1;
+  }
+  return 0;
+}
+
 }  // namespace detail
 
 // ---- Claims ---------------------------------------------------------------
 
 // An MSR range with its handlers. Pass nullptr for a handler to make that
-// direction #GP (write-only or read-only registers, TLFS semantics).
+// direction #GP (write-only or read-only registers, TLFS semantics); not
+// both. That is checked here, on the handlers' types, and not by comparing
+// the pointers in msr_claims_valid: a handler's thunk is a template
+// instance (a weak symbol), and under -fsanitize=null (UBSan) GCC takes a
+// weak symbol's address as possibly null, so `thunk == nullptr` is not a
+// constant expression there (docs/sanitizers.md).
 template <auto Read, auto Write>
 constexpr enlight_msr_claim msr(uint32_t first, uint32_t last) {
+  static_assert(!std::is_null_pointer_v<decltype(Read)> || !std::is_null_pointer_v<decltype(Write)>,
+                "enlight::msr<nullptr, nullptr>: an MSR claim needs a read or a write handler");
   enlight_msr_claim c{first, last, nullptr, nullptr};
   if constexpr (!std::is_null_pointer_v<decltype(Read)>) c.read = &detail::msr_read_thunk<Read>;
   if constexpr (!std::is_null_pointer_v<decltype(Write)>) c.write = &detail::msr_write_thunk<Write>;
@@ -570,12 +647,14 @@ constexpr enlight_cpuid_claim cpuid_default(uint32_t leaf, enlight_cpuid_reg reg
 
 // Compile-time checks of a plugin's own claims (used by ENLIGHT_PLUGIN):
 // ranges well-formed and pairwise disjoint, so a plugin cannot even build
-// with an overlap the resolver would later reject.
+// with an overlap the resolver would later reject. An MSR claim without
+// any handler is refused by msr<>() at compile time and by the loader at
+// load time (a descriptor written by hand); these never compare handler
+// pointers, which is not a constant expression under UBSan (see msr<>()).
 constexpr bool msr_claims_valid(std::span<const enlight_msr_claim> claims) {
   const std::size_t N = claims.size();
   for (std::size_t i = 0; i < N; ++i) {
     if (claims[i].first > claims[i].last) return false;
-    if (claims[i].read == nullptr && claims[i].write == nullptr) return false;
     for (std::size_t j = i + 1; j < N; ++j)
       if (claims[i].first <= claims[j].last && claims[j].first <= claims[i].last) return false;
   }
@@ -644,6 +723,14 @@ constexpr enlight_plugin_descriptor make_descriptor(const char* name, const char
   d.vm_destroy = &detail::vm_destroy_thunk<Vm>;
   d.vcpu_create = &detail::vcpu_create_thunk<Vcpu>;
   d.vcpu_destroy = &detail::vcpu_destroy_thunk<Vcpu>;
+  if constexpr (detail::saves_state<Vm>) {
+    d.vm_save = &detail::save_thunk<Vm>;
+    d.vm_load = &detail::load_thunk<Vm>;
+  }
+  if constexpr (detail::saves_state<Vcpu>) {
+    d.vcpu_save = &detail::save_thunk<Vcpu>;
+    d.vcpu_load = &detail::load_thunk<Vcpu>;
+  }
   return d;
 }
 

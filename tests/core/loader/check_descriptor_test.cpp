@@ -133,5 +133,34 @@ TEST(CheckDescriptor, ClaimingLessThanTheManifestIsAMismatch) {
   EXPECT_EQ(f.kind_of(), LoadError::Kind::ClaimMismatch);
 }
 
+// The manifest's `snapshot:` and the binary's save calls agree, or the
+// plugin is refused (docs/snapshots.md, "Plugins").
+int64_t save_nothing(void*, uint8_t*, uint64_t) { return 0; }
+int load_nothing(void*, const uint8_t*, uint64_t, enlight_error*) { return 0; }
+
+TEST(CheckDescriptor, SnapshotKeyMatchesTheSaveCalls) {
+  Fixture saved;
+  saved.manifest.snapshot = "saved";
+  std::string what;
+  EXPECT_EQ(saved.kind_of(&what), LoadError::Kind::ClaimMismatch);
+  EXPECT_NE(what.find("'snapshot: saved' but the binary has no vm_save or vcpu_save"), std::string::npos) << what;
+  saved.d.vcpu_save = &save_nothing;
+  saved.d.vcpu_load = &load_nothing;
+  EXPECT_NO_THROW(check_descriptor(saved.manifest, &saved.d, "/virtual/checked.so"));
+
+  Fixture stateless;
+  stateless.manifest.snapshot = "stateless";
+  EXPECT_NO_THROW(check_descriptor(stateless.manifest, &stateless.d, "/virtual/checked.so"));
+  stateless.d.vm_save = &save_nothing;
+  stateless.d.vm_load = &load_nothing;
+  EXPECT_EQ(stateless.kind_of(&what), LoadError::Kind::ClaimMismatch);
+  EXPECT_NE(what.find("'snapshot: stateless' but the binary saves state"), std::string::npos) << what;
+
+  Fixture half;
+  half.d.vm_save = &save_nothing;  // a save without its load
+  EXPECT_EQ(half.kind_of(&what), LoadError::Kind::Malformed);
+  EXPECT_NE(what.find("a save call without its load call"), std::string::npos) << what;
+}
+
 }  // namespace
 }  // namespace enlight

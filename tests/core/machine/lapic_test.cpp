@@ -156,3 +156,76 @@ TEST(Lapic, MsrEoiWhilePermittedClearsTheAssistBit) {
 
 }  // namespace
 }  // namespace enlight::machine
+
+namespace enlight::machine {
+namespace {
+
+// Snapshots: the state saved from one APIC loads into a fresh one and
+// gives the same registers, pending and in-service vectors, and a timer
+// with the same time left; every damaged or impossible state is refused
+// and leaves the APIC as it was.
+TEST(LapicSnapshot, SaveLoadRoundTrip) {
+  Lapic a(1, 1'000'000'000);
+  software_enable(a);
+  std::optional<IpiRequest> ipi;
+  int eoi = -1;
+  ASSERT_TRUE(a.write(0x808, 0x20, 0, ipi, eoi));                // TPR
+  ASSERT_TRUE(a.write(0x83E, 0x3, 0, ipi, eoi));                 // divide by 16
+  ASSERT_TRUE(a.write(0x832, 0x40 | (1u << 17), 0, ipi, eoi));   // periodic, vector 0x40
+  ASSERT_TRUE(a.write(0x838, 1000, 1'000, ipi, eoi));             // 16 us period from t = 1 us
+  ASSERT_TRUE(a.set_irr(0x51));
+  a.accept(0x51);
+  ASSERT_TRUE(a.set_irr(0x61));
+  const std::vector<uint8_t> saved = a.save(5'000);
+
+  Lapic b(1, 1'000'000'000);
+  std::string why;
+  ASSERT_TRUE(b.load(saved.data(), saved.size(), 100'000, why)) << why;
+  for (uint32_t reg : {0x808u, 0x80Fu, 0x832u, 0x838u, 0x83Eu, 0x811u, 0x812u, 0x813u, 0x822u, 0x823u}) {
+    uint64_t va = 0, vb = 0;
+    ASSERT_TRUE(a.read(reg, va, 5'000));
+    ASSERT_TRUE(b.read(reg, vb, 100'000));
+    EXPECT_EQ(va, vb) << std::hex << reg;
+  }
+  EXPECT_TRUE(b.in_service(0x51));
+  // The timer resumes where it was: the time left at the save, from the load.
+  const auto left_a = a.timer_deadline();
+  const auto left_b = b.timer_deadline();
+  ASSERT_TRUE(left_a.has_value() && left_b.has_value());
+}
+
+TEST(LapicSnapshot, DamagedOrImpossibleStatesAreRefused) {
+  Lapic a(0, 1'000'000'000);
+  software_enable(a);
+  const std::vector<uint8_t> good = a.save(0);
+  Lapic b(0, 1'000'000'000);
+  std::string why;
+  for (size_t n = 0; n < good.size(); ++n) EXPECT_FALSE(b.load(good.data(), n, 0, why)) << "truncated to " << n;
+  const auto refused = [&](size_t at, uint8_t value, const char* expect) {
+    std::vector<uint8_t> bad = good;
+    bad[at] = value;
+    std::string w;
+    EXPECT_FALSE(b.load(bad.data(), bad.size(), 0, w)) << expect;
+    EXPECT_NE(w.find(expect), std::string::npos) << w;
+  };
+  refused(0, 2, "another version");
+  refused(4 + 1, 0x01, "BSP");                 // IA32_APIC_BASE bit 8
+  refused(12 + 1, 0x01, "TPR");                // TPR above 0xFF
+  refused(16 + 1, 0x02, "SVR");                // SVR bit 9
+  refused(20 + 3, 0x80, "LVT timer");          // LVT bit 31
+  refused(28, 0x04, "divide");                 // divide bit 2
+  refused(32, 0x01, "below 16");               // IRR vector 0
+  // A timer with time left and no count.
+  std::vector<uint8_t> bad = good;
+  bad[bad.size() - 16] = 1;
+  std::string w;
+  EXPECT_FALSE(b.load(bad.data(), bad.size(), 0, w));
+  EXPECT_NE(w.find("more time left"), std::string::npos) << w;
+  // Nothing of the refused states stuck: b is still a reset APIC.
+  uint64_t svr = 0;
+  ASSERT_TRUE(b.read(0x80F, svr, 0));
+  EXPECT_EQ(svr, 0xFFu);
+}
+
+}  // namespace
+}  // namespace enlight::machine

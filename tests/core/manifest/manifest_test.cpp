@@ -36,17 +36,18 @@ TEST(Manifest, ParsesTheShippedVpindexManifest) {
   EXPECT_EQ(m.directory, kSource + "/manifests");
   EXPECT_EQ(m.status, "stable");
   EXPECT_EQ(m.security, "robust-to-untrusted-guest");
+  EXPECT_EQ(m.snapshot, "stateless");
   EXPECT_TRUE(m.passthrough);
   EXPECT_FALSE(m.implicit);
   ASSERT_EQ(m.requires_.size(), 1u);
   EXPECT_EQ(m.requires_[0].name, "identity");
   EXPECT_EQ(m.requires_[0].range.text, ">=1.0 <2");
-  EXPECT_EQ(m.requires_[0].where.line, 12);
+  EXPECT_EQ(m.requires_[0].where.line, 13);
   EXPECT_EQ(m.requires_[0].where.file, kSource + "/manifests/vpindex.yaml");
   ASSERT_EQ(m.msrs.size(), 1u);
   EXPECT_EQ(m.msrs[0].first, 0x40000002u);
   EXPECT_EQ(m.msrs[0].last, 0x40000002u);
-  EXPECT_EQ(m.msrs[0].where.line, 15);
+  EXPECT_EQ(m.msrs[0].where.line, 16);
   ASSERT_TRUE(m.msrs[0].gate.has_value());
   EXPECT_EQ(m.msrs[0].gate->str(), "0x40000003.eax[6]");
   ASSERT_EQ(m.cpuid.size(), 1u);
@@ -101,6 +102,7 @@ TEST(Manifest, DefaultsForOptionalKeys) {
   const Manifest m = parse_manifest(with_header(""), "/m/demo.yaml");
   EXPECT_EQ(m.status, "experimental");
   EXPECT_EQ(m.security, "unknown");
+  EXPECT_EQ(m.snapshot, "unknown");  // a snapshot of a VM with it is refused until it says
   EXPECT_FALSE(m.implicit);
   EXPECT_FALSE(m.passthrough);
   EXPECT_TRUE(m.library.empty());
@@ -178,6 +180,9 @@ TEST(Manifest, EnumeratedKeysListTheirValues) {
                                    "got 'stabel'; did you mean 'stable'?"));
   e = config_error_of([] { parse_manifest(with_header("security: safe\n"), "/m/demo.yaml"); });
   EXPECT_THAT(e.message, HasSubstr("key 'security' must be one of 'robust-to-untrusted-guest'"));
+  e = config_error_of([] { parse_manifest(with_header("snapshot: save\n"), "/m/demo.yaml"); });
+  EXPECT_THAT(e.message, HasSubstr("/m/demo.yaml:4:11: key 'snapshot' must be one of 'saved', 'stateless', "
+                                   "'unsupported', 'unknown', got 'save'; did you mean 'saved'?"));
 }
 
 TEST(Manifest, DependencyEntries) {

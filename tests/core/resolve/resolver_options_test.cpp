@@ -46,7 +46,8 @@ const TypedOption& option(const ResolvedPlugin& p, const std::string& name) {
 }
 
 TEST(ResolveOptions, DefaultsFilledInManifestOrder) {
-  const Resolution r = resolve(profile_of({"spinlocks"}), with_options().get(), direct_caps());
+  const TestCatalog c = with_options();  // r points into it: it outlives r
+  const Resolution r = resolve(profile_of({"spinlocks"}), c.get(), direct_caps());
   const ResolvedPlugin* s = find_plugin(r, "spinlocks");
   ASSERT_EQ(s->options.size(), 2u);
   EXPECT_EQ(s->options[0].name, "retries");

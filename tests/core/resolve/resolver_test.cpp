@@ -37,7 +37,8 @@ TEST(Resolve, ImplicitProvidersAreAddedAndOrderedFirst) {
   Profile p = profile_of({"vpindex", "relaxed"});
   p.vcpus = 3;
   p.enforce_cpuid = true;
-  const Resolution r = resolve(p, hyperv().get(), direct_caps());
+  const TestCatalog c = hyperv();  // r points into it: it outlives r
+  const Resolution r = resolve(p, c.get(), direct_caps());
   EXPECT_THAT(names_of(r), ElementsAre("identity", "relaxed", "vpindex"));
   EXPECT_EQ(find_plugin(r, "identity")->why, "required by relaxed, vpindex");
   EXPECT_EQ(find_plugin(r, "vpindex")->why, "profile");
@@ -111,10 +112,11 @@ TEST(Resolve, ConflictsNameBothPluginsAndTheLine) {
 }
 
 TEST(Resolve, UnmetRecommendsIsAWarning) {
-  const Resolution r = resolve(profile_of({"stimer", "synic", "vpindex", "time"}), hyperv().get(), direct_caps());
+  const TestCatalog c = hyperv();
+  const Resolution r = resolve(profile_of({"stimer", "synic", "vpindex", "time"}), c.get(), direct_caps());
   ASSERT_EQ(r.warnings.size(), 1u);
   EXPECT_EQ(r.warnings[0], "/m/stimer.yaml:10:5: stimer recommends frequencies, which is not enabled");
-  const Resolution met = resolve(profile_of({"stimer", "synic", "vpindex", "time", "frequencies"}), hyperv().get(), direct_caps());
+  const Resolution met = resolve(profile_of({"stimer", "synic", "vpindex", "time", "frequencies"}), c.get(), direct_caps());
   EXPECT_TRUE(met.warnings.empty());
 }
 
@@ -141,13 +143,14 @@ TEST(Resolve, HostFeatureTheBackendLacks) {
 TEST(Resolve, PassthroughAddsWhatTheHostSupports) {
   Profile p = profile_of({"frequencies"});
   p.passthrough = true;
-  Resolution r = resolve(p, hyperv().get(), direct_caps());
+  const TestCatalog c = hyperv();
+  Resolution r = resolve(p, c.get(), direct_caps());
   EXPECT_THAT(names_of(r), ElementsAre("identity", "frequencies", "relaxed", "time", "vpindex", "synic", "stimer"));
   EXPECT_EQ(find_plugin(r, "relaxed")->why, "hv-passthrough");
   EXPECT_EQ(find_plugin(r, "frequencies")->why, "profile");
   EXPECT_TRUE(r.passthrough);
   // evmcs is passthrough: true but needs a feature direct lacks; with it, it joins.
-  r = resolve(p, hyperv().get(), direct_caps({"intel-vmx"}));
+  r = resolve(p, c.get(), direct_caps({"intel-vmx"}));
   EXPECT_NE(find_plugin(r, "evmcs"), nullptr);
 }
 
@@ -192,7 +195,8 @@ TEST(Resolve, TheEmbeddedProfilesResolveAgainstTheShippedManifests) {
 }
 
 TEST(Resolve, EmptyProfileResolvesToNothing) {
-  const Resolution r = resolve(Profile{}, hyperv().get(), direct_caps());
+  const TestCatalog c = hyperv();
+  const Resolution r = resolve(Profile{}, c.get(), direct_caps());
   EXPECT_TRUE(r.plugins.empty());
   EXPECT_EQ(r.vcpus, 1u);
 }

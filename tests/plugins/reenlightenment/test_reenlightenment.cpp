@@ -7,6 +7,7 @@
 #include "enlight_test.hpp"
 
 #include "host_services.hpp"  // core/src/vm: the plugin's vm_ctx and descriptor
+#include "../snapshot_test.hpp"
 
 #include <gmock/gmock.h>
 
@@ -255,7 +256,11 @@ TEST(ReenlightenmentRestore, BadStateIsRefusedAndChangesNothing) {
 
   std::vector<uint8_t> short_blob(good.begin(), good.end() - 1);
   EXPECT_NE(load(*b, short_blob, &why), 0);
-  EXPECT_THAT(why, HasSubstr("not this plugin's"));
+  EXPECT_THAT(why, HasSubstr("ends early"));
+  std::vector<uint8_t> long_blob = good;
+  long_blob.push_back(0);
+  EXPECT_NE(load(*b, long_blob, &why), 0);
+  EXPECT_THAT(why, HasSubstr("left unread"));
   std::vector<uint8_t> wrong_magic = good;
   wrong_magic[0] ^= 0xFF;
   EXPECT_NE(load(*b, wrong_magic, &why), 0);
@@ -269,10 +274,24 @@ TEST(ReenlightenmentRestore, BadStateIsRefusedAndChangesNothing) {
   EXPECT_NE(load(*b, zero_hz, &why), 0);
   EXPECT_THAT(why, HasSubstr("0 Hz"));
   EXPECT_NE(load(*b, {}, &why), 0);
+  EXPECT_THAT(why, HasSubstr("not this plugin's"));
 
   EXPECT_EQ(b->rdmsr(0, kControl).value, control(0x44, 0));
   resume(*b);
   EXPECT_THAT(b->injected(), IsEmpty());
+}
+
+// Every truncation fails; every byte flipped either loads (the registers
+// hold any value, any non-zero frequency is one) or fails with a message,
+// and the VM then runs its timers without harm.
+TEST(ReenlightenmentRestore, HostileBlobs) {
+  const std::vector<uint8_t> good = saved_by_a_guest(kHz25, control(0x92, 1));
+  auto b = vm_at(kHz30);
+  snapshot::sweep(good, [&](const std::vector<uint8_t>& blob) {
+    std::string why;
+    return load(*b, blob, &why) == 0 ? std::string() : (why.empty() ? std::string("(no message)") : why);
+  }, [&] { resume(*b); });
+  EXPECT_EQ(b->vm().stop_reason(), StopReason::None);
 }
 
 TEST(ReenlightenmentSave, TooSmallABufferAsksForMore) {

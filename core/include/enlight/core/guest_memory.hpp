@@ -21,14 +21,16 @@ class GuestMemory {
   bool contains(uint64_t gpa, uint64_t len) const noexcept {
     return gpa <= size_ && len <= size_ - gpa;
   }
+  // An empty copy is valid and may come with a null buffer (an empty
+  // vector's data()), which memcpy must never be given (UBSan).
   bool read(uint64_t gpa, void* dst, uint64_t len) const noexcept {
     if (!contains(gpa, len)) return false;
-    std::memcpy(dst, base_ + gpa, len);
+    if (len != 0) std::memcpy(dst, base_ + gpa, len);
     return true;
   }
   bool write(uint64_t gpa, const void* src, uint64_t len) const noexcept {
     if (!contains(gpa, len)) return false;
-    std::memcpy(base_ + gpa, src, len);
+    if (len != 0) std::memcpy(base_ + gpa, src, len);
     return true;
   }
 

@@ -119,6 +119,11 @@ struct Manifest {
   std::string library;   // file name of the shared object, relative to the manifest
   std::string status;    // stable | experimental | example
   std::string security;  // robust-to-untrusted-guest | trusted-guest-only | unknown
+  // What a snapshot does with the plugin's state (docs/snapshots.md):
+  // saved (its descriptor's vm_save/vcpu_save), stateless (nothing beyond
+  // its options), unsupported (state it cannot save: a snapshot of a VM
+  // with it is refused), unknown (the manifest does not say: refused too).
+  std::string snapshot;
   bool implicit = false;     // enabled automatically when another enabled plugin requires it
   bool passthrough = false;  // enabled by hv-passthrough when the backend supports it
   std::vector<std::string> host_features;  // backend capabilities needed ("intel-vmx")

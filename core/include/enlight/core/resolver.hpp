@@ -41,7 +41,7 @@ struct TypedOption {
 };
 
 struct ResolvedPlugin {
-  const Manifest* manifest = nullptr;
+  const Manifest* manifest = nullptr;  // in the Catalog given to resolve(): keep it alive
   std::vector<TypedOption> options;  // every option of the manifest, defaults filled
   std::string why;                   // "profile", "required by stimer", "hv-passthrough"
   std::string offload;               // the backend doing this plugin's work ("kvm"), or empty

@@ -10,6 +10,7 @@
 #include <enlight/core/bus.hpp>
 #include <enlight/core/loader.hpp>
 #include <enlight/core/resolver.hpp>
+#include <enlight/core/snapshot.hpp>
 
 #include <atomic>
 #include <cstdint>
@@ -251,6 +252,20 @@ class Vm {
     offset = ref_offset_;
     return ref_scale_ != 0;
   }
+
+  // ---- snapshots (core/src/snapshot, docs/snapshots.md) -----------------
+  // Every plugin's saved state, VM then each vCPU, in dependency order.
+  // Only while no vCPU runs. Throws std::runtime_error naming a plugin
+  // whose manifest does not say it saves its state ('snapshot: unknown'),
+  // one that cannot ('unsupported'), or whose save failed.
+  std::vector<SnapshotBlob> save_plugin_state() const;
+  // Hands each blob to its plugin's load (VMs first, then each vCPU's).
+  // A plugin that saves state but has no blob, or a blob for a plugin
+  // without a load, is refused. Throws std::runtime_error naming the
+  // plugin and its reason; the VM is then not fit to run.
+  void load_plugin_state(const std::vector<SnapshotBlob>& blobs);
+  // Guest RAM back to zeros (before a restore writes its pages).
+  void clear_memory() noexcept;
 
   // ---- what backends call for plugins' timers and EOI watches ----------
   // On vCPU n's thread: runs its due timers; returns how many fired.

@@ -143,6 +143,7 @@ void EmuVm::stop(const char* message) {
 
 RunResult EmuVm::run(std::chrono::milliseconds timeout) {
   Impl& s = *impl_;
+  ran_ = true;
   std::vector<std::thread> threads;
   threads.reserve(s.vcpus.size());
   for (auto& v : s.vcpus) threads.emplace_back([&v] { v->run(); });
@@ -176,6 +177,7 @@ RunResult EmuVm::run(std::chrono::milliseconds timeout) {
     std::this_thread::sleep_for(nap);
   }
   for (auto& t : threads) t.join();
+  stopped_reference_time_ = vm_->reference_time();
 
   std::vector<uint64_t> rips;
   for (auto& v : s.vcpus) rips.push_back(v->rip_after_run());
@@ -185,6 +187,7 @@ RunResult EmuVm::run(std::chrono::milliseconds timeout) {
   r.stats.hypercalls = s.hypercalls.load();
   r.stats.pm_timer_reads = s.pm_timer_reads.load();
   r.stats.interrupts_delivered = s.interrupts.load();
+  last_outcome_ = r.outcome;
   return r;
 }
 

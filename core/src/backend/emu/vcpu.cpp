@@ -171,6 +171,11 @@ void EmuVcpu::run() {
       break;
     }
     kicked_.store(false);
+    if (halted_) {  // restored while it waited in HLT
+      halt_wait();
+      halted_ = vm_.over.load() || vm_.vm->stopped();
+      continue;
+    }
     service_host_events();
     if (!deliver_pending()) break;
     stop_ = Stop::None;
@@ -190,6 +195,11 @@ void EmuVcpu::run() {
                                   .count()),
                           std::memory_order_relaxed);
     running_.store(false);
+    // HLT: neither a hook nor a kick stopped the engine, and RIP is past it.
+    uint8_t prev = 0;
+    const uint64_t rip = reg(UC_X86_REG_RIP);
+    halted_ = err == UC_ERR_OK && stop_ == Stop::None && !kicked_.load() && !pending_.valid && rip > 0 &&
+              vm_.vm->memory().read(rip - 1, &prev, 1) && prev == 0xF4;
     if (stop_ == Stop::Ended || vm_.over.load()) break;
     if (pending_.valid) {
       // An exception a hook saw: delivered here, outside any hook, so that
@@ -206,12 +216,9 @@ void EmuVcpu::run() {
       end(Outcome::GuestFault, text);
       break;
     }
-    if (stop_ == Stop::None && !kicked_.load()) {
-      // Neither a hook nor a kick stopped the engine: it executed HLT and
-      // RIP is past it.
-      uint8_t prev = 0;
-      const uint64_t rip = reg(UC_X86_REG_RIP);
-      if (rip > 0 && vm_.vm->memory().read(rip - 1, &prev, 1) && prev == 0xF4) halt_wait();
+    if (halted_) {
+      halt_wait();
+      halted_ = vm_.over.load() || vm_.vm->stopped();  // the run ended while it waited
     }
   }
   running_.store(false);

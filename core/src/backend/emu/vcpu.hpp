@@ -61,6 +61,12 @@ class EmuVcpu {
   // The guest RIP; only once this vCPU's thread has left run().
   uint64_t rip_after_run() { return reg(UC_X86_REG_RIP); }
 
+  // Snapshots (state.cpp), while this vCPU's thread is not running: its
+  // registers, local APIC and whether it waits in HLT; load refuses
+  // values the engine or the APIC would not hold (std::runtime_error).
+  VcpuSnapshot save();
+  void load(const VcpuSnapshot& saved);
+
  private:
   // Why the last uc_emu_start returned, when a hook stopped it.
   enum class Stop : uint8_t { None, Resume, Ended };
@@ -120,6 +126,8 @@ class EmuVcpu {
   std::mutex wait_mutex_;
   std::condition_variable wake_;
   std::atomic<uint64_t> runtime_ns_{0};
+  // Stopped in HLT (the run ended while it waited): a restored vCPU waits again.
+  bool halted_ = false;
   TlbShootdown tlb_;
 };
 

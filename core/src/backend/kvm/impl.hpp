@@ -38,12 +38,16 @@ struct KvmVm::Impl {
   sys::Fd kvm;
   sys::Fd vm_fd;
   std::vector<std::unique_ptr<KvmVcpu>> vcpus;
+  // Guest TSC minus host TSC: 0 for a new VM, the saved TSC's distance
+  // from this host's after a restore (state.cpp), so the guest's TSC and
+  // the reference time defined from it continue where they stopped.
+  std::atomic<uint64_t> tsc_offset{0};
+  // The guest's TSC when the last run stopped its vCPUs, taken with the
+  // reference time a snapshot records, so the two resume from one moment.
+  uint64_t stopped_tsc = 0;
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
   uint32_t run_ms = 0;
   int run_mmap_size = 0;
-  // guest TSC = host TSC + tsc_offset (KVM runs the guest TSC at the host's
-  // rate with an offset it chose when vCPU 0 was created).
-  int64_t tsc_offset = 0;
 
   // A booted kernel: the PC machine and its boot plan (null for flat guests).
   KvmMachineSignals machine_signals{*this};
@@ -76,5 +80,10 @@ struct KvmVm::Impl {
   // Uncontended unless a vCPU EOIs through HV_X64_MSR_EOI in xAPIC mode.
   std::shared_mutex apic_lock;
 };
+
+// Sets vCPU `vcpu_fd`'s TSC to the host's plus `offset` (two's complement):
+// KVM_VCPU_TSC_OFFSET (Linux 5.16) exactly, or a host write of IA32_TSC,
+// within a few hundred cycles. Throws std::runtime_error when KVM refuses.
+void set_tsc_offset(int vcpu_fd, uint64_t offset);
 
 }  // namespace enlight::kvm

@@ -108,17 +108,7 @@ bool host_tsc_reliable() {
 
 // Guest TSC = host TSC: the same counter on every vCPU and the same one the
 // core's reference time was defined from at Vm creation (docs/timers.md).
-// KVM_VCPU_TSC_OFFSET (Linux 5.16) sets it exactly; before that, writing
-// IA32_TSC is within a few hundred cycles.
-void zero_tsc_offset(int vcpu_fd) {
-  uint64_t offset = 0;
-  kvm_device_attr attr{};
-  attr.group = KVM_VCPU_TSC_CTRL;
-  attr.attr = KVM_VCPU_TSC_OFFSET;
-  attr.addr = reinterpret_cast<uint64_t>(&offset);
-  if (::ioctl(vcpu_fd, KVM_SET_DEVICE_ATTR, &attr) == 0) return;
-  if (!sys::set_msr(vcpu_fd, 0x10 /* IA32_TSC */, __rdtsc())) throw std::runtime_error("kvm: cannot set the guest TSC");
-}
+void zero_tsc_offset(int vcpu_fd) { set_tsc_offset(vcpu_fd, 0); }
 
 // The identity plugin fills the hypercall page. KVM keeps VMCALL/VMMCALL
 // in the kernel (its own KVM or Hyper-V hypercalls), so on this backend
@@ -225,6 +215,7 @@ std::unique_ptr<KvmVm> KvmVm::create(const Resolution& resolution, KvmOptions op
   std::unique_ptr<KvmVm> e(new KvmVm());
   auto impl = std::make_shared<Impl>();
   e->impl_ = impl;
+  for (const ResolvedPlugin& p : resolution.plugins) e->offloads_any_ |= !p.offload.empty();
   impl->kvm = sys::open_device(options.device);
   if (const std::string missing = sys::missing_capabilities(impl->kvm.get()); !missing.empty())
     throw std::runtime_error("kvm: " + options.device + ": " + missing);
@@ -244,7 +235,10 @@ std::unique_ptr<KvmVm> KvmVm::create(const Resolution& resolution, KvmOptions op
     auto p = weak.lock();
     return p && vcpu < p->vcpus.size() ? p->vcpus[vcpu]->runtime_ns() : uint64_t{0};
   };
-  options.vm.hooks.guest_tsc = [](uint32_t) { return static_cast<uint64_t>(__rdtsc()); };
+  options.vm.hooks.guest_tsc = [weak](uint32_t) {
+    auto p = weak.lock();
+    return static_cast<uint64_t>(__rdtsc()) + (p ? p->tsc_offset.load(std::memory_order_relaxed) : 0);
+  };
   options.vm.hooks.apic_read = [weak](uint32_t vcpu, uint32_t msr, uint64_t& value) {
     auto p = weak.lock();
     return p && vcpu < p->vcpus.size() && p->vcpus[vcpu]->apic_read(msr, value);
@@ -368,6 +362,7 @@ void KvmVm::stop(const char* message) {
 
 RunResult KvmVm::run(std::chrono::milliseconds timeout) {
   Impl& s = *impl_;
+  ran_ = true;
   std::vector<std::thread> threads;
   threads.reserve(s.vcpus.size());
   for (auto& v : s.vcpus) threads.emplace_back([&v] { v->run(); });
@@ -418,6 +413,8 @@ RunResult KvmVm::run(std::chrono::milliseconds timeout) {
     s.monitor_poke = false;
   }
   for (auto& t : threads) t.join();
+  stopped_reference_time_ = vm_->reference_time();
+  s.stopped_tsc = vm_->guest_tsc(0);
 
   std::vector<uint64_t> rips;
   for (auto& v : s.vcpus) rips.push_back(v->last_rip());
@@ -434,7 +431,9 @@ RunResult KvmVm::run(std::chrono::milliseconds timeout) {
   }
   r.stats.msr_exits = r.stats.msr_exits_synthetic + r.stats.msr_exits_other;
   r.stats.interrupts_delivered = s.interrupts.load();
+  last_outcome_ = r.outcome;
   return r;
 }
 
 }  // namespace enlight::kvm
+

@@ -57,6 +57,12 @@ class KvmVcpu {
   // Remote TLB flushes aimed at this vCPU (enlight_host.tlb_flush).
   TlbShootdown& tlb() { return tlb_; }
 
+  // Snapshots (state.cpp), while this vCPU's thread is not running:
+  // KVM's state of it; load throws std::runtime_error naming the ioctl
+  // KVM refused, or a malformed saved state.
+  VcpuSnapshot save();
+  void load(const VcpuSnapshot& saved);
+
  private:
   // Each returns false when the run is over for this vCPU.
   bool handle_exit();

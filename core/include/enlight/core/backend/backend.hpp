@@ -15,6 +15,7 @@
 // code, and tests drive its exits synchronously, one call each.
 #pragma once
 
+#include <enlight/core/backend/cpu_state.hpp>
 #include <enlight/core/backend/run_result.hpp>
 #include <enlight/core/resolver.hpp>
 #include <enlight/core/vm.hpp>
@@ -126,6 +127,22 @@ class Backend {
   // vCPU or vector, a software-disabled APIC, or KVM refusing it.
   virtual int inject_interrupt(uint32_t vcpu, uint8_t vector) = 0;
 
+  // Snapshots (core/snapshot.hpp). After run() returned Stopped or
+  // Timeout: every vCPU's state, which it resumes from when loaded into a
+  // new VM of the same configuration. Throws std::runtime_error when the
+  // run ended otherwise (an exit, a fault: nothing to resume) or the
+  // backend cannot save this VM (the message says what). Cost: a few
+  // register reads per vCPU.
+  virtual std::vector<VcpuSnapshot> save_vcpus() = 0;
+  // Before run(): puts each vCPU in its saved state. Throws
+  // std::runtime_error for a state this backend refuses (bad register
+  // values, a wrong count); the VM must then not run.
+  virtual void load_vcpus(const std::vector<VcpuSnapshot>& vcpus) = 0;
+  // Partition reference time when the last run() stopped its vCPUs: what
+  // a snapshot records, so the time spent after the stop (reports, the
+  // file itself) is not time the guest lost. 0 before any run.
+  uint64_t stopped_reference_time() const noexcept { return stopped_reference_time_; }
+
   // Host input for the PC machine's COM1 (a booted kernel's console):
   // queues up to n bytes in its receive FIFO and returns how many fitted.
   // 0 when the FIFO is full or the VM has no PC machine (emu; kvm without
@@ -134,6 +151,16 @@ class Backend {
 
  protected:
   Backend() = default;
+  // What both backends' save_vcpus and load_vcpus check first (throw
+  // std::runtime_error with the reason): a save needs a run() that ended
+  // Stopped or Timeout, not by a reset, crash or plugin fault; a load needs
+  // a VM that has not run, and the same number of vCPUs.
+  void require_resumable_stop();
+  void require_fresh_for_restore(size_t saved_vcpus, size_t vcpus) const;
+  // Set by each backend's run().
+  bool ran_ = false;
+  Outcome last_outcome_ = Outcome::Exited;
+  uint64_t stopped_reference_time_ = 0;
 };
 
 }  // namespace enlight

@@ -57,6 +57,11 @@ class EmuVm final : public Backend {
   // StopReason::Requested; a running `run` returns Stopped within ~1 ms.
   void stop(const char* message) override;
 
+  // Registers through Unicorn's register API, the APIC model, HLT
+  // (backend.hpp; docs/snapshots.md, "emu").
+  std::vector<VcpuSnapshot> save_vcpus() override;
+  void load_vcpus(const std::vector<VcpuSnapshot>& vcpus) override;
+
   // No PC machine, no COM1: always 0.
   size_t serial_input(const uint8_t*, size_t) override { return 0; }
 

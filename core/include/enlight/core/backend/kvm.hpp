@@ -69,6 +69,12 @@ class KvmVm final : public Backend {
   // when no kernel is booted). Any thread.
   size_t serial_input(const uint8_t* data, size_t n) override;
 
+  // Guest programs on the flat machine: KVM's vCPU state through its
+  // GET/SET ioctls (state.cpp). The PC machine and offloaded plugins are
+  // refused with the reason (docs/snapshots.md, "Status").
+  std::vector<VcpuSnapshot> save_vcpus() override;
+  void load_vcpus(const std::vector<VcpuSnapshot>& vcpus) override;
+
   // Host service: vector (>= 16) to vCPU n through the in-kernel local
   // APIC (KVM_SIGNAL_MSI, fixed delivery, physical destination n). 0 on
   // success, -1 for a bad vCPU or vector or when KVM refused it.
@@ -83,6 +89,8 @@ class KvmVm final : public Backend {
   KvmVm() = default;
   std::unique_ptr<Vm> vm_;
   std::shared_ptr<Impl> impl_;  // shared with the hooks given to the Vm
+  bool offloads_any_ = false;  // a plugin's work is KVM's: its state is not ours to save
+  void refuse_what_is_not_saved(const char* verb) const;
 };
 
 // What the kvm backend can run: AMD SVM or Intel VMX as the host has it,

@@ -14,6 +14,8 @@
 #include <cstdint>
 #include <mutex>
 #include <optional>
+#include <string>
+#include <vector>
 
 namespace enlight::machine {
 
@@ -69,6 +71,17 @@ class Lapic {
   // ns until the timer's deadline, or nullopt when it is not armed.
   std::optional<uint64_t> timer_deadline();
   bool in_service(uint8_t vector);
+
+  // Snapshots. revoke_pv_eoi takes back an outstanding PV EOI grant (the
+  // guest then EOIs through the MSR, as after a new vector arrives) so a
+  // snapshot never holds one; returns the vector the guest had already
+  // retired through the word, or -1. save/load: the registers, IRR, ISR
+  // and the timer (as time left), little-endian; load refuses a state the
+  // guest could not have made (reserved bits, vectors below 16, a timer
+  // longer than its count allows) with `why`, leaving this APIC unchanged.
+  int revoke_pv_eoi();
+  std::vector<uint8_t> save(uint64_t now_ns);
+  bool load(const uint8_t* data, size_t size, uint64_t now_ns, std::string& why);
 
   static constexpr uint32_t kApicBase = 0x1B;
 
