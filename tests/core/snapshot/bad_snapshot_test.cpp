@@ -54,7 +54,8 @@ void fix_crc(std::vector<uint8_t>& b, const Section& s) {
   set_le(b, s.header + 4, crc.checksum(), 4);
 }
 
-const Section& first(const std::vector<Section>& all, uint32_t tag) {
+// By value: callers pass the temporary that sections() returns.
+Section first(const std::vector<Section>& all, uint32_t tag) {
   for (const Section& s : all)
     if (s.tag == tag) return s;
   throw std::runtime_error("no section " + std::to_string(tag));
@@ -221,7 +222,7 @@ TEST_F(BadSnapshot, WrongPluginSet) {
 // Another plugin version in the file (its CRC made good): refused by name.
 TEST_F(BadSnapshot, WrongPluginVersion) {
   std::vector<uint8_t> b = *good_;
-  const Section& s = first(sections(b), kPlugins);
+  const Section s = first(sections(b), kPlugins);
   // The first plugin's version string: u32 count, then name (u32 + bytes), version (u32 + bytes).
   const size_t name_len = le(b, s.payload + 4, 4);
   const size_t version_at = s.payload + 8 + name_len + 4;
@@ -253,7 +254,7 @@ TEST_F(BadSnapshot, RamSizeVcpusBackendAndGuestMismatch) {
 // while parsing (the CRC made good, so the bounds check is what refuses).
 TEST_F(BadSnapshot, RamOutsideTheGuest) {
   std::vector<uint8_t> b = *good_;
-  const Section& s = first(sections(b), kRam);
+  const Section s = first(sections(b), kRam);
   set_le(b, s.payload, (16ull << 20) - 4096, 8);  // a run of more than one page at the last page
   fix_crc(b, s);
   const std::string e = parse_error(b);
@@ -264,7 +265,7 @@ TEST_F(BadSnapshot, RamOutsideTheGuest) {
 // refuses them and the restore fails.
 TEST_F(BadSnapshot, ImpossibleRegisters) {
   std::vector<uint8_t> b = *good_;
-  const Section& s = first(sections(b), kVcpu);
+  const Section s = first(sections(b), kVcpu);
   // u32 index, 16 GPRs, rip, rflags, 8 segments of 16 bytes, 2 tables of 10, then cr0 cr2 cr3 cr4.
   const size_t cr4 = s.payload + 4 + 18 * 8 + 8 * 16 + 2 * 10 + 3 * 8;
   set_le(b, cr4, le(b, cr4, 8) | (1ull << 40), 8);
