@@ -13,6 +13,7 @@
 
 #include <x86intrin.h>
 
+#include <span>
 #include <stdexcept>
 #include <string>
 
@@ -25,16 +26,9 @@ constexpr int kGprIds[16] = {UC_X86_REG_RAX, UC_X86_REG_RCX, UC_X86_REG_RDX, UC_
                              UC_X86_REG_R8,  UC_X86_REG_R9,  UC_X86_REG_R10, UC_X86_REG_R11,
                              UC_X86_REG_R12, UC_X86_REG_R13, UC_X86_REG_R14, UC_X86_REG_R15};
 
-// MSRs Unicorn keeps that a 64-bit guest may set, and their CpuState fields.
-struct SavedMsr {
-  uint32_t index;
-  uint64_t CpuState::*field;
-};
-constexpr SavedMsr kMsrs[] = {
-    {0xC0000102, &CpuState::kernel_gs_base}, {0xC0000081, &CpuState::star},   {0xC0000082, &CpuState::lstar},
-    {0xC0000083, &CpuState::cstar},          {0xC0000084, &CpuState::sfmask}, {0x174, &CpuState::sysenter_cs},
-    {0x175, &CpuState::sysenter_esp},        {0x176, &CpuState::sysenter_eip}, {0x277, &CpuState::pat},
-};
+// The MSRs Unicorn's register API is asked for: the shared list but
+// TSC_AUX, which this backend has never saved.
+constexpr std::span<const CpuStateMsr> kMsrs(kCpuStateMsrs, kCpuStateMsrCount - 1);
 constexpr uint32_t kEfer = 0xC0000080;
 
 // Architectural reserved bits: a value with any of them set would #GP on
@@ -83,7 +77,7 @@ VcpuSnapshot EmuVcpu::save() {
   uc_x86_msr msr{kEfer, 0};
   uc_reg_read(uc_, UC_X86_REG_MSR, &msr);
   s.efer = msr.value;
-  for (const SavedMsr& m : kMsrs) {
+  for (const CpuStateMsr& m : kMsrs) {
     msr = {m.index, 0};
     uc_reg_read(uc_, UC_X86_REG_MSR, &msr);
     s.*m.field = msr.value;
@@ -190,7 +184,7 @@ void EmuVcpu::load(const VcpuSnapshot& saved) {
   write(UC_X86_REG_RFLAGS, s.rflags, "RFLAGS");
   write(UC_X86_REG_CR2, s.cr2, "CR2");
   write_if_changed(UC_X86_REG_CR8, s.cr8, "CR8");
-  for (const SavedMsr& m : kMsrs) {
+  for (const CpuStateMsr& m : kMsrs) {
     msr = {m.index, 0};
     uc_reg_read(uc_, UC_X86_REG_MSR, &msr);
     if (msr.value == s.*m.field) continue;

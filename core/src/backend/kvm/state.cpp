@@ -25,18 +25,9 @@ namespace enlight::kvm {
 
 namespace {
 
-// The MSRs a 64-bit guest sets besides what SREGS holds, by CpuState field.
-struct SavedMsr {
-  uint32_t index;
-  uint64_t CpuState::*field;
-};
-constexpr SavedMsr kMsrs[] = {
-    {0xC0000102, &CpuState::kernel_gs_base}, {0xC0000081, &CpuState::star},   {0xC0000082, &CpuState::lstar},
-    {0xC0000083, &CpuState::cstar},          {0xC0000084, &CpuState::sfmask}, {0x174, &CpuState::sysenter_cs},
-    {0x175, &CpuState::sysenter_esp},        {0x176, &CpuState::sysenter_eip}, {0x277, &CpuState::pat},
-    {0xC0000103, &CpuState::tsc_aux},
-};
-constexpr uint32_t kMsrCount = sizeof kMsrs / sizeof kMsrs[0];
+// The MSRs a 64-bit guest sets besides what SREGS holds (cpu_state.hpp).
+constexpr const CpuStateMsr* kMsrs = kCpuStateMsrs;
+constexpr uint32_t kMsrCount = kCpuStateMsrCount;
 
 // VMX-style attributes: type 0-3, S 4, DPL 5-6, P 7, AVL 12, L 13, D/B 14, G 15.
 uint16_t pack(const kvm_segment& s) {

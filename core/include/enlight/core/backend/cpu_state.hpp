@@ -44,6 +44,21 @@ struct CpuState {
   static constexpr uint32_t kFxsaveMxcsr = 24, kFxsaveSt0 = 32, kFxsaveXmm0 = 160;
 };
 
+// The MSRs a 64-bit guest sets beyond the registers above, and the field
+// each is saved in: the one list both backends read and write. TSC_AUX
+// last, so a backend whose CPU lacks it takes the first kCpuStateMsrCount - 1.
+struct CpuStateMsr {
+  uint32_t index;
+  uint64_t CpuState::*field;
+};
+inline constexpr CpuStateMsr kCpuStateMsrs[] = {
+    {0xC0000102, &CpuState::kernel_gs_base}, {0xC0000081, &CpuState::star},   {0xC0000082, &CpuState::lstar},
+    {0xC0000083, &CpuState::cstar},          {0xC0000084, &CpuState::sfmask}, {0x174, &CpuState::sysenter_cs},
+    {0x175, &CpuState::sysenter_esp},        {0x176, &CpuState::sysenter_eip}, {0x277, &CpuState::pat},
+    {0xC0000103, &CpuState::tsc_aux},
+};
+inline constexpr uint32_t kCpuStateMsrCount = sizeof kCpuStateMsrs / sizeof kCpuStateMsrs[0];
+
 // What a backend captures of one vCPU, and restores.
 struct VcpuSnapshot {
   CpuState cpu;
