@@ -3,7 +3,8 @@
 // or throws SnapshotError naming the file, and a parsed one is what the
 // reader promises the restore: counts within their limits, one CPU state
 // per vCPU, plugin states naming a listed plugin and an existing vCPU, RAM
-// runs of whole pages inside the stated RAM, ascending.
+// runs of whole pages inside the stated RAM, ascending, and the backend's
+// devices state within its limit.
 #include <enlight/core/snapshot.hpp>
 
 #include <cstdint>
@@ -27,6 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (s.cpus.size() != s.vcpus) broken("not one CPU state per vCPU");
     if (s.memory_bytes == 0 || s.memory_bytes % 4096 != 0) broken("RAM size not whole pages");
     if (s.backend != "emu" && s.backend != "kvm") broken("unknown backend accepted");
+    if (s.devices.size() > (1u << 20)) broken("a devices state over its 1 MiB limit");
     for (const enlight::SnapshotBlob& b : s.blobs) {
       if (b.plugin >= s.plugins.size()) broken("a plugin state names no listed plugin");
       if (b.vcpu != enlight::SnapshotBlob::kVmState && b.vcpu >= s.vcpus) broken("a plugin state names no vCPU");

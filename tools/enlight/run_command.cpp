@@ -358,10 +358,6 @@ int run(const Globals& g, const std::vector<std::string>& args) {
     throw UsageError("a kernel boots on the PC machine: leave out --machine flat");
   const bool pc_devices = boot_kernel || a.machine_kind == "pc";
   const bool snapshots = !a.snapshot_to.empty() || !a.restore.empty();
-  if (snapshots && pc_devices)
-    throw UsageError(std::string(!a.snapshot_to.empty() ? "--snapshot-to" : "--restore") +
-                     ": snapshots of the PC machine (a booted kernel, --machine pc) are not written yet "
-                     "(docs/snapshots.md, \"Status\")\n  fix: snapshot a guest program on the flat machine");
   if (snapshots && !a.offload.empty())
     throw UsageError(std::string(!a.snapshot_to.empty() ? "--snapshot-to" : "--restore") +
                      ": an offloaded plugin's state is KVM's in-kernel Hyper-V state, which a snapshot cannot hold "
@@ -424,7 +420,8 @@ int run(const Globals& g, const std::vector<std::string>& args) {
   } else {
     image = load_guest(a.guest, guest_label);
   }
-  const uint64_t image_digest = guest_image_digest(image);
+  const uint64_t image_digest = boot_kernel ? kernel_boot_digest(kernel->boot.kernel, kernel->boot.initrd, cmdline)
+                                            : guest_image_digest(image);
   // A snapshot to restore is read and checked before the VM exists: a
   // damaged file creates nothing. It is matched against the VM itself,
   // whose plugin options the backend may have completed for this host

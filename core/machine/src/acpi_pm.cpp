@@ -58,7 +58,7 @@ uint32_t AcpiPm::in(uint16_t port, uint8_t size) {
   uint32_t timer = 0;
   for (uint8_t i = 0; i < size; ++i) {
     if (is_timer_port(static_cast<uint16_t>(port + i))) {
-      timer = pm_timer_count(now_ns_());
+      timer = pm_timer_count(timer_ns_locked());
       break;
     }
   }
@@ -102,6 +102,34 @@ uint16_t AcpiPm::pm1_control() {
 bool AcpiPm::sci_asserted() {
   std::lock_guard lock(mutex_);
   return sci_level_;
+}
+
+uint64_t AcpiPm::timer_ns_locked() const { return now_ns_() + static_cast<uint64_t>(timer_offset_ns_); }
+
+void AcpiPm::save(StateWriter& w, uint64_t stopped_ns) {
+  std::lock_guard lock(mutex_);
+  w.put(pm1_sts_), w.put(pm1_en_), w.put(pm1_cnt_), w.put(reset_reg_), w.put(sci_level_);
+  w.put(stopped_ns + static_cast<uint64_t>(timer_offset_ns_));
+}
+
+bool AcpiPm::load(StateReader& r) {
+  // PM1_EN takes any value; PM1_STS any a host event source may set
+  // (set_status), the guest only clearing bits.
+  const auto sts = r.get<uint16_t>(), en = r.get<uint16_t>(), cnt = r.get<uint16_t>();
+  const auto reset_reg = r.get<uint8_t>();
+  const auto sci_level = r.get<bool>();
+  const auto timer_ns = r.get<uint64_t>();  // any: the counter wraps every 4.69 s
+  if (cnt & kCntWriteOnly) r.refuse("PM1_CNT", cnt, "SLP_EN and GBL_RLS are write-only, never stored");
+  if (reset_reg & kRstCpu) r.refuse("ACPI reset register", reset_reg, "RST_CPU is never stored");
+  // The level follows the registers after every access (update_sci_locked):
+  // another one would make the next change signal a wrong edge.
+  if (sci_level != ((sts & en) != 0))
+    r.refuse("ACPI SCI level", sci_level, "not what PM1_STS & PM1_EN imply");
+  if (!r.ok()) return false;
+  std::lock_guard lock(mutex_);
+  pm1_sts_ = sts, pm1_en_ = en, pm1_cnt_ = cnt, reset_reg_ = reset_reg, sci_level_ = sci_level;
+  timer_offset_ns_ = static_cast<int64_t>(timer_ns - now_ns_());
+  return true;
 }
 
 uint8_t AcpiPm::read_byte_locked(uint16_t port, uint32_t timer) {

@@ -65,6 +65,10 @@ constexpr int kHoursPerHalfDay = 12;
 constexpr int64_t kDaysPerWeek = 7;
 // Two-digit year plus century: years 0-9999.
 constexpr int64_t kYearsRepresentable = 10'000;
+// A restored offset is refused beyond this: setting any date of years
+// 0-9999 under any host time int64 ns can hold gives less than 3e11 s,
+// and this bound keeps latch_time_locked's sum far from overflowing.
+constexpr int64_t kMaxOffsetSeconds = 1'000'000'000'000;
 
 // ---- Memory size (KiB and 64 KiB units) ---------------------------------------------
 constexpr uint64_t kKiB = 1024;
@@ -172,6 +176,35 @@ void CmosRtc::out(uint16_t port, uint8_t /*size*/, uint32_t value) {
 int64_t CmosRtc::offset_seconds() {
   std::lock_guard lock(mutex_);
   return offset_s_;
+}
+
+void CmosRtc::save(StateWriter& w) {
+  std::lock_guard lock(mutex_);
+  w.put(ram_);
+  w.put(index_);
+  w.put(offset_s_);
+}
+
+bool CmosRtc::load(StateReader& r) {
+  std::array<uint8_t, kBytes> ram{};
+  r.get(ram);
+  const auto index = r.get<uint8_t>();  // every byte is a valid index (bit 7: NMI disable)
+  const auto offset = r.get<int64_t>();
+  // What write_locked stores; the time registers and CMOS RAM take any byte.
+  if (ram[kRegA] & ~kAWritable) r.refuse("RTC register A", ram[kRegA], "UIP is read-only, never stored");
+  if ((ram[kRegB] & kBSet) && (ram[kRegB] & kBUie))
+    r.refuse("RTC register B", ram[kRegB], "UIE set beside SET (setting SET clears it)");
+  if (ram[kRegC] != 0) r.refuse("RTC register C", ram[kRegC], "read-only, never stored");
+  if (ram[kRegD] != 0) r.refuse("RTC register D", ram[kRegD], "read-only, never stored");
+  if (offset > kMaxOffsetSeconds || offset < -kMaxOffsetSeconds)
+    r.refuse("RTC clock offset (s)", static_cast<uint64_t>(offset), "beyond any date the registers can hold");
+  if (!r.ok()) return false;
+  std::lock_guard lock(mutex_);
+  ram_ = ram;
+  index_ = index;
+  // Host time plus the guest's offset, as QEMU's default -rtc clock=host.
+  offset_s_ = offset;
+  return true;
 }
 
 uint8_t CmosRtc::read_locked(uint8_t reg) {

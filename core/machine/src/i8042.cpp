@@ -77,6 +77,11 @@ constexpr uint8_t kNoDeviceAnswer = 0xFE;
 
 constexpr const char* kResetHow = "i8042 reset line";
 
+constexpr bool takes_parameter(uint8_t command) {
+  return command == kCmdWriteCtr || command == kCmdWriteOutputPort || command == kCmdWriteKbdOutput ||
+         command == kCmdWriteAuxOutput || command == kCmdWriteAux;
+}
+
 }  // namespace
 
 I8042::I8042(MachineSignals& signals)
@@ -110,6 +115,49 @@ void I8042::out(uint16_t port, uint8_t /*size*/, uint32_t value) {
 uint8_t I8042::command_byte() {
   std::lock_guard lock(mutex_);
   return command_byte_;
+}
+
+void I8042::save(StateWriter& w) {
+  std::lock_guard lock(mutex_);
+  w.put(command_byte_), w.put(output_port_), w.put(system_flag_), w.put(last_write_command_);
+  w.put(out_byte_), w.put(out_full_), w.put(out_source_), w.put(out_timeout_);
+  w.put(pending_command_);
+  w.put(irq_kbd_level_), w.put(irq_aux_level_);
+}
+
+bool I8042::load(StateReader& r) {
+  // The command byte and the output port take any byte through 0x60/0xD1
+  // (a reset line held low is what a reset request left; load does not
+  // act on it).
+  const auto command_byte = r.get<uint8_t>(), output_port = r.get<uint8_t>();
+  const auto system_flag = r.get<bool>(), last_write_command = r.get<bool>();
+  const auto out_byte = r.get<uint8_t>();
+  const auto out_full = r.get<bool>();
+  const auto source = r.get<uint8_t>();
+  const auto out_timeout = r.get<bool>();
+  const auto pending = r.get<uint8_t>();
+  const auto irq_kbd = r.get<bool>(), irq_aux = r.get<bool>();
+  if (source > static_cast<uint8_t>(Source::kAux))
+    r.refuse("i8042 output buffer source", source, "neither the keyboard (0) nor the aux port (1)");
+  if (out_timeout && !(out_full && out_byte == kNoDeviceAnswer))
+    r.refuse("i8042 output buffer", out_byte, "a timeout comes only with 0xFE in a full buffer");
+  if (pending != 0 && !takes_parameter(pending))
+    r.refuse("i8042 pending command", pending, "not a command that takes a parameter byte");
+  // The levels follow the buffer after every access (update_irq_locked):
+  // others would make the next change signal a wrong edge.
+  const auto from = static_cast<Source>(source);
+  if (irq_kbd != (out_full && from == Source::kKeyboard && (command_byte & kCtrKbdInt)))
+    r.refuse("i8042 IRQ 1 level", irq_kbd, "not what the output buffer and the command byte imply");
+  if (irq_aux != (out_full && from == Source::kAux && (command_byte & kCtrAuxInt)))
+    r.refuse("i8042 IRQ 12 level", irq_aux, "not what the output buffer and the command byte imply");
+  if (!r.ok()) return false;
+  std::lock_guard lock(mutex_);
+  command_byte_ = command_byte, output_port_ = output_port;
+  system_flag_ = system_flag, last_write_command_ = last_write_command;
+  out_byte_ = out_byte, out_full_ = out_full, out_source_ = from, out_timeout_ = out_timeout;
+  pending_command_ = pending;
+  irq_kbd_level_ = irq_kbd, irq_aux_level_ = irq_aux;
+  return true;
 }
 
 uint8_t I8042::status_locked() const {

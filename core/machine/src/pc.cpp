@@ -1,5 +1,7 @@
 #include <enlight/machine/pc.hpp>
 
+#include <enlight/state.hpp>
+
 #include <stdexcept>
 
 namespace enlight::machine {
@@ -29,6 +31,36 @@ void PcMachine::attach(PortDevice& device, uint16_t first, uint16_t count) {
     if (owner_[port] != 0) throw std::logic_error("PcMachine: two devices on one port");
     owner_[port] = static_cast<uint8_t>(index + 1);
   }
+}
+
+std::vector<uint8_t> PcMachine::save(uint64_t stopped_ns) {
+  // Room to spare: the four devices take under 200 bytes.
+  constexpr size_t kCapacity = 4096;
+  std::vector<uint8_t> out(kCapacity);
+  StateWriter w(out.data(), out.size());
+  w.put(kStateVersion);
+  com1_.save(w);
+  i8042_.save(w);
+  rtc_.save(w);
+  pm_.save(w, stopped_ns);
+  const int64_t used = w.result();
+  if (used < 0) throw std::logic_error("PcMachine::save: the device state outgrew its buffer");
+  out.resize(static_cast<size_t>(used));
+  return out;
+}
+
+bool PcMachine::load(const uint8_t* data, size_t size, std::string& why) {
+  StateReader r(data, size);
+  const auto version = r.get<uint32_t>();
+  if (r.ok() && version != kStateVersion)
+    r.refuse("version", version, "this build reads version " + std::to_string(kStateVersion));
+  // In blob order, stopping at the first refusal.
+  if (r.ok() && com1_.load(r) && i8042_.load(r) && rtc_.load(r)) pm_.load(r);
+  if (!r.complete()) {
+    why = "PC machine state: " + r.message();
+    return false;
+  }
+  return true;
 }
 
 }  // namespace enlight::machine

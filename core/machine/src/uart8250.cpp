@@ -85,6 +85,33 @@ constexpr uint8_t kMsrConnected = kMsrCts | kMsrDsr | kMsrDcd;
 constexpr uint8_t kPowerOnDll = 0x01;
 constexpr uint8_t kPowerOnDlm = 0x00;
 
+// IIR from the interrupt sources, priorities of datasheet Table IV. The
+// character timeout (0x0C) is not generated: data in the FIFO is reported
+// as "data available" at once, whatever the trigger level, and Linux
+// handles both the same way.
+uint8_t iir_of(uint8_t ier, uint8_t fcr, bool overrun, size_t rx_count, bool thre_pending, uint8_t msr_delta) {
+  uint8_t id = kIirNoInt;
+  if ((ier & kIerElsi) && overrun) {
+    id = kIirRls;
+  } else if ((ier & kIerErbfi) && rx_count > 0) {
+    id = kIirRda;
+  } else if ((ier & kIerEtbei) && thre_pending) {
+    id = kIirThre;
+  } else if ((ier & kIerEdssi) && (msr_delta & kMsrDeltas)) {
+    id = kIirMsr;
+  }
+  if (fcr & kFcrEnable) id |= kIirFifoEnabled;
+  return id;
+}
+
+// The level on the ISA line. On a PC the UART's INTR reaches it through a
+// buffer enabled by OUT2 (Linux: "Most PC uarts need OUT2 raised to enable
+// interrupts", serial8250_do_startup sets TIOCM_OUT2 when the port has an
+// IRQ and shutdown clears it). Loopback forces the OUT2 pin inactive
+// (datasheet MCR bit 4), so the line is not driven then either; IIR still
+// reports the pending source, which is what Linux's startup tests read.
+bool irq_level_of(uint8_t iir, uint8_t mcr) { return !(iir & kIirNoInt) && (mcr & kMcrOut2) && !(mcr & kMcrLoop); }
+
 }  // namespace
 
 Uart8250::Uart8250(MachineSignals& signals, uint16_t base, uint32_t irq, std::function<void(uint8_t)> tx)
@@ -248,21 +275,7 @@ uint8_t Uart8250::lsr_locked() const {
 }
 
 uint8_t Uart8250::iir_locked() const {
-  // Priorities of datasheet Table IV. The character timeout (0x0C) is not
-  // generated: data in the FIFO is reported as "data available" at once,
-  // whatever the trigger level, and Linux handles both the same way.
-  uint8_t id = kIirNoInt;
-  if ((ier_ & kIerElsi) && overrun_) {
-    id = kIirRls;
-  } else if ((ier_ & kIerErbfi) && rx_count_ > 0) {
-    id = kIirRda;
-  } else if ((ier_ & kIerEtbei) && thre_pending_) {
-    id = kIirThre;
-  } else if ((ier_ & kIerEdssi) && (msr_delta_ & kMsrDeltas)) {
-    id = kIirMsr;
-  }
-  if (fcr_ & kFcrEnable) id |= kIirFifoEnabled;
-  return id;
+  return iir_of(ier_, fcr_, overrun_, rx_count_, thre_pending_, msr_delta_);
 }
 
 uint8_t Uart8250::modem_inputs_locked() const {
@@ -316,17 +329,55 @@ void Uart8250::write_mcr_locked(uint8_t value) {
 }
 
 void Uart8250::update_irq_locked() {
-  // On a PC the UART's INTR reaches the ISA line through a buffer enabled
-  // by OUT2 (Linux: "Most PC uarts need OUT2 raised to enable interrupts",
-  // serial8250_do_startup sets TIOCM_OUT2 when the port has an IRQ and
-  // shutdown clears it). Loopback forces the OUT2 pin inactive (datasheet
-  // MCR bit 4), so the line is not driven then either; IIR still reports
-  // the pending source, which is what Linux's startup tests read.
-  const bool pending = !(iir_locked() & kIirNoInt);
-  const bool level = pending && (mcr_ & kMcrOut2) && !(mcr_ & kMcrLoop);
+  const bool level = irq_level_of(iir_locked(), mcr_);
   if (level == irq_level_) return;
   irq_level_ = level;
   signals_.set_irq(irq_, level);
+}
+
+void Uart8250::save(StateWriter& w) {
+  std::lock_guard lock(mutex_);
+  w.put(ier_), w.put(lcr_), w.put(mcr_), w.put(fcr_), w.put(scr_), w.put(dll_), w.put(dlm_);
+  // The ring from its head, so the FIFO's bytes come oldest first (the
+  // slots past rx_count_ are stale, kept for an exact copy).
+  w.put(static_cast<uint8_t>(rx_head_));
+  w.put(static_cast<uint8_t>(rx_count_));
+  for (size_t i = 0; i < kFifoSize; ++i) w.put(rx_[(rx_head_ + i) % kFifoSize]);
+  w.put(last_rx_), w.put(overrun_), w.put(thre_pending_), w.put(msr_delta_), w.put(irq_level_);
+}
+
+bool Uart8250::load(StateReader& r) {
+  const auto ier = r.get<uint8_t>(), lcr = r.get<uint8_t>(), mcr = r.get<uint8_t>(), fcr = r.get<uint8_t>();
+  const auto scr = r.get<uint8_t>(), dll = r.get<uint8_t>(), dlm = r.get<uint8_t>();
+  const auto head = r.get<uint8_t>(), count = r.get<uint8_t>();
+  std::array<uint8_t, kFifoSize> fifo{};  // oldest first
+  r.get(fifo);
+  const auto last_rx = r.get<uint8_t>();
+  const auto overrun = r.get<bool>(), thre_pending = r.get<bool>();
+  const auto msr_delta = r.get<uint8_t>();
+  const auto irq_level = r.get<bool>();
+  // What out() lets a guest store (LCR, SCR and the divisor take any byte).
+  if (ier & ~kIerMask) r.refuse("UART IER", ier, "bits 7:4 do not exist on a 16550A");
+  if (mcr & ~kMcrMask) r.refuse("UART MCR", mcr, "bits 7:5 do not exist on a 16550A");
+  if (fcr & ~kFcrStored) r.refuse("UART FCR", fcr, "only FIFO enable, DMA mode and the trigger level are kept");
+  if (head >= kFifoSize) r.refuse("UART receive FIFO head", head, "past the 16-byte FIFO");
+  if (count > kFifoSize) r.refuse("UART receive FIFO count", count, "more than the 16-byte FIFO holds");
+  if (count > 1 && !(fcr & kFcrEnable))
+    r.refuse("UART receive FIFO count", count, "more than RBR holds with the FIFOs off (16450 mode)");
+  if (msr_delta & ~kMsrDeltas) r.refuse("UART MSR deltas", msr_delta, "only MSR bits 3:0 latch");
+  // The level follows the registers after every access (update_irq_locked):
+  // another one would make the next change signal a wrong edge.
+  if (r.ok() && irq_level != irq_level_of(iir_of(ier, fcr, overrun, count, thre_pending, msr_delta), mcr))
+    r.refuse("UART IRQ level", irq_level, "not what IER, IIR's sources and MCR.OUT2 imply");
+  if (!r.ok()) return false;
+  std::lock_guard lock(mutex_);
+  ier_ = ier, lcr_ = lcr, mcr_ = mcr, fcr_ = fcr, scr_ = scr, dll_ = dll, dlm_ = dlm;
+  rx_head_ = head;
+  rx_count_ = count;
+  for (size_t i = 0; i < kFifoSize; ++i) rx_[(rx_head_ + i) % kFifoSize] = fifo[i];
+  last_rx_ = last_rx, overrun_ = overrun, thre_pending_ = thre_pending, msr_delta_ = msr_delta;
+  irq_level_ = irq_level;
+  return true;
 }
 
 }  // namespace enlight::machine

@@ -89,4 +89,10 @@ void Backend::require_fresh_for_restore(size_t saved_vcpus, size_t vcpus) const 
     throw std::runtime_error(std::to_string(saved_vcpus) + " vCPUs' state for " + std::to_string(vcpus) + " vCPUs");
 }
 
+void Backend::load_devices(const std::vector<uint8_t>& saved) {
+  if (!saved.empty())
+    throw std::runtime_error(std::string("it holds machine devices' state, and the ") + to_string(kind()) +
+                             " backend keeps no devices beside its vCPUs");
+}
+
 }  // namespace enlight

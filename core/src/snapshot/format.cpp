@@ -138,6 +138,7 @@ const char* tag_name(uint32_t tag) {
     case kBlob: return "plugin-state";
     case kVcpu: return "vcpu";
     case kRam: return "ram";
+    case kDevices: return "devices";
     case kEnd: return "end";
   }
   return "unknown";
@@ -201,7 +202,7 @@ void SnapshotFile::parse_into(const uint8_t* p, uint64_t size) {
   if (header.u32() != 0) damaged(file, "has a non-zero reserved header field");
 
   SnapshotState& s = state_;
-  bool have_machine = false, have_plugins = false, have_end = false;
+  bool have_machine = false, have_plugins = false, have_devices = false, have_end = false;
   std::set<std::pair<uint16_t, uint32_t>> blobs_seen;
   uint64_t ram_end = 0;  // RAM runs ascend: each starts at or after this
   uint64_t pos = kHeaderBytes;
@@ -295,6 +296,17 @@ void SnapshotFile::parse_into(const uint8_t* p, uint64_t size) {
                  "-byte RAM");
         ram_end = gpa + bytes;
         ram_.push_back(RamRun{gpa, bytes, d.bytes(bytes)});
+        break;
+      }
+      case kDevices: {
+        if (have_devices) d.fail("appears twice");
+        if (s.cpus.size() != s.vcpus) d.fail("comes before every vCPU's section");
+        have_devices = true;
+        const uint64_t n = d.u64();
+        if (n == 0 || n > kMaxDevicesBytes) d.fail(std::to_string(n) + " bytes of devices' state");
+        const uint8_t* bytes = d.bytes(n);
+        s.devices.assign(bytes, bytes + n);
+        d.expect_end();
         break;
       }
       case kEnd:

@@ -21,6 +21,7 @@ inline constexpr uint64_t kMaxRamRunBytes = 1ull << 20;  // a RAM section holds 
 inline constexpr uint64_t kMaxMemoryBytes = 64ull << 30;
 inline constexpr uint32_t kMaxVcpus = 4096;
 inline constexpr uint32_t kMaxPlugins = 1024;
+inline constexpr uint64_t kMaxDevicesBytes = 1ull << 20;  // the kvm PC machine's is ~7 KiB
 
 enum Tag : uint32_t {
   kMachine = 1,   // once, first: SnapshotState's scalars
@@ -28,6 +29,7 @@ enum Tag : uint32_t {
   kBlob = 3,      // one per plugin state
   kVcpu = 4,      // one per vCPU, in order
   kRam = 5,       // runs of non-zero pages, ascending, not overlapping
+  kDevices = 6,   // at most once, after the vCPUs: the backend's machine devices
   kEnd = 0xFFFF'FFFFu,
 };
 

@@ -4,10 +4,12 @@
 #include <enlight/machine/acpi_pm.hpp>
 #include <enlight/machine/layout.hpp>
 
+#include "device_state.hpp"
 #include "recording_signals.hpp"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -207,6 +209,128 @@ TEST_F(AcpiPmTest, HostileGuestCannotBreakIt) {
   const uint32_t t1 = pm.in(kAcpiPmTimer, 4);
   EXPECT_EQ(t1, pm_timer_count(now_ns));
   EXPECT_NEAR(static_cast<double>((t1 - t0) & kPmTimerMask), 3579.545, 1.0) << "1 ms later";
+}
+
+// ---- Snapshots ---------------------------------------------------------------
+
+// The saved layout's offsets the refusal tests corrupt (AcpiPm::save).
+constexpr size_t kStateEn = 2, kStateCntHi = 5, kStateReset = 6, kStateSci = 7, kStateBytes = 16;
+
+std::vector<uint32_t> pm_registers(AcpiPm& p) {
+  return {p.in(kPm1Sts, 2), p.in(kPm1En, 2), p.in(kPm1Cnt, 2), p.in(kResetControl, 1)};
+}
+
+class AcpiPmSnapshotTest : public AcpiPmTest {
+ protected:
+  RecordingSignals signals2;
+  uint64_t now2_ns = 0;
+  AcpiPm pm2{signals2, [this] { return now2_ns; }};
+
+  // PWRBTN_EN and RTC_EN, SLP_TYP 3 without SLP_EN, SYS_RST without
+  // RST_CPU, and a power-button event (host side) raising the SCI.
+  void drive() {
+    pm.out(kPm1En, 2, kStsPwrBtn | kStsRtc);
+    pm.out(kPm1Cnt, 2, kCntSciEn | slp_typ(3));
+    pm.out(kResetControl, 1, kSysRst);
+    pm.set_status(kStsPwrBtn);
+    ASSERT_TRUE(pm.sci_asserted());
+  }
+};
+
+TEST_F(AcpiPmSnapshotTest, RoundTripRestoresRegistersAndSciLevel) {
+  drive();
+  now_ns = 7'500'000'000;
+  const auto blob = test::save_state(pm, now_ns);
+  EXPECT_EQ(blob.size(), kStateBytes);
+  ASSERT_TRUE(test::load_state(pm2, blob));
+  EXPECT_TRUE(signals2.irqs.empty()) << "load never signals: the interrupt controllers hold the level";
+  EXPECT_TRUE(pm2.sci_asserted());
+  const auto seen = pm_registers(pm2);
+  EXPECT_EQ(seen, pm_registers(pm));
+  EXPECT_EQ(seen, (std::vector<uint32_t>{kStsPwrBtn, kStsPwrBtn | kStsRtc, kCntSciEn | slp_typ(3), kSysRst}));
+  // The restored level makes the falling edge the original makes when the
+  // guest clears PWRBTN_STS.
+  pm2.out(kPm1Sts, 2, kStsPwrBtn);
+  ASSERT_EQ(signals2.irqs.size(), 1u);
+  EXPECT_EQ(signals2.irqs[0].line, kIrqSci);
+  EXPECT_FALSE(signals2.irqs[0].high);
+  EXPECT_EQ(signals2.power_offs, 0);
+  EXPECT_TRUE(signals2.resets.empty());
+}
+
+// The new VM's clock starts again near 0; the PM timer goes on from the
+// moment the old one stopped (the time given to save, not the clock's
+// reading when save ran), and a second snapshot of the restored VM keeps
+// counting from there.
+TEST_F(AcpiPmSnapshotTest, PmTimerContinuesFromTheStopMoment) {
+  const uint64_t stopped = 3'123'456'789;
+  now_ns = stopped + 2'000'000'000;  // save ran two seconds after the stop
+  const auto blob = test::save_state(pm, stopped);
+  now2_ns = 500;  // the restored VM's clock at the load
+  ASSERT_TRUE(test::load_state(pm2, blob));
+  EXPECT_EQ(pm2.in(kAcpiPmTimer, 4), pm_timer_count(stopped));
+  now2_ns += 1'000'000;
+  EXPECT_EQ(pm2.in(kAcpiPmTimer, 4), pm_timer_count(stopped + 1'000'000));
+  EXPECT_NE(pm2.in(kAcpiPmTimer, 4), pm_timer_count(now2_ns)) << "not from 0";
+  EXPECT_NE(pm2.in(kAcpiPmTimer, 4), pm_timer_count(now_ns + 1'000'000)) << "not from save's clock";
+  EXPECT_EQ(pm2.in(kAcpiPmTimer, 1), pm_timer_count(stopped + 1'000'000) & 0xFF) << "byte reads too";
+
+  // Stopped again 4 s into the restored VM: 4 s more on the timer.
+  now2_ns = 4'000'000'500;
+  const auto again = test::save_state(pm2, now2_ns);
+  RecordingSignals signals3;
+  uint64_t now3_ns = 0;
+  AcpiPm pm3{signals3, [&now3_ns] { return now3_ns; }};
+  ASSERT_TRUE(test::load_state(pm3, again));
+  EXPECT_EQ(pm3.in(kAcpiPmTimer, 4), pm_timer_count(stopped + 4'000'000'000));
+  now3_ns = 1'000;
+  EXPECT_EQ(pm3.in(kAcpiPmTimer, 4), pm_timer_count(stopped + 4'000'001'000));
+}
+
+TEST_F(AcpiPmSnapshotTest, EveryTruncationIsRefusedAndChangesNothing) {
+  drive();
+  const auto blob = test::save_state(pm, 1'000'000'000);
+  pm2.out(kPm1En, 2, 0x0001);
+  pm2.out(kPm1Cnt, 2, slp_typ(1));
+  now2_ns = 2'000'000'000;
+  const auto untouched = pm_registers(pm2);
+  for (size_t n = 0; n < blob.size(); ++n) {
+    std::string why;
+    EXPECT_FALSE(test::load_state(pm2, blob, &why, n)) << n;
+    EXPECT_NE(why.find("ends early"), std::string::npos) << why;
+  }
+  EXPECT_EQ(pm_registers(pm2), untouched);
+  EXPECT_EQ(pm2.in(kAcpiPmTimer, 4), pm_timer_count(now2_ns)) << "the timer offset unchanged";
+  EXPECT_TRUE(signals2.irqs.empty());
+}
+
+TEST_F(AcpiPmSnapshotTest, RefusesWhatNoGuestCouldMake) {
+  drive();
+  const auto blob = test::save_state(pm, 1'000'000'000);
+  pm2.out(kPm1En, 2, 0x0001);
+  now2_ns = 2'000'000'000;
+  const auto untouched = pm_registers(pm2);
+  struct Case {
+    size_t offset;
+    uint8_t value;
+    const char* why;
+  };
+  for (const Case c : {Case{kStateCntHi, (kCntSlpEn | slp_typ(5)) >> 8, "PM1_CNT = 0x0000000000003401"},
+                       Case{kStateReset, kRstCpu | kSysRst, "ACPI reset register = 0x0000000000000006"},
+                       Case{kStateSci, 0, "ACPI SCI level"},
+                       Case{kStateEn + 1, 0, "ACPI SCI level"},  // PWRBTN_EN cleared: nothing enabled is set
+                       Case{kStateSci, 2, "neither 0 nor 1"}}) {
+    auto bad = blob;
+    bad[c.offset] = c.value;
+    std::string why;
+    EXPECT_FALSE(test::load_state(pm2, bad, &why)) << c.why;
+    EXPECT_NE(why.find(c.why), std::string::npos) << why;
+  }
+  EXPECT_EQ(pm_registers(pm2), untouched);
+  EXPECT_EQ(pm2.in(kAcpiPmTimer, 4), pm_timer_count(now2_ns));
+  EXPECT_TRUE(signals2.irqs.empty());
+  EXPECT_EQ(signals2.power_offs, 0) << "a refused SLP_EN powers nothing off";
+  EXPECT_TRUE(signals2.resets.empty());
 }
 
 }  // namespace

@@ -3,10 +3,15 @@
 #include <enlight/machine/cmos_rtc.hpp>
 #include <enlight/machine/layout.hpp>
 
+#include "device_state.hpp"
+
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <vector>
 
 namespace enlight::machine {
 namespace {
@@ -313,6 +318,147 @@ TEST_F(CmosRtcTest, HostileGuestCannotBreakIt) {
   linux_set_time(0x26, 0x12, 0x06, 0x21, 0x06, 0x49, 0x20);
   EXPECT_EQ(read(kSec), 0x49);
   EXPECT_EQ(rtc->offset_seconds(), 0);
+}
+
+// ---- Snapshots ---------------------------------------------------------------
+
+// The saved layout (CmosRtc::save): the 128 bytes, the index, the offset.
+constexpr size_t kStateIndex = 128, kStateOffset = 129, kStateBytes = 137;
+
+// The index byte, then all 128 registers (leaving the index at 0x7F).
+std::vector<uint8_t> all_registers(CmosRtc& c) {
+  std::vector<uint8_t> seen = {static_cast<uint8_t>(c.in(kCmosIndex, 1))};
+  const uint8_t index = seen[0];
+  for (uint8_t reg = 0; reg < 128; ++reg) {
+    c.out(kCmosIndex, 1, reg);
+    seen.push_back(static_cast<uint8_t>(c.in(kCmosData, 1)));
+  }
+  c.out(kCmosIndex, 1, index);
+  return seen;
+}
+
+void put_offset(std::vector<uint8_t>& blob, int64_t offset) {
+  const auto bits = static_cast<uint64_t>(offset);
+  for (size_t i = 0; i < 8; ++i) blob[kStateOffset + i] = static_cast<uint8_t>(bits >> (8 * i));
+}
+
+// A guest that set its clock to 2030, wrote CMOS RAM and an alarm, changed
+// register A's rate and left the index at a RAM byte with NMIs disabled.
+TEST_F(CmosRtcTest, SnapshotRoundTripKeepsRamIndexAndTheGuestsOffset) {
+  linux_set_time(0x30, 0x01, 0x02, 0x03, 0x04, 0x05);  // 2030-01-02 03:04:05
+  const int64_t offset = 1'893'553'445 - kSunday2026;
+  ASSERT_EQ(rtc->offset_seconds(), offset);
+  write(0x40, 0x12);
+  write(0x7F, 0x34);
+  write(kHourAlarm, 0x23);
+  write(kRegA, 0x2A);
+  rtc->out(kCmosIndex, 1, kNmiDisable | 0x40);
+  const auto blob = test::save_state(*rtc);
+  EXPECT_EQ(blob.size(), kStateBytes);
+
+  auto loaded = make(256 * kMiB);
+  ASSERT_TRUE(test::load_state(*loaded, blob));
+  EXPECT_EQ(test::save_state(*loaded), blob);
+  EXPECT_EQ(loaded->offset_seconds(), offset);
+  const auto seen = all_registers(*loaded);
+  EXPECT_EQ(seen, all_registers(*rtc));
+  EXPECT_EQ(seen[0], kNmiDisable | 0x40) << "index";
+  EXPECT_EQ(seen[1 + 0x40], 0x12);
+  EXPECT_EQ(seen[1 + 0x7F], 0x34);
+  EXPECT_EQ(seen[1 + kHourAlarm], 0x23);
+  EXPECT_EQ(seen[1 + kRegA], 0x2A);
+  EXPECT_EQ(seen[1 + kYear], 0x30);
+  EXPECT_EQ(seen[1 + kHour], 0x03);
+  EXPECT_EQ(static_cast<uint8_t>(loaded->in(kCmosData, 1)), 0x12) << "the restored index selects 0x40";
+
+  // The restored RTC shows the (new) host time plus the guest's offset, as
+  // QEMU's -rtc clock=host: a day later on the host, a day later for it.
+  now_ns += 86'400 * kNs;
+  auto later = make(256 * kMiB);
+  ASSERT_TRUE(test::load_state(*later, blob));
+  later->out(kCmosIndex, 1, kDay);
+  EXPECT_EQ(later->in(kCmosData, 1), 0x03u);
+  later->out(kCmosIndex, 1, kHour);
+  EXPECT_EQ(later->in(kCmosData, 1), 0x03u);
+}
+
+// Saved while the guest was setting the clock: the bytes it wrote under
+// SET come back, and take effect when it clears SET.
+TEST_F(CmosRtcTest, SnapshotInTheMiddleOfSettingTheClock) {
+  write(kRegB, kB24h | kBSet);
+  write(kYear, 0x31);
+  write(kMonth, 0x07);
+  write(kDay, 0x04);
+  write(kHour, 0x12);
+  write(kMin, 0x00);
+  write(kSec, 0x00);
+  const auto blob = test::save_state(*rtc);
+  auto loaded = make(256 * kMiB);
+  ASSERT_TRUE(test::load_state(*loaded, blob));
+  EXPECT_EQ(all_registers(*loaded), all_registers(*rtc));
+  loaded->out(kCmosIndex, 1, kRegB);
+  loaded->out(kCmosData, 1, kB24h);
+  EXPECT_EQ(loaded->offset_seconds(), 1'940'932'800 - kSunday2026) << "2031-07-04 12:00:00";
+}
+
+TEST_F(CmosRtcTest, SnapshotEveryTruncationIsRefusedAndChangesNothing) {
+  linux_set_time(0x30, 0x01, 0x02, 0x03, 0x04, 0x05);
+  write(0x40, 0x12);
+  const auto blob = test::save_state(*rtc);
+  auto other = make(256 * kMiB);
+  other->out(kCmosIndex, 1, 0x41);
+  other->out(kCmosData, 1, 0x99);
+  const auto untouched = all_registers(*other);
+  for (size_t n = 0; n < blob.size(); ++n) {
+    std::string why;
+    EXPECT_FALSE(test::load_state(*other, blob, &why, n)) << n;
+    EXPECT_NE(why.find("ends early"), std::string::npos) << why;
+  }
+  EXPECT_EQ(all_registers(*other), untouched);
+  EXPECT_EQ(other->offset_seconds(), 0);
+}
+
+TEST_F(CmosRtcTest, SnapshotRefusesWhatNoGuestCouldMake) {
+  linux_set_time(0x30, 0x01, 0x02, 0x03, 0x04, 0x05);
+  const auto blob = test::save_state(*rtc);
+  auto other = make(256 * kMiB);
+  other->out(kCmosIndex, 1, 0x41);
+  other->out(kCmosData, 1, 0x99);
+  const auto untouched = all_registers(*other);
+  struct Case {
+    size_t offset;
+    uint8_t value;
+    const char* why;
+  };
+  for (const Case c : {Case{kRegA, 0xA6, "RTC register A = 0x00000000000000a6"},
+                       Case{kRegB, kBSet | kBUie | kB24h, "RTC register B"},
+                       Case{kRegC, 0x80, "RTC register C"},
+                       Case{kRegD, 0x80, "RTC register D"}}) {
+    auto bad = blob;
+    bad[c.offset] = c.value;
+    std::string why;
+    EXPECT_FALSE(test::load_state(*other, bad, &why)) << c.why;
+    EXPECT_NE(why.find(c.why), std::string::npos) << why;
+  }
+  for (int64_t offset : {int64_t{1'000'000'000'001}, int64_t{-1'000'000'000'001}, INT64_MAX, INT64_MIN}) {
+    auto bad = blob;
+    put_offset(bad, offset);
+    std::string why;
+    EXPECT_FALSE(test::load_state(*other, bad, &why)) << offset;
+    EXPECT_NE(why.find("RTC clock offset"), std::string::npos) << why;
+  }
+  EXPECT_EQ(all_registers(*other), untouched);
+  EXPECT_EQ(other->offset_seconds(), 0);
+  // Any index byte is one a guest can write; the far ends of the offset
+  // range load (and the clock wraps the century instead of overflowing).
+  auto good = blob;
+  good[kStateIndex] = 0xFF;
+  put_offset(good, 1'000'000'000'000);
+  EXPECT_TRUE(test::load_state(*other, good));
+  EXPECT_EQ(other->offset_seconds(), 1'000'000'000'000);
+  EXPECT_EQ(other->in(kCmosIndex, 1), 0xFFu);
+  other->out(kCmosIndex, 1, kYear);
+  other->in(kCmosData, 1);
 }
 
 }  // namespace

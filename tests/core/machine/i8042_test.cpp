@@ -3,10 +3,12 @@
 #include <enlight/machine/i8042.hpp>
 #include <enlight/machine/layout.hpp>
 
+#include "device_state.hpp"
 #include "recording_signals.hpp"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -270,6 +272,147 @@ TEST_F(I8042Test, HostileGuestCannotBreakIt) {
   EXPECT_EQ(i8042_command(kCmdCtlTest), 0x55);
   EXPECT_EQ(i8042_command(kCmdCtlWctr, 0x47, false), 0);
   EXPECT_EQ(i8042_command(kCmdCtlRctr), 0x47);
+}
+
+// ---- Snapshots ---------------------------------------------------------------
+
+// The saved layout's offsets the refusal tests corrupt (I8042::save).
+constexpr size_t kStateOutByte = 4, kStateOutFull = 5, kStateSource = 6, kStateTimeout = 7;
+constexpr size_t kStatePending = 8, kStateIrqKbd = 9, kStateIrqAux = 10, kStateBytes = 11;
+
+class I8042SnapshotTest : public I8042Test {
+ protected:
+  // Linux's CTR with both interrupts on, A20 off, a byte the keyboard
+  // loop put in the buffer (IRQ 1 up), and 0xD1 waiting for its byte.
+  void drive() {
+    ASSERT_EQ(i8042_command(kCmdCtlWctr, 0x47, false), 0);
+    command(0xDD);
+    command(kCmdKbdLoop);
+    write_data(0xAB);
+    command(kCmdWriteOutput);
+    ASSERT_TRUE(signals.level(kIrqKeyboard));
+  }
+  static uint8_t status_of(I8042& k) { return static_cast<uint8_t>(k.in(kI8042Command, 1)); }
+  static uint8_t data_of(I8042& k) { return static_cast<uint8_t>(k.in(kI8042Data, 1)); }
+  // Status, the command byte and the output port: reads that need no
+  // pending command to be lost (the buffer is emptied first).
+  static std::vector<uint8_t> registers(I8042& k) {
+    std::vector<uint8_t> seen = {status_of(k), k.command_byte()};
+    k.out(kI8042Command, 1, kCmdReadOutput);
+    seen.push_back(data_of(k));
+    return seen;
+  }
+};
+
+TEST_F(I8042SnapshotTest, RoundTripRestoresBufferCommandByteAndPendingCommand) {
+  drive();
+  const auto blob = test::save_state(kbc);
+  EXPECT_EQ(blob.size(), kStateBytes);
+
+  // Two copies: one finishes the pending 0xD1, the other reads the output port.
+  RecordingSignals s2, s3;
+  I8042 k2{s2}, k3{s3};
+  ASSERT_TRUE(test::load_state(k2, blob));
+  ASSERT_TRUE(test::load_state(k3, blob));
+  EXPECT_TRUE(s2.irqs.empty()) << "load never signals: the interrupt controllers hold the level";
+  EXPECT_EQ(test::save_state(k2), blob);
+
+  EXPECT_EQ(status_of(k2), status());
+  EXPECT_EQ(status_of(k2), kStrObf | kStrSys | kStrCmdDat | kStrKeylock);
+  EXPECT_EQ(k2.command_byte(), 0x47);
+  const size_t edges = signals.irqs.size();
+  EXPECT_EQ(data_of(k2), 0xAB);
+  EXPECT_EQ(read_data(), 0xAB);
+  // The restored IRQ 1 level makes the falling edge the original made.
+  ASSERT_EQ(s2.irqs.size(), 1u);
+  EXPECT_EQ(s2.irqs[0].line, kIrqKeyboard);
+  EXPECT_FALSE(s2.irqs[0].high);
+  ASSERT_EQ(signals.irqs.size(), edges + 1);
+  EXPECT_FALSE(signals.irqs.back().high);
+
+  // The pending 0xD1 takes this byte as the output port (not a keyboard byte).
+  k2.out(kI8042Data, 1, 0x03);
+  EXPECT_EQ(status_of(k2) & (kStrObf | kStrTimeout), 0) << "not sent to the absent keyboard";
+  k2.out(kI8042Command, 1, kCmdReadOutput);
+  EXPECT_EQ(data_of(k2), 0x03);
+  EXPECT_TRUE(s2.resets.empty());
+
+  // The output port itself: power-on 0xCF with A20 cleared by 0xDD.
+  k3.in(kI8042Data, 1);
+  kbc.in(kI8042Data, 1);
+  EXPECT_EQ(registers(k3), registers(kbc));
+  EXPECT_EQ(registers(k3)[2], 0xCD);
+}
+
+// A timeout from the absent aux device, IRQ 12 up.
+TEST_F(I8042SnapshotTest, RoundTripAuxTimeout) {
+  ASSERT_EQ(i8042_command(kCmdCtlWctr, 0x47, false), 0);
+  command(kCmdAuxSend);
+  write_data(0xF4);
+  ASSERT_TRUE(signals.level(kIrqMouse));
+  const auto blob = test::save_state(kbc);
+  RecordingSignals s2;
+  I8042 k2{s2};
+  ASSERT_TRUE(test::load_state(k2, blob));
+  EXPECT_EQ(status_of(k2), status());
+  EXPECT_EQ(status_of(k2) & (kStrObf | kStrAuxData | kStrTimeout), kStrObf | kStrAuxData | kStrTimeout);
+  EXPECT_EQ(data_of(k2), 0xFE);
+  ASSERT_EQ(s2.irqs.size(), 1u);
+  EXPECT_EQ(s2.irqs[0].line, kIrqMouse);
+  EXPECT_FALSE(s2.irqs[0].high);
+}
+
+TEST_F(I8042SnapshotTest, EveryTruncationIsRefusedAndChangesNothing) {
+  drive();
+  const auto blob = test::save_state(kbc);
+  RecordingSignals s2;
+  I8042 k2{s2};
+  k2.out(kI8042Command, 1, kCmdCtlWctr);
+  k2.out(kI8042Data, 1, 0x05);
+  for (size_t n = 0; n < blob.size(); ++n) {
+    std::string why;
+    EXPECT_FALSE(test::load_state(k2, blob, &why, n)) << n;
+    EXPECT_NE(why.find("ends early"), std::string::npos) << why;
+  }
+  EXPECT_TRUE(s2.irqs.empty());
+  EXPECT_EQ(registers(k2), (std::vector<uint8_t>{kStrSys | kStrKeylock, 0x05, 0xCF}));
+}
+
+TEST_F(I8042SnapshotTest, RefusesWhatNoGuestCouldMake) {
+  drive();
+  const auto blob = test::save_state(kbc);
+  RecordingSignals s2;
+  I8042 k2{s2};
+  k2.out(kI8042Command, 1, kCmdCtlWctr);
+  k2.out(kI8042Data, 1, 0x05);
+  struct Case {
+    size_t offset;
+    uint8_t value;
+    const char* why;
+  };
+  for (const Case c : {Case{kStatePending, kCmdCtlRctr, "i8042 pending command = 0x0000000000000020"},
+                       Case{kStatePending, kCmdReset, "i8042 pending command"},
+                       Case{kStateSource, 2, "i8042 output buffer source"},
+                       Case{kStateTimeout, 1, "a timeout comes only with 0xFE"},
+                       Case{kStateIrqKbd, 0, "i8042 IRQ 1 level"},
+                       Case{kStateIrqAux, 1, "i8042 IRQ 12 level"},
+                       Case{kStateOutFull, 0, "i8042 IRQ 1 level"},  // an empty buffer with IRQ 1 up
+                       Case{kStateOutByte - 1, 7, "neither 0 nor 1"}}) {
+    auto bad = blob;
+    bad[c.offset] = c.value;
+    std::string why;
+    EXPECT_FALSE(test::load_state(k2, bad, &why)) << c.why;
+    EXPECT_NE(why.find(c.why), std::string::npos) << why;
+  }
+  EXPECT_TRUE(s2.irqs.empty());
+  EXPECT_EQ(registers(k2), (std::vector<uint8_t>{kStrSys | kStrKeylock, 0x05, 0xCF}));
+  EXPECT_TRUE(s2.resets.empty());
+  // Each command that takes a parameter may be pending.
+  for (uint8_t pending : {kCmdCtlWctr, kCmdWriteOutput, kCmdKbdLoop, kCmdAuxLoop, kCmdAuxSend, uint8_t{0}}) {
+    auto good = blob;
+    good[kStatePending] = pending;
+    EXPECT_TRUE(test::load_state(k2, good)) << int{pending};
+  }
 }
 
 }  // namespace

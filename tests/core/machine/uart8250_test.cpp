@@ -4,10 +4,12 @@
 #include <enlight/machine/layout.hpp>
 #include <enlight/machine/uart8250.hpp>
 
+#include "device_state.hpp"
 #include "recording_signals.hpp"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <string>
@@ -457,6 +459,180 @@ TEST_F(Uart8250Test, HostileGuestCannotBreakIt) {
   EXPECT_TRUE(uart.irq_asserted());
   EXPECT_EQ(in(kRx), '!');
   EXPECT_FALSE(uart.irq_asserted());
+}
+
+// ---- Snapshots ---------------------------------------------------------------
+
+// The saved layout's offsets the refusal tests corrupt (Uart8250::save).
+constexpr size_t kStateIer = 0, kStateFcr = 3, kStateHead = 7, kStateCount = 8, kStateOverrun = 26;
+constexpr size_t kStateMsrDelta = 28, kStateIrq = 29, kStateBytes = 30;
+
+// Every register as the guest reads it, in an order that consumes what
+// reads consume (IIR's THRE, LSR.OE, MSR's deltas, the FIFO): two UARTs in
+// the same state give the same list, and the same interrupt edges.
+std::vector<uint8_t> probe(Uart8250& u) {
+  auto rd = [&u](uint16_t port) { return static_cast<uint8_t>(u.in(port, 1)); };
+  std::vector<uint8_t> seen = {rd(kLcr), rd(kMcr), rd(kScr), rd(kIer), rd(kMsr), rd(kMsr), rd(kLsr), rd(kLsr)};
+  const uint8_t lcr = rd(kLcr);
+  u.out(kLcr, 1, lcr | kLcrDlab);
+  seen.push_back(rd(kDll));
+  seen.push_back(rd(kDlm));
+  u.out(kLcr, 1, lcr & ~kLcrDlab);
+  seen.push_back(rd(kIir));
+  seen.push_back(rd(kIir));
+  for (int i = 0; i < 17; ++i) {
+    seen.push_back(rd(kLsr));
+    seen.push_back(rd(kRx));
+  }
+  seen.push_back(rd(kIir));
+  u.out(kLcr, 1, lcr);
+  return seen;
+}
+
+// The registers no read changes (DLAB restored), to check a refused load
+// left them alone.
+std::vector<uint8_t> plain_registers(Uart8250& u) {
+  auto rd = [&u](uint16_t port) { return static_cast<uint8_t>(u.in(port, 1)); };
+  const uint8_t lcr = rd(kLcr);
+  u.out(kLcr, 1, lcr | kLcrDlab);
+  std::vector<uint8_t> seen = {rd(kDll), rd(kDlm)};
+  u.out(kLcr, 1, lcr & ~kLcrDlab);
+  for (uint16_t port : {kIer, kMcr, kScr}) seen.push_back(rd(port));
+  u.out(kLcr, 1, lcr);
+  seen.push_back(rd(kLcr));
+  seen.push_back(static_cast<uint8_t>(u.receive_space()));
+  return seen;
+}
+
+class Uart8250SnapshotTest : public Uart8250Test {
+ protected:
+  RecordingSignals signals2;
+  Uart8250 uart2{signals2, kCom1Base, kIrqCom1, [](uint8_t) {}};
+
+  // A guest mid-session: 9600 baud 7E1 with DLAB left set for the divisor,
+  // FIFOs on with DMA mode and an 8-byte trigger, OUT2, a scratch byte,
+  // five bytes waiting, an overrun-free FIFO, THRE pending and reported.
+  void drive() {
+    out(kLcr, kLcrDlab | 0x1A);
+    out(kDll, 0x0C);
+    out(kDlm, 0x03);
+    out(kLcr, 0x1A);
+    out(kFcr, kFcrEnable | 0x08 | 0x80);
+    out(kMcr, kMcrDtr | kMcrRts | kMcrOut2);
+    out(kScr, 0x5A);
+    // Rotate the ring so that the head is not 0.
+    ASSERT_EQ(receive("xyz"), 3u);
+    in(kRx), in(kRx), in(kRx);
+    ASSERT_EQ(receive("hello"), 5u);
+    out(kIer, kIerThri | kIerMsi);
+    ASSERT_EQ(in(kIir), kIirFifo | kIirThri) << "THRE pending (it clears on this read)";
+    out(kIer, kIerMsi);
+    out(kIer, kIerThri | kIerMsi);  // raised again
+    ASSERT_TRUE(uart.irq_asserted());
+  }
+};
+
+TEST_F(Uart8250SnapshotTest, RoundTripRestoresEveryRegisterAndTheFifo) {
+  drive();
+  const auto blob = test::save_state(uart);
+  EXPECT_EQ(blob.size(), kStateBytes);
+  ASSERT_TRUE(test::load_state(uart2, blob));
+  EXPECT_TRUE(signals2.irqs.empty()) << "load never signals: the interrupt controllers hold the level";
+  EXPECT_TRUE(uart2.irq_asserted()) << "the level it last signalled, as saved";
+  EXPECT_EQ(test::save_state(uart2), blob);
+
+  const size_t edges = signals.irqs.size();
+  const auto before = probe(uart);
+  const auto after = probe(uart2);
+  EXPECT_EQ(after, before);
+  // Spot checks, so a probe that read nothing would not pass.
+  ASSERT_GE(after.size(), 13u);
+  EXPECT_EQ(after[0], 0x1A) << "LCR";
+  EXPECT_EQ(after[1], kMcrDtr | kMcrRts | kMcrOut2) << "MCR";
+  EXPECT_EQ(after[2], 0x5A) << "SCR";
+  EXPECT_EQ(after[3], kIerThri | kIerMsi) << "IER";
+  EXPECT_EQ(after[8], 0x0C) << "DLL";
+  EXPECT_EQ(after[9], 0x03) << "DLM";
+  EXPECT_EQ(after[10], kIirFifo | kIirThri) << "THRE pending";
+  EXPECT_EQ(after[11], kIirFifo | kIirNoInt);
+  std::string fifo;
+  for (size_t i = 12; i + 1 < after.size() - 1; i += 2)
+    if (after[i] & kLsrDr) fifo.push_back(static_cast<char>(after[i + 1]));
+  EXPECT_EQ(fifo, "hello") << "oldest first";
+  // The restored level makes the same falling edge the original made.
+  ASSERT_EQ(signals2.irqs.size(), signals.irqs.size() - edges);
+  for (size_t i = 0; i < signals2.irqs.size(); ++i) {
+    EXPECT_EQ(signals2.irqs[i].line, kIrqCom1);
+    EXPECT_EQ(signals2.irqs[i].high, signals.irqs[edges + i].high);
+  }
+  EXPECT_FALSE(signals2.irqs.empty());
+}
+
+// Loopback state, MSR deltas and an overrun survive too.
+TEST_F(Uart8250SnapshotTest, RoundTripLoopbackOverrunAndModemDeltas) {
+  out(kFcr, kFcrEnable);
+  out(kMcr, kMcrLoop | kMcrOut1 | kMcrRts);
+  out(kMcr, kMcrLoop | kMcrRts);  // DSR and DCD fell (DDSR, DDCD), then RI's trailing edge (TERI)
+  for (int i = 0; i < 17; ++i) out(kTx, static_cast<uint8_t>('a' + i));  // the 17th overruns
+  out(kIer, kIerRlsi | kIerMsi);
+  const auto blob = test::save_state(uart);
+  ASSERT_TRUE(test::load_state(uart2, blob));
+  const auto before = probe(uart);
+  const auto after = probe(uart2);
+  EXPECT_EQ(after, before);
+  EXPECT_EQ(after[4] & 0x0F, kMsrTeri | kMsrDdsr | kMsrDdcd);
+  EXPECT_EQ(after[6] & kLsrOe, kLsrOe);
+  EXPECT_EQ(uart2.receive_space(), 0u) << "loopback: the line is disconnected";
+  EXPECT_TRUE(signals2.irqs.empty()) << "no OUT2 in loopback: the line stays low";
+}
+
+TEST_F(Uart8250SnapshotTest, EveryTruncationIsRefusedAndChangesNothing) {
+  drive();
+  const auto blob = test::save_state(uart);
+  out(kScr, 0x77);  // uart2 differs from the blob, so a partial apply would show
+  uart2.out(kScr, 1, 0x77);
+  const auto untouched = plain_registers(uart2);
+  for (size_t n = 0; n < blob.size(); ++n) {
+    std::string why;
+    EXPECT_FALSE(test::load_state(uart2, blob, &why, n)) << n;
+    EXPECT_NE(why.find("ends early"), std::string::npos) << why;
+  }
+  EXPECT_EQ(plain_registers(uart2), untouched);
+  EXPECT_TRUE(signals2.irqs.empty());
+}
+
+TEST_F(Uart8250SnapshotTest, RefusesWhatNoGuestCouldMake) {
+  drive();
+  const auto blob = test::save_state(uart);
+  uart2.out(kScr, 1, 0x77);
+  uart2.out(kIer, 1, kIerRdi);
+  const auto untouched = plain_registers(uart2);
+  struct Case {
+    size_t offset;
+    uint8_t value;
+    const char* why;
+  };
+  for (const Case c : {Case{kStateCount, 17, "UART receive FIFO count = 0x0000000000000011"},
+                       Case{kStateHead, 16, "UART receive FIFO head = 0x0000000000000010"},
+                       Case{kStateIer, 0x12, "UART IER = 0x0000000000000012"},
+                       Case{kStateFcr, 0x21, "UART FCR"},
+                       Case{kStateFcr, 0x00, "16450 mode"},  // five bytes with the FIFOs off
+                       Case{kStateMsrDelta, 0x10, "UART MSR deltas"},
+                       Case{kStateIrq, 0, "UART IRQ level"},
+                       Case{kStateOverrun, 2, "neither 0 nor 1"}}) {
+    auto bad = blob;
+    bad[c.offset] = c.value;
+    std::string why;
+    EXPECT_FALSE(test::load_state(uart2, bad, &why)) << c.why;
+    EXPECT_NE(why.find(c.why), std::string::npos) << why;
+    EXPECT_EQ(plain_registers(uart2), untouched) << c.why;
+  }
+  // A count the FIFO holds is fine, an IRQ level that matches too.
+  auto good = blob;
+  good[kStateCount] = 16;
+  EXPECT_TRUE(test::load_state(uart2, good));
+  EXPECT_EQ(uart2.receive_space(), 0u);
+  EXPECT_TRUE(signals2.irqs.empty());
 }
 
 }  // namespace

@@ -19,7 +19,7 @@ using namespace enlight::test::snapshots;
 using enlight::SnapshotError;
 using enlight::SnapshotFile;
 
-constexpr uint32_t kMachine = 1, kPlugins = 2, kBlob = 3, kVcpu = 4, kRam = 5;
+constexpr uint32_t kMachine = 1, kPlugins = 2, kBlob = 3, kVcpu = 4, kRam = 5, kDevices = 6;
 
 struct Section {
   uint32_t tag;
@@ -272,6 +272,46 @@ TEST_F(BadSnapshot, ImpossibleRegisters) {
   fix_crc(b, s);
   const std::string e = restore_error(b);
   EXPECT_NE(e.find("CR4"), std::string::npos) << e;
+}
+
+// A devices section (the kvm backend's irqchip, PIT and PC machine)
+// placed by hand: where the format forbids it, parsing refuses it; where
+// it parses, the emu backend, which keeps no devices, refuses it at the
+// restore rather than ignoring state it cannot hold.
+std::vector<uint8_t> with_devices_section(const std::vector<uint8_t>& good, size_t at, uint64_t bytes) {
+  std::vector<uint8_t> payload(8 + bytes, 0xA5);
+  set_le(payload, 0, bytes, 8);
+  boost::crc_32_type crc;
+  crc.process_bytes(payload.data(), payload.size());
+  std::vector<uint8_t> section(16, 0);
+  set_le(section, 0, kDevices, 4);
+  set_le(section, 4, crc.checksum(), 4);
+  set_le(section, 8, payload.size(), 8);
+  section.insert(section.end(), payload.begin(), payload.end());
+  std::vector<uint8_t> b = good;
+  b.insert(b.begin() + static_cast<std::ptrdiff_t>(at), section.begin(), section.end());
+  return b;
+}
+
+TEST_F(BadSnapshot, DevicesSectionOutOfPlaceOrTwice) {
+  const std::vector<Section> all = sections(*good_);
+  const Section vcpu0 = first(all, kVcpu);
+  const Section ram = first(all, kRam);
+  // Before the vCPUs' sections.
+  EXPECT_NE(parse_error(with_devices_section(*good_, vcpu0.header, 64)).find("comes before every vCPU"), std::string::npos);
+  // Twice.
+  const std::vector<uint8_t> once = with_devices_section(*good_, ram.header, 64);
+  const size_t after_first = ram.header + 16 + 8 + 64;
+  EXPECT_NE(parse_error(with_devices_section(once, after_first, 64)).find("appears twice"), std::string::npos);
+  // Empty: a backend with no devices writes no section at all.
+  EXPECT_NE(parse_error(with_devices_section(*good_, ram.header, 0)).find("0 bytes of devices"), std::string::npos);
+}
+
+TEST_F(BadSnapshot, DevicesStateOnABackendWithoutDevices) {
+  const std::vector<uint8_t> b = with_devices_section(*good_, first(sections(*good_), kRam).header, 64);
+  EXPECT_EQ(parse_error(b), "");
+  const std::string e = restore_error(b);
+  EXPECT_NE(e.find("the emu backend keeps no devices"), std::string::npos) << e;
 }
 
 }  // namespace

@@ -23,8 +23,9 @@ using enlight::Outcome;
 // into a new VM from the file, run to the end. Returns how many of the
 // fractions landed mid-run (checks before and after the stop).
 int round_trips(const std::string& guest, uint32_t vcpus, std::initializer_list<double> fractions,
-                enlight::BackendKind backend = enlight::BackendKind::Emu) {
-  const Config c = config(guest, vcpus, kFlags, backend);
+                enlight::BackendKind backend = enlight::BackendKind::Emu, bool pc_devices = false) {
+  Config c = config(guest, vcpus, kFlags, backend);
+  c.pc_devices = pc_devices;
   const auto t0 = std::chrono::steady_clock::now();
   const enlight::RunResult whole = create(c)->run(std::chrono::seconds(60));
   const auto full = std::chrono::steady_clock::now() - t0;
@@ -155,6 +156,41 @@ TEST(SnapshotRoundTripOnKvm, Time) {
 TEST(SnapshotRoundTripOnKvm, Vapic) {
   SKIP_WITHOUT_KVM();
   EXPECT_GE(round_trips("conformance-vapic", 2, {0.8, 0.95}, enlight::BackendKind::Kvm), 1);
+}
+
+// With the PC machine's devices (what a booted kernel has): the in-kernel
+// PIT and kvmclock, and COM1, the i8042, the RTC and the ACPI PM block go
+// into the snapshot beside the irqchip, and come back.
+TEST(SnapshotRoundTripOnKvm, StimerWithThePcMachine) {
+  SKIP_WITHOUT_KVM();
+  EXPECT_GE(round_trips("conformance-stimer", 2, {0.5, 0.8}, enlight::BackendKind::Kvm, true), 1);
+}
+
+// A snapshot of a VM with the PC machine does not restore into one
+// without it, nor the reverse: the devices state names the difference.
+TEST(SnapshotOnKvm, ThePcMachineMustMatch) {
+  SKIP_WITHOUT_KVM();
+  for (const bool saved_with_pc : {true, false}) {
+    SCOPED_TRACE(saved_with_pc ? "saved with the PC machine" : "saved without it");
+    Config c = config("conformance-stimer", 1, kFlags, enlight::BackendKind::Kvm);
+    c.pc_devices = saved_with_pc;
+    TempFile file("pc-mismatch");
+    auto first = create(c);
+    ASSERT_EQ(first->run(std::chrono::milliseconds(200)).outcome, Outcome::Timeout);
+    enlight::write_snapshot(*first, file.path, "conformance-stimer", enlight::guest_image_digest(c.image));
+    first.reset();
+    c.pc_devices = !saved_with_pc;
+    auto second = create(c);
+    try {
+      enlight::SnapshotFile::read(file.path).restore(*second);
+      ADD_FAILURE() << "restored across a PC machine difference";
+    } catch (const enlight::SnapshotError& e) {
+      EXPECT_NE(std::string(e.what()).find(saved_with_pc ? "has a PC machine, and this VM has none"
+                                                         : "has no PC machine, and this VM has one"),
+                std::string::npos)
+          << e.what();
+    }
+  }
 }
 
 }  // namespace

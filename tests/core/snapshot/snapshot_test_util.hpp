@@ -33,6 +33,7 @@ struct Config {
   enlight::Resolution resolution;
   std::vector<uint8_t> image;
   uint64_t memory = 16ull << 20;
+  bool pc_devices = false;  // kvm: the PC machine's devices beside the guest program
 };
 
 inline Config config(const std::string& guest, uint32_t vcpus = 2, const std::string& flags = kFlags,
@@ -54,6 +55,7 @@ inline std::unique_ptr<enlight::Backend> create(const Config& c) {
   options.vm.memory_bytes = c.memory;
   options.vm.log = [](uint32_t, const std::string&, const std::string&) {};
   options.image = c.image;
+  options.pc_devices = c.pc_devices;
   return enlight::Backend::create(c.backend, c.resolution, std::move(options));
 }
 

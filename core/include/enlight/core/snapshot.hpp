@@ -62,12 +62,19 @@ struct SnapshotState {
   std::vector<SnapshotPlugin> plugins;
   std::vector<SnapshotBlob> blobs;
   std::vector<VcpuSnapshot> cpus;
+  // The backend's machine devices (Backend::save_devices): its own
+  // versioned bytes; empty when it keeps none.
+  std::vector<uint8_t> devices;
 };
 
 // The plugin set of a resolution as a snapshot records it.
 std::vector<SnapshotPlugin> snapshot_plugins(const Resolution& resolution);
 // FNV-1a 64 of a guest image (the digest a snapshot records).
 uint64_t guest_image_digest(const std::vector<uint8_t>& image) noexcept;
+// The same of a booted kernel: its bzImage, initrd and command line, each
+// with its length, so moving bytes between them changes the digest.
+uint64_t kernel_boot_digest(const std::vector<uint8_t>& kernel, const std::vector<uint8_t>& initrd,
+                            const std::string& cmdline) noexcept;
 
 // Writes a snapshot of `backend`'s VM, whose run() has returned Stopped or
 // Timeout (any other outcome cannot be resumed: SnapshotError). Guest RAM
@@ -97,8 +104,8 @@ class SnapshotFile {
   void check_matches(const std::string& backend, const Resolution& resolution, uint64_t memory_bytes,
                      uint64_t guest_digest) const;
   // Loads it into a VM just created from the same configuration, before
-  // its run(): guest RAM, reference time, the vCPUs, then every plugin's
-  // VM state and each vCPU's, in dependency order. On SnapshotError the
+  // its run(): guest RAM, the vCPUs, the machine's devices, reference
+  // time, then every plugin's VM state and each vCPU's, in dependency order. On SnapshotError the
   // VM holds part of the snapshot and must be destroyed, not run.
   void restore(Backend& backend) const;
 

@@ -415,6 +415,7 @@ RunResult KvmVm::run(std::chrono::milliseconds timeout) {
   for (auto& t : threads) t.join();
   stopped_reference_time_ = vm_->reference_time();
   s.stopped_tsc = vm_->guest_tsc(0);
+  s.stopped_ns = vm_->now_ns();
 
   std::vector<uint64_t> rips;
   for (auto& v : s.vcpus) rips.push_back(v->last_rip());

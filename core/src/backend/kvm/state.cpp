@@ -1,21 +1,24 @@
-// Snapshots of kvm vCPUs (guest programs on the flat machine): KVM's own
-// vCPU state through its GET/SET ioctls, in CpuState where it has a
-// neutral form (registers, segments with their attributes, control
-// registers, x87/SSE, the syscall MSRs) and as KVM's structures for the
-// rest (the in-kernel LAPIC page, pending events, MP state, XCRs, debug
-// registers). KVM checks every value it is given: a state it refuses
-// fails the restore with the ioctl's name and errno.
+// Snapshots of kvm vCPUs: KVM's own vCPU state through its GET/SET
+// ioctls, in CpuState where it has a neutral form (registers, segments
+// with their attributes, control registers, x87/SSE, the syscall MSRs)
+// and as KVM's structures for the rest (the in-kernel LAPIC page, pending
+// events, MP state, debug registers, XSAVE and XCRs, and every other MSR
+// KVM lists as vCPU state). KVM checks every value it is given: a state
+// it refuses fails the restore with the ioctl's name and errno. The
+// machine around the vCPUs (irqchip, PIT, kvmclock, the PC machine's
+// devices) is devices_state.cpp's.
 //
-// Not covered, and refused: the PC machine (a booted kernel: the
-// irqchip's PIC and IOAPIC, the PIT, kvmclock, the machine's devices) and
-// plugins offloaded to KVM's in-kernel Hyper-V (their state is KVM's).
+// Refused: plugins offloaded to KVM's in-kernel Hyper-V (their state is
+// KVM's, which a snapshot does not hold yet).
 #include "impl.hpp"
+#include "state_codec.hpp"
 #include "sys.hpp"
 #include "vcpu.hpp"
 
 #include <sys/ioctl.h>
 #include <x86intrin.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -47,35 +50,53 @@ kvm_segment unpack(const SegmentState& s) {
   return k;
 }
 
-// The kvm backend's extra bytes, version 1: each KVM structure as KVM
-// lays it out, with its size first, so a build with other headers refuses
-// instead of misreading.
-constexpr uint32_t kExtraVersion = 1;
+// The kvm backend's extra bytes, version 2 (state_codec.hpp): the LAPIC
+// page, events, MP state, debug registers, APIC base, which of
+// kCpuStateMsrs KVM has, flags, then the XSAVE area (its size u32 first)
+// and XCRs where KVM has them, and every
+// other MSR KVM keeps as vCPU state (kvm_msrs below) as index, value pairs.
+constexpr uint32_t kExtraVersion = 2;
+constexpr uint32_t kHasXsave = 1u << 0;
+constexpr uint32_t kHasXcrs = 1u << 1;
 
-void put_u32(std::vector<uint8_t>& out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
-}
-template <class T>
-void put_struct(std::vector<uint8_t>& out, const T& v) {
-  put_u32(out, sizeof v);
-  const auto* p = reinterpret_cast<const uint8_t*>(&v);
-  out.insert(out.end(), p, p + sizeof v);
-}
-template <class T>
-void take_struct(const std::vector<uint8_t>& in, size_t& at, T& v, const char* what) {
-  uint32_t n = 0;
-  if (in.size() - at < 4) throw std::runtime_error(std::string("the kvm backend's state ends before ") + what);
-  for (int i = 0; i < 4; ++i) n |= static_cast<uint32_t>(in[at + i]) << (8 * i);
-  at += 4;
-  if (n != sizeof v || in.size() - at < n)
-    throw std::runtime_error(std::string("the kvm backend's ") + what + " is " + std::to_string(n) + " bytes, not " +
-                             std::to_string(sizeof v));
-  std::memcpy(&v, in.data() + at, n);
-  at += n;
+constexpr uint32_t kMsrTsc = 0x10;
+constexpr uint32_t kMsrApicBase = 0x1B;
+constexpr uint32_t kMsrTscDeadline = 0x6E0;
+// Hyper-V's synthetic MSRs, 0x40000000 up (the crash, reenlightenment and
+// TSC invariant ones sit above 0x400000FF): the range plugins claim.
+constexpr uint32_t kHypervMsrFirst = 0x40000000, kHypervMsrLast = 0x4000FFFF;
+
+// The MSRs KVM lists as vCPU state (KVM_GET_MSR_INDEX_LIST: what QEMU and
+// KVM's own state_test save and restore), less those held elsewhere: the
+// TSC (an offset, set first), the APIC base (SREGS), kCpuStateMsrs
+// (CpuState), and the synthetic range, which belongs to the plugins in
+// userspace (writing KVM's copies would switch on KVM's own Hyper-V code
+// behind them). Read once per VM, on the thread that saves or restores.
+const std::vector<uint32_t>& kvm_msrs(KvmVm::Impl& vm) {
+  if (!vm.snapshot_msrs_known) {
+    for (uint32_t index : sys::msr_index_list(vm.kvm.get())) {
+      const bool in_cpu_state = std::any_of(kMsrs, kMsrs + kMsrCount, [&](const CpuStateMsr& m) { return m.index == index; });
+      const bool hyperv = index >= kHypervMsrFirst && index <= kHypervMsrLast;
+      if (index != kMsrTsc && index != kMsrApicBase && !in_cpu_state && !hyperv) vm.snapshot_msrs.push_back(index);
+    }
+    // The TSC deadline last: KVM arms it against the guest TSC at the
+    // write, and only in TSC-deadline mode, so after the TSC and the LAPIC
+    // (QEMU's order, for the same reason).
+    auto& list = vm.snapshot_msrs;
+    const auto deadline = std::find(list.begin(), list.end(), kMsrTscDeadline);
+    if (deadline != list.end()) std::rotate(deadline, deadline + 1, list.end());
+    vm.snapshot_msrs_known = true;
+  }
+  return vm.snapshot_msrs;
 }
 
-void get(int fd, unsigned long request, const char* what, void* arg) {
-  if (::ioctl(fd, request, arg) != 0) throw std::runtime_error(std::string(what) + ": " + std::strerror(errno));
+// The size of a vCPU's XSAVE area as KVM exchanges it: what
+// KVM_CAP_XSAVE2 states on the VM (at least 4 KiB; more with AMX), 4 KiB
+// with XSAVE alone, 0 without (the FPU state then is all there is).
+uint32_t xsave_bytes(const KvmVm::Impl& vm) {
+  const int size = sys::check_extension(vm.vm_fd.get(), KVM_CAP_XSAVE2);
+  if (size > 0) return std::max<uint32_t>(static_cast<uint32_t>(size), sizeof(kvm_xsave));
+  return sys::check_extension(vm.kvm.get(), KVM_CAP_XSAVE) > 0 ? sizeof(kvm_xsave) : 0;
 }
 
 }  // namespace
@@ -101,20 +122,20 @@ VcpuSnapshot KvmVcpu::save() {
   VcpuSnapshot out;
   CpuState& c = out.cpu;
   kvm_regs r{};
-  get(fd_.get(), KVM_GET_REGS, "KVM_GET_REGS", &r);
+  codec::ioctl_or_throw(fd_.get(), KVM_GET_REGS, "KVM_GET_REGS", &r);
   const uint64_t gprs[16] = {r.rax, r.rcx, r.rdx, r.rbx, r.rsp, r.rbp, r.rsi, r.rdi,
                              r.r8,  r.r9,  r.r10, r.r11, r.r12, r.r13, r.r14, r.r15};
   std::copy(gprs, gprs + 16, c.gpr.begin());
   c.rip = r.rip, c.rflags = r.rflags;
   kvm_sregs s{};
-  get(fd_.get(), KVM_GET_SREGS, "KVM_GET_SREGS", &s);
+  codec::ioctl_or_throw(fd_.get(), KVM_GET_SREGS, "KVM_GET_SREGS", &s);
   c.cs = segment(s.cs), c.ds = segment(s.ds), c.es = segment(s.es), c.fs = segment(s.fs);
   c.gs = segment(s.gs), c.ss = segment(s.ss), c.tr = segment(s.tr), c.ldtr = segment(s.ldt);
   c.gdtr = {s.gdt.base, s.gdt.limit}, c.idtr = {s.idt.base, s.idt.limit};
   c.cr0 = s.cr0, c.cr2 = s.cr2, c.cr3 = s.cr3, c.cr4 = s.cr4, c.cr8 = s.cr8, c.efer = s.efer;
   c.tsc = vm_.stopped_tsc;  // with the stop's reference time (kvm_vm.cpp)
   kvm_fpu f{};
-  get(fd_.get(), KVM_GET_FPU, "KVM_GET_FPU", &f);
+  codec::ioctl_or_throw(fd_.get(), KVM_GET_FPU, "KVM_GET_FPU", &f);
   uint8_t* fx = c.fxsave.data();
   fx[0] = static_cast<uint8_t>(f.fcw), fx[1] = static_cast<uint8_t>(f.fcw >> 8);
   fx[2] = static_cast<uint8_t>(f.fsw), fx[3] = static_cast<uint8_t>(f.fsw >> 8);
@@ -131,14 +152,32 @@ VcpuSnapshot KvmVcpu::save() {
     if (sys::get_msr(fd_.get(), kMsrs[i].index, c.*kMsrs[i].field)) have |= 1u << i;
 
   kvm_lapic_state lapic{};
-  get(fd_.get(), KVM_GET_LAPIC, "KVM_GET_LAPIC", &lapic);
+  codec::ioctl_or_throw(fd_.get(), KVM_GET_LAPIC, "KVM_GET_LAPIC", &lapic);
   kvm_vcpu_events events{};
-  get(fd_.get(), KVM_GET_VCPU_EVENTS, "KVM_GET_VCPU_EVENTS", &events);
+  codec::ioctl_or_throw(fd_.get(), KVM_GET_VCPU_EVENTS, "KVM_GET_VCPU_EVENTS", &events);
   kvm_mp_state mp{};
-  get(fd_.get(), KVM_GET_MP_STATE, "KVM_GET_MP_STATE", &mp);
+  codec::ioctl_or_throw(fd_.get(), KVM_GET_MP_STATE, "KVM_GET_MP_STATE", &mp);
   kvm_debugregs debug{};
-  get(fd_.get(), KVM_GET_DEBUGREGS, "KVM_GET_DEBUGREGS", &debug);
+  codec::ioctl_or_throw(fd_.get(), KVM_GET_DEBUGREGS, "KVM_GET_DEBUGREGS", &debug);
   c.halted = mp.mp_state == KVM_MP_STATE_HALTED;
+  uint32_t flags = 0;
+  std::vector<uint8_t> xsave(xsave_bytes(vm_));
+  kvm_xcrs xcrs{};
+  const int kvm = vm_.kvm.get();
+  if (!xsave.empty()) {
+    // KVM_GET_XSAVE refuses a vCPU whose XSAVE area outgrew its 4 KiB
+    // (AMX); XSAVE2 takes the size KVM states. PVM's KVM refuses both
+    // (EINVAL) while offering the capability: the FPU state above is then
+    // all that is saved, and the wider registers (AVX) are not.
+    const unsigned long request = xsave.size() > sizeof(kvm_xsave) ? KVM_GET_XSAVE2 : KVM_GET_XSAVE;
+    if (::ioctl(fd_.get(), request, xsave.data()) == 0) flags |= kHasXsave;
+    else if (errno != EINVAL) throw std::runtime_error(std::string("KVM_GET_XSAVE: ") + std::strerror(errno));
+  }
+  if (sys::check_extension(kvm, KVM_CAP_XCRS) > 0) {
+    codec::ioctl_or_throw(fd_.get(), KVM_GET_XCRS, "KVM_GET_XCRS", &xcrs);
+    flags |= kHasXcrs;
+  }
+  using namespace codec;
   put_u32(out.backend, kExtraVersion);
   put_struct(out.backend, lapic);
   put_struct(out.backend, events);
@@ -146,46 +185,89 @@ VcpuSnapshot KvmVcpu::save() {
   put_struct(out.backend, debug);
   put_struct(out.backend, s.apic_base);  // x2APIC or xAPIC mode: how KVM reads the LAPIC page
   put_u32(out.backend, have);
+  put_u32(out.backend, flags);
+  if ((flags & kHasXsave) != 0) {
+    put_u32(out.backend, static_cast<uint32_t>(xsave.size()));
+    out.backend.insert(out.backend.end(), xsave.begin(), xsave.end());
+  }
+  if ((flags & kHasXcrs) != 0) put_struct(out.backend, xcrs);
+  // Those this vCPU has (KVM lists what the host could give any vCPU;
+  // one without the CPUID bit refuses the read).
+  std::vector<std::pair<uint32_t, uint64_t>> msrs;
+  for (uint32_t index : kvm_msrs(vm_)) {
+    uint64_t value = 0;
+    if (sys::get_msr(fd_.get(), index, value)) msrs.emplace_back(index, value);
+  }
+  put_u32(out.backend, static_cast<uint32_t>(msrs.size()));
+  for (const auto& [index, value] : msrs) {
+    put_u32(out.backend, index);
+    put_u64(out.backend, value);
+  }
   return out;
 }
 
-void KvmVcpu::load(const VcpuSnapshot& saved) {
+void KvmVcpu::load(const VcpuSnapshot& saved, uint64_t tsc_offset) {
   const CpuState& c = saved.cpu;
-  const std::vector<uint8_t>& b = saved.backend;
-  size_t at = 0;
+  codec::Reader b(saved.backend, "the kvm backend's vCPU state");
   kvm_lapic_state lapic{};
   kvm_vcpu_events events{};
   kvm_mp_state mp{};
   kvm_debugregs debug{};
-  if (b.size() < 4 || (b[0] | b[1] << 8 | b[2] << 16 | static_cast<uint32_t>(b[3]) << 24) != kExtraVersion)
-    throw std::runtime_error("the kvm backend's state is missing or of another version");
-  at = 4;
-  take_struct(b, at, lapic, "LAPIC state");
-  take_struct(b, at, events, "vCPU events");
-  take_struct(b, at, mp, "MP state");
-  take_struct(b, at, debug, "debug registers");
   uint64_t apic_base = 0;
-  take_struct(b, at, apic_base, "APIC base");
-  uint32_t have = 0;
-  if (b.size() - at != 4) throw std::runtime_error("the kvm backend's state has the wrong size");
-  for (int i = 0; i < 4; ++i) have |= static_cast<uint32_t>(b[at + i]) << (8 * i);
-  if ((have >> kMsrCount) != 0) throw std::runtime_error("the kvm backend's state names MSRs it does not save");
+  std::vector<uint8_t> xsave;
+  kvm_xcrs xcrs{};
+  if (b.u32("its version") != kExtraVersion) b.fail("is of another version");
+  b.take(lapic, "LAPIC state");
+  b.take(events, "vCPU events");
+  b.take(mp, "MP state");
+  b.take(debug, "debug registers");
+  b.take(apic_base, "APIC base");
+  const uint32_t have = b.u32("the MSRs it has");
+  if ((have >> kMsrCount) != 0) b.fail("names MSRs it does not save");
+  const uint32_t flags = b.u32("its flags");
+  if ((flags & ~(kHasXsave | kHasXcrs)) != 0) b.fail("has unknown flags");
+  if ((flags & kHasXsave) != 0) {
+    const uint32_t n = b.u32("the XSAVE area's size");
+    if (n != xsave_bytes(vm_))
+      b.fail("holds a " + std::to_string(n) + "-byte XSAVE area; this KVM's is " + std::to_string(xsave_bytes(vm_)));
+    const uint8_t* p = b.bytes(n, "the XSAVE area");
+    xsave.assign(p, p + n);
+  }
+  if ((flags & kHasXcrs) != 0) b.take(xcrs, "XCRs");
+  const uint32_t count = b.u32("the MSR count");
+  const std::vector<uint32_t>& allowed = kvm_msrs(vm_);
+  if (count > allowed.size()) b.fail("holds " + std::to_string(count) + " MSRs; this KVM keeps " + std::to_string(allowed.size()));
+  std::vector<std::pair<uint32_t, uint64_t>> msrs;
+  for (uint32_t i = 0; i < count; ++i) {
+    const uint32_t index = b.u32("an MSR index");
+    const uint64_t value = b.u64("an MSR value");
+    // Only MSRs this KVM lists as vCPU state and a snapshot holds here:
+    // a file naming another (the APIC base, a Hyper-V MSR) is refused.
+    if (std::find(allowed.begin(), allowed.end(), index) == allowed.end())
+      b.fail("holds MSR " + std::to_string(index) + ", which a snapshot does not restore through this KVM");
+    msrs.emplace_back(index, value);
+  }
+  b.expect_end();
+  const int kvm = vm_.kvm.get();
+  if (((flags & kHasXcrs) != 0) != (sys::check_extension(kvm, KVM_CAP_XCRS) > 0))
+    b.fail("was saved by a KVM with other XSAVE capabilities");
 
+  using codec::ioctl_or_throw;
   kvm_sregs s{};
-  get(fd_.get(), KVM_GET_SREGS, "KVM_GET_SREGS", &s);  // keeps apic_base and the interrupt bitmap's form
+  ioctl_or_throw(fd_.get(), KVM_GET_SREGS, "KVM_GET_SREGS", &s);  // keeps the interrupt bitmap's form
   s.cs = unpack(c.cs), s.ds = unpack(c.ds), s.es = unpack(c.es), s.fs = unpack(c.fs);
   s.gs = unpack(c.gs), s.ss = unpack(c.ss), s.tr = unpack(c.tr), s.ldt = unpack(c.ldtr);
   s.gdt.base = c.gdtr.base, s.gdt.limit = c.gdtr.limit, s.idt.base = c.idtr.base, s.idt.limit = c.idtr.limit;
   s.cr0 = c.cr0, s.cr2 = c.cr2, s.cr3 = c.cr3, s.cr4 = c.cr4, s.cr8 = c.cr8, s.efer = c.efer;
   s.apic_base = apic_base;  // before KVM_SET_LAPIC, which reads the page in this mode
   std::memset(s.interrupt_bitmap, 0, sizeof s.interrupt_bitmap);  // pending ones travel in the events
-  get(fd_.get(), KVM_SET_SREGS, "KVM_SET_SREGS", &s);
+  ioctl_or_throw(fd_.get(), KVM_SET_SREGS, "KVM_SET_SREGS", &s);
   kvm_regs r{};
   __u64* gprs[16] = {&r.rax, &r.rcx, &r.rdx, &r.rbx, &r.rsp, &r.rbp, &r.rsi, &r.rdi,
-                        &r.r8,  &r.r9,  &r.r10, &r.r11, &r.r12, &r.r13, &r.r14, &r.r15};
+                     &r.r8,  &r.r9,  &r.r10, &r.r11, &r.r12, &r.r13, &r.r14, &r.r15};
   for (int i = 0; i < 16; ++i) *gprs[i] = c.gpr[i];
   r.rip = c.rip, r.rflags = c.rflags;
-  get(fd_.get(), KVM_SET_REGS, "KVM_SET_REGS", &r);
+  ioctl_or_throw(fd_.get(), KVM_SET_REGS, "KVM_SET_REGS", &r);
   kvm_fpu f{};
   const uint8_t* fx = c.fxsave.data();
   f.fcw = static_cast<uint16_t>(fx[0] | fx[1] << 8), f.fsw = static_cast<uint16_t>(fx[2] | fx[3] << 8);
@@ -197,23 +279,32 @@ void KvmVcpu::load(const VcpuSnapshot& saved) {
   if ((f.mxcsr & ~0xFFFFu) != 0) throw std::runtime_error("MXCSR has reserved bits set");
   for (int i = 0; i < 8; ++i) std::memcpy(f.fpr[i], fx + CpuState::kFxsaveSt0 + 16 * i, 16);
   for (int i = 0; i < 16; ++i) std::memcpy(f.xmm[i], fx + CpuState::kFxsaveXmm0 + 16 * i, 16);
-  get(fd_.get(), KVM_SET_FPU, "KVM_SET_FPU", &f);
+  ioctl_or_throw(fd_.get(), KVM_SET_FPU, "KVM_SET_FPU", &f);
+  // XSAVE holds what the FPU state does and the wider registers (AVX):
+  // it goes after it, and KVM checks its header against the vCPU's CPUID.
+  if ((flags & kHasXsave) != 0) ioctl_or_throw(fd_.get(), KVM_SET_XSAVE, "KVM_SET_XSAVE", xsave.data());
+  if ((flags & kHasXcrs) != 0) ioctl_or_throw(fd_.get(), KVM_SET_XCRS, "KVM_SET_XCRS", &xcrs);
+  // The TSC before the LAPIC and the MSRs: both arm timers against it.
+  set_tsc_offset(fd_.get(), tsc_offset);
+  ioctl_or_throw(fd_.get(), KVM_SET_LAPIC, "KVM_SET_LAPIC", &lapic);
   for (uint32_t i = 0; i < kMsrCount; ++i)
     if (((have >> i) & 1) != 0 && !sys::set_msr(fd_.get(), kMsrs[i].index, c.*kMsrs[i].field))
       throw std::runtime_error("KVM refused MSR " + std::to_string(kMsrs[i].index) + "'s saved value");
-  get(fd_.get(), KVM_SET_LAPIC, "KVM_SET_LAPIC", &lapic);
+  // The TSC deadline last, whatever order the file has (kvm_msrs).
+  for (const bool deadline : {false, true})
+    for (const auto& [index, value] : msrs)
+      if ((index == kMsrTscDeadline) == deadline && !sys::set_msr(fd_.get(), index, value))
+        throw std::runtime_error("KVM refused MSR " + std::to_string(index) + "'s saved value " + std::to_string(value));
   events.flags &= KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SIPI_VECTOR | KVM_VCPUEVENT_VALID_SHADOW;
-  get(fd_.get(), KVM_SET_VCPU_EVENTS, "KVM_SET_VCPU_EVENTS", &events);
-  get(fd_.get(), KVM_SET_DEBUGREGS, "KVM_SET_DEBUGREGS", &debug);
-  get(fd_.get(), KVM_SET_MP_STATE, "KVM_SET_MP_STATE", &mp);
+  ioctl_or_throw(fd_.get(), KVM_SET_VCPU_EVENTS, "KVM_SET_VCPU_EVENTS", &events);
+  ioctl_or_throw(fd_.get(), KVM_SET_DEBUGREGS, "KVM_SET_DEBUGREGS", &debug);
+  ioctl_or_throw(fd_.get(), KVM_SET_MP_STATE, "KVM_SET_MP_STATE", &mp);
 }
 
 void KvmVm::refuse_what_is_not_saved(const char* verb) const {
-  if (impl_->pc)
-    throw std::runtime_error(std::string("snapshots of the PC machine (a booted kernel, --machine pc) are not ") + verb +
-                             " yet");
   if (offloads_any_)
-    throw std::runtime_error("a plugin is offloaded to KVM, whose in-kernel Hyper-V state a snapshot cannot hold yet");
+    throw std::runtime_error(std::string("a plugin is offloaded to KVM, whose in-kernel Hyper-V state a snapshot cannot ") +
+                             "hold yet (not " + verb + ")");
 }
 
 std::vector<VcpuSnapshot> KvmVm::save_vcpus() {
@@ -227,12 +318,11 @@ std::vector<VcpuSnapshot> KvmVm::save_vcpus() {
 void KvmVm::load_vcpus(const std::vector<VcpuSnapshot>& vcpus) {
   refuse_what_is_not_saved("restored");
   require_fresh_for_restore(vcpus.size(), impl_->vcpus.size());
-  for (size_t i = 0; i < vcpus.size(); ++i) impl_->vcpus[i]->load(vcpus[i]);
   // The guest's TSC goes on from the saved one (vCPU 0's: KVM keeps them
   // in step), and with it the reference time the core defines from it;
   // the restore sets reference time after this (snapshot.cpp).
   const uint64_t offset = vcpus[0].cpu.tsc - static_cast<uint64_t>(__rdtsc());
-  for (auto& v : impl_->vcpus) set_tsc_offset(v->fd(), offset);
+  for (size_t i = 0; i < vcpus.size(); ++i) impl_->vcpus[i]->load(vcpus[i], offset);
   // What KVM made of it: without KVM_VCPU_TSC_OFFSET, a host write of
   // IA32_TSC within a second of the value KVM expects is taken as "keep
   // the vCPUs in sync" and leaves the old offset (kvm_synchronize_tsc). The

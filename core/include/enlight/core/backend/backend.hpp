@@ -138,6 +138,17 @@ class Backend {
   // std::runtime_error for a state this backend refuses (bad register
   // values, a wrong count); the VM must then not run.
   virtual void load_vcpus(const std::vector<VcpuSnapshot>& vcpus) = 0;
+  // The machine around the vCPUs, after save_vcpus: the interrupt
+  // controllers, timers and devices the backend keeps (kvm: the in-kernel
+  // PIC, IOAPIC and PIT, kvmclock, the PC machine's devices), in the
+  // backend's own versioned form. Empty when it keeps none (emu: each
+  // vCPU's APIC model travels with the vCPU). Throws std::runtime_error
+  // as save_vcpus does. Cost: a few ioctls and a copy of each device.
+  virtual std::vector<uint8_t> save_devices() { return {}; }
+  // After load_vcpus, before run(): puts them back. Throws
+  // std::runtime_error for a state the backend or a device refuses (the
+  // VM must then not run), and for one this VM has no place for.
+  virtual void load_devices(const std::vector<uint8_t>& saved);
   // Partition reference time when the last run() stopped its vCPUs: what
   // a snapshot records, so the time spent after the stop (reports, the
   // file itself) is not time the guest lost. 0 before any run.

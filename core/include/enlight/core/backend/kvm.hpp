@@ -69,11 +69,14 @@ class KvmVm final : public Backend {
   // when no kernel is booted). Any thread.
   size_t serial_input(const uint8_t* data, size_t n) override;
 
-  // Guest programs on the flat machine: KVM's vCPU state through its
-  // GET/SET ioctls (state.cpp). The PC machine and offloaded plugins are
+  // Snapshots: KVM's vCPU state through its GET/SET ioctls (state.cpp);
+  // the in-kernel irqchip, and with the PC machine the PIT, kvmclock and
+  // the machine's devices (devices_state.cpp). Offloaded plugins are
   // refused with the reason (docs/snapshots.md, "Status").
   std::vector<VcpuSnapshot> save_vcpus() override;
   void load_vcpus(const std::vector<VcpuSnapshot>& vcpus) override;
+  std::vector<uint8_t> save_devices() override;
+  void load_devices(const std::vector<uint8_t>& saved) override;
 
   // Host service: vector (>= 16) to vCPU n through the in-kernel local
   // APIC (KVM_SIGNAL_MSI, fixed delivery, physical destination n). 0 on

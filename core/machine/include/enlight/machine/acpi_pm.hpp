@@ -13,6 +13,7 @@
 #include <enlight/machine/device.hpp>
 #include <enlight/machine/layout.hpp>
 #include <enlight/machine/pm_timer.hpp>
+#include <enlight/state.hpp>
 
 #include <cstdint>
 #include <functional>
@@ -22,7 +23,8 @@ namespace enlight::machine {
 
 class AcpiPm final : public PortDevice {
  public:
-  // `now_ns`: ns since the VM started (the PM timer counts from it).
+  // `now_ns`: ns since the VM started (the PM timer counts from it, after
+  // a load from the restored time: see load).
   AcpiPm(MachineSignals& signals, std::function<uint64_t()> now_ns);
   // Serves kAcpiPm1aEvent..+3, kAcpiPm1aControl..+1, kAcpiPmTimer..+3 and
   // kResetControl. Accesses may be 1, 2 or 4 bytes at any of those ports:
@@ -45,13 +47,33 @@ class AcpiPm final : public PortDevice {
   uint16_t pm1_control();
   bool sci_asserted();
 
+  // Snapshots (docs/snapshots.md). save writes PM1_STS, PM1_EN, PM1_CNT,
+  // the reset register, the SCI level last signalled and the PM timer's
+  // time when the VM stopped: `stopped_ns` (the now_ns of the stop) plus
+  // this device's timer offset. Takes the lock; 16 bytes.
+  // load reads them all, refuses (through `r`, naming the register) what
+  // no guest write leaves (the write-only SLP_EN, GBL_RLS and RST_CPU
+  // bits, an SCI level the registers do not imply) and, only when `r.ok()`,
+  // applies them under the lock, with the timer offset set so that the PM
+  // timer continues from the saved time although the new VM's now_ns
+  // starts again near 0. A refused load changes nothing. It never calls
+  // set_irq: the interrupt controllers are restored with the line levels
+  // already. Returns r.ok().
+  void save(StateWriter& w, uint64_t stopped_ns);
+  bool load(StateReader& r);
+
  private:
+  uint64_t timer_ns_locked() const;  // the PM timer's ns: now_ns_() + timer_offset_ns_
   uint8_t read_byte_locked(uint16_t port, uint32_t timer);
   void write_byte_locked(uint16_t port, uint8_t value);
   void update_sci_locked();
 
   MachineSignals& signals_;
   std::function<uint64_t()> now_ns_;
+  // Added to now_ns_() wherever the timer is read: 0 until a load, then
+  // the restored timer's ns minus the new VM's now_ns at the load
+  // (modulo 2^64: only the low bits reach the 24-bit counter).
+  int64_t timer_offset_ns_ = 0;
   uint16_t pm1_sts_ = 0;
   uint16_t pm1_en_ = 0;
   uint16_t pm1_cnt_ = 0;   // as written, without the write-only bits; SCI_EN is added on read

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <enlight/machine/device.hpp>
+#include <enlight/state.hpp>
 
 #include <array>
 #include <cstdint>
@@ -35,6 +36,21 @@ class CmosRtc final : public PortDevice {
   // Guest clock minus host clock, in seconds (0 until the guest sets the
   // time). For tests and diagnostics.
   int64_t offset_seconds();
+
+  // Snapshots (docs/snapshots.md). save writes the 128 bytes (a time the
+  // guest is setting under register B's SET lives there), the index and
+  // the guest clock's offset to the host clock; not the clocks themselves.
+  // After a load the RTC shows the new host's time plus that offset, as
+  // QEMU's default (-rtc clock=host) does: the guest's clock stays right
+  // across the pause rather than resuming at the moment it stopped. Takes
+  // the lock; 137 bytes.
+  // load reads them all, refuses (through `r`, naming the register) what
+  // no guest write leaves (register A's UIP bit, UIE beside SET, bytes in
+  // the read-only C and D, an offset beyond any settable date) and applies
+  // them under the lock only when `r.ok()`, so a refused load changes
+  // nothing. Returns r.ok().
+  void save(StateWriter& w);
+  bool load(StateReader& r);
 
  private:
   static constexpr size_t kBytes = 128;

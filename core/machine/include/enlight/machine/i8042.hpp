@@ -15,6 +15,7 @@
 #pragma once
 
 #include <enlight/machine/device.hpp>
+#include <enlight/state.hpp>
 
 #include <cstdint>
 #include <mutex>
@@ -32,6 +33,20 @@ class I8042 final : public PortDevice {
 
   // The controller command byte ("CTR" in Linux). For tests and diagnostics.
   uint8_t command_byte();
+
+  // Snapshots (docs/snapshots.md). save writes the command byte, output
+  // port, status flags, the output buffer, a command waiting for its
+  // parameter byte and the IRQ 1 / IRQ 12 levels last signalled. Takes the
+  // lock; 11 bytes.
+  // load reads them all, refuses (through `r`, naming the register) what
+  // no guest could leave: a pending command that takes no parameter, a
+  // timeout without the absent device's answer in a full buffer, IRQ
+  // levels the buffer and command byte do not imply. Only when `r.ok()`
+  // does it apply them, under the lock, so a refused load changes nothing.
+  // It never calls set_irq or reset: the interrupt controllers are
+  // restored with the line levels already. Returns r.ok().
+  void save(StateWriter& w);
+  bool load(StateReader& r);
 
  private:
   enum class Source : uint8_t { kKeyboard, kAux };

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace enlight::machine {
@@ -52,6 +53,27 @@ class PcMachine {
   }
   Uart8250& com1() noexcept { return com1_; }
   const AcpiTables& acpi() const noexcept { return acpi_; }
+
+  // Snapshots (docs/snapshots.md): the state of the stateful devices, not
+  // their wiring or the ACPI tables (both rebuilt from the config). The
+  // blob is a u32 version (kStateVersion), then COM1, the i8042, the RTC
+  // and the PM block, each in its own save's layout: kStateVersion must
+  // change whenever any device's layout does.
+  // save: `stopped_ns` is the now_ns at which the VM stopped (the PM
+  // timer's time to continue from). Takes each device's lock in turn; call
+  // it with the vCPUs stopped, or the devices are saved at different
+  // moments. A few hundred bytes; throws std::logic_error only if they
+  // outgrow its buffer (a bug).
+  // load: refuses another version, a blob that ends early, any device
+  // state its load refuses and trailing bytes, setting `why` to
+  // "PC machine state: " and the reason. Each device applies its state as
+  // soon as it has validated it, so a refused load may have applied the
+  // devices before the failing one (or all of them, for trailing bytes):
+  // the VM must then be destroyed, as the core does with a VM whose load
+  // failed. It never signals interrupts, reset or power off.
+  static constexpr uint32_t kStateVersion = 1;
+  std::vector<uint8_t> save(uint64_t stopped_ns);
+  bool load(const uint8_t* data, size_t size, std::string& why);
 
  private:
   void attach(PortDevice& device, uint16_t first, uint16_t count);

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <enlight/machine/device.hpp>
+#include <enlight/state.hpp>
 
 #include <array>
 #include <cstddef>
@@ -45,6 +46,19 @@ class Uart8250 final : public PortDevice {
   // The level this UART drives on its interrupt line now (after the OUT2
   // gate): what the last set_irq call said. For tests and diagnostics.
   bool irq_asserted();
+
+  // Snapshots (docs/snapshots.md). save writes the registers, the receive
+  // FIFO (oldest byte first), the latched interrupt sources and the IRQ
+  // level last signalled; not the wiring (port, IRQ, sink). Takes the lock;
+  // 30 bytes.
+  // load reads them all, refuses (through `r`, naming the register) what no
+  // guest could make this UART hold: bits a 16550A register lacks, more
+  // bytes than the FIFO mode holds, an IRQ level its registers do not
+  // imply. Only when `r.ok()` does it apply them, under the lock, so a
+  // refused load changes nothing. It never calls set_irq: the interrupt
+  // controllers are restored with the line levels already. Returns r.ok().
+  void save(StateWriter& w);
+  bool load(StateReader& r);
 
  private:
   static constexpr size_t kFifoSize = 16;
