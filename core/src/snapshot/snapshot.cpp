@@ -256,16 +256,18 @@ void SnapshotFile::restore(Backend& backend) const {
   for (const RamRun& r : ram_)
     if (!vm.memory().write(r.gpa, r.data, r.bytes))
       throw SnapshotError(name_, "a RAM run lies outside guest memory", "the file is damaged; take the snapshot again");
-  try {
-    backend.load_vcpus(state_.cpus);
-  } catch (const std::runtime_error& e) {
-    throw SnapshotError(name_, std::string("its vCPU state was refused: ") + e.what(),
-                        "the file is damaged, or was taken by another enlight; take the snapshot again");
-  }
+  // The devices first: the vCPUs' load restarts the guest's TSC, which
+  // reference time must follow with nothing in between (just below).
   try {
     backend.load_devices(state_.devices);
   } catch (const std::runtime_error& e) {
     throw SnapshotError(name_, std::string("its machine devices' state was refused: ") + e.what(),
+                        "the file is damaged, or was taken by another enlight; take the snapshot again");
+  }
+  try {
+    backend.load_vcpus(state_.cpus);
+  } catch (const std::runtime_error& e) {
+    throw SnapshotError(name_, std::string("its vCPU state was refused: ") + e.what(),
                         "the file is damaged, or was taken by another enlight; take the snapshot again");
   }
   // Reference time continues from the stop, on this host's TSC (after the

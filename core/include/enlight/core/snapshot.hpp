@@ -104,7 +104,7 @@ class SnapshotFile {
   void check_matches(const std::string& backend, const Resolution& resolution, uint64_t memory_bytes,
                      uint64_t guest_digest) const;
   // Loads it into a VM just created from the same configuration, before
-  // its run(): guest RAM, the vCPUs, the machine's devices, reference
+  // its run(): guest RAM, the machine's devices, the vCPUs, reference
   // time, then every plugin's VM state and each vCPU's, in dependency order. On SnapshotError the
   // VM holds part of the snapshot and must be destroyed, not run.
   void restore(Backend& backend) const;

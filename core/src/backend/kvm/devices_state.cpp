@@ -70,6 +70,7 @@ std::vector<uint8_t> KvmVm::save_devices() {
 
 void KvmVm::load_devices(const std::vector<uint8_t>& saved) {
   refuse_what_is_not_saved("restored");
+  require_fresh_for_restore(impl_->vcpus.size(), impl_->vcpus.size());
   codec::Reader r(saved, "the kvm backend's devices state");
   if (saved.empty()) r.fail("is missing (the snapshot was taken by an enlight that did not save it)");
   if (r.u32("its version") != kDevicesVersion) r.fail("is of another version");

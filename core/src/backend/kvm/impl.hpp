@@ -48,10 +48,6 @@ struct KvmVm::Impl {
   // Vm::now_ns() when the last run stopped (the PC machine's PM timer
   // resumes from it).
   uint64_t stopped_ns = 0;
-  // The MSRs a vCPU snapshot holds beyond CpuState's (state.cpp), listed
-  // on first use by the thread that saves or restores.
-  std::vector<uint32_t> snapshot_msrs;
-  bool snapshot_msrs_known = false;
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
   uint32_t run_ms = 0;
   int run_mmap_size = 0;

@@ -5,7 +5,6 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
@@ -87,24 +86,6 @@ bool set_msr(int vcpu_fd, uint32_t index, uint64_t value) noexcept {
   m.entry.index = index;
   m.entry.data = value;
   return ::ioctl(vcpu_fd, kSetMsrs, &m) == 1;
-}
-
-std::vector<uint32_t> msr_index_list(int kvm_fd) {
-  // Asked with room for none first: KVM answers E2BIG and the count.
-  std::vector<uint32_t> buffer(1, 0);
-  for (int attempt = 0; attempt < 4; ++attempt) {
-    const uint32_t room = static_cast<uint32_t>(buffer.size() - 1);
-    buffer[0] = room;
-    if (::ioctl(kvm_fd, kGetMsrIndexList, buffer.data()) == 0) {
-      std::vector<uint32_t> out(buffer.begin() + 1, buffer.begin() + 1 + std::min(buffer[0], room));
-      std::sort(out.begin(), out.end());
-      out.erase(std::unique(out.begin(), out.end()), out.end());
-      return out;
-    }
-    if (errno != E2BIG) break;
-    buffer.assign(size_t{buffer[0]} + 1, 0);
-  }
-  throw std::runtime_error(std::string("kvm: KVM_GET_MSR_INDEX_LIST: ") + std::strerror(errno));
 }
 
 std::string missing_capabilities(int fd) {

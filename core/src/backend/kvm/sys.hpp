@@ -7,7 +7,6 @@
 
 #include <cstdint>
 #include <string>
-#include <vector>
 
 namespace enlight::kvm::sys {
 
@@ -58,13 +57,6 @@ constexpr unsigned long kSetCpuid2 = _IOC(_IOC_WRITE, KVMIO, 0x90, kFlexHeader);
 constexpr unsigned long kGetSupportedHvCpuid = _IOC(_IOC_READ | _IOC_WRITE, KVMIO, 0xc1, kFlexHeader);
 constexpr unsigned long kGetMsrs = _IOC(_IOC_READ | _IOC_WRITE, KVMIO, 0x88, kFlexHeader);
 constexpr unsigned long kSetMsrs = _IOC(_IOC_WRITE, KVMIO, 0x89, kFlexHeader);
-
-constexpr unsigned long kGetMsrIndexList = _IOC(_IOC_READ | _IOC_WRITE, KVMIO, 0x02, 4);  // kvm_msr_list's nmsrs
-
-// KVM_GET_MSR_INDEX_LIST on an open /dev/kvm: every MSR KVM keeps as
-// vCPU state (what a save must read to resume a vCPU), ascending. Throws
-// std::runtime_error when KVM refuses. Allocates: not for the exit path.
-std::vector<uint32_t> msr_index_list(int kvm_fd);
 
 // One MSR through KVM_GET_MSRS / KVM_SET_MSRS on a vCPU fd (host-initiated:
 // the MSR filter does not apply). false when KVM refused it. No allocation.

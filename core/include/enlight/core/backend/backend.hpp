@@ -145,7 +145,8 @@ class Backend {
   // vCPU's APIC model travels with the vCPU). Throws std::runtime_error
   // as save_vcpus does. Cost: a few ioctls and a copy of each device.
   virtual std::vector<uint8_t> save_devices() { return {}; }
-  // After load_vcpus, before run(): puts them back. Throws
+  // Before load_vcpus (which restarts the guest's TSC, last), before
+  // run(): puts them back. Throws
   // std::runtime_error for a state the backend or a device refuses (the
   // VM must then not run), and for one this VM has no place for.
   virtual void load_devices(const std::vector<uint8_t>& saved);
