@@ -59,7 +59,7 @@ case "$mode" in
       vmbus_net_nic_config_test vmbus_net_nic_test
       # The PC machine's devices and tables (ports a guest writes).
       machine-acpi_pm_test machine-acpi_tables_test machine-aml_test machine-cmos_rtc_test
-      machine-i8042_test machine-lapic_test machine-linux_boot_test machine-uart8250_test
+      machine-i8042_test machine-lapic_test machine-linux_boot_test machine-pc_snapshot_test machine-uart8250_test
       # Guest machine code on the emu backend.
       core-emu-unit-test core-emu-guest-test core-guests-emu-test core-guests-workload-emu-test
       core-guests-vmbus-emu-test core-guests-vmbus-net-emu-test core-guests-tlb-ipi-emu-test
@@ -68,6 +68,12 @@ case "$mode" in
     )
     # The kvm round trips of that program: TSan's job runs the kvm tests.
     skip+=('^SnapshotRoundTripOnKvm\.')
+    # Where a stop by time lands, not memory: at -O0 with ASan
+    # conformance-vapic's checks come so close together that no stop (eight
+    # fractions, then six bisected) fell among them in two fresh-root runs,
+    # though every round trip restored and passed. ctest runs it; the
+    # stimer and time round trips stay here.
+    skip+=('^SnapshotRoundTripOnEmu\.Vapic$')
     ;;
   tsan)
     sanitize=thread
