@@ -5,9 +5,8 @@
 // events, MP state, debug registers, XSAVE and XCRs, and the other
 // architectural MSRs a kernel programs: MTRRs, the TSC deadline...). KVM
 // checks every value it is given: a state it refuses fails the restore
-// with the ioctl's name and errno. The
-// machine around the vCPUs (irqchip, PIT, kvmclock, the PC machine's
-// devices) is devices_state.cpp's.
+// with the ioctl's name and errno. The machine around the vCPUs (irqchip,
+// PIT, kvmclock, the PC machine's devices) is devices_state.cpp's.
 //
 // Refused: plugins offloaded to KVM's in-kernel Hyper-V (their state is
 // KVM's, which a snapshot does not hold yet).
@@ -207,7 +206,7 @@ VcpuSnapshot KvmVcpu::save() {
   return out;
 }
 
-void KvmVcpu::load(const VcpuSnapshot& saved, uint64_t tsc_offset) {
+void KvmVcpu::load(const VcpuSnapshot& saved) {
   const CpuState& c = saved.cpu;
   codec::Reader b(saved.backend, "the kvm backend's vCPU state");
   kvm_lapic_state lapic{};
@@ -283,15 +282,13 @@ void KvmVcpu::load(const VcpuSnapshot& saved, uint64_t tsc_offset) {
   // it goes after it, and KVM checks its header against the vCPU's CPUID.
   if ((flags & kHasXsave) != 0) ioctl_or_throw(fd_.get(), KVM_SET_XSAVE, "KVM_SET_XSAVE", xsave.data());
   if ((flags & kHasXcrs) != 0) ioctl_or_throw(fd_.get(), KVM_SET_XCRS, "KVM_SET_XCRS", &xcrs);
-  // The TSC before the LAPIC and the MSRs: both arm timers against it.
-  set_tsc_offset(fd_.get(), tsc_offset);
   ioctl_or_throw(fd_.get(), KVM_SET_LAPIC, "KVM_SET_LAPIC", &lapic);
   for (uint32_t i = 0; i < kMsrCount; ++i)
     if (((have >> i) & 1) != 0 && !sys::set_msr(fd_.get(), kMsrs[i].index, c.*kMsrs[i].field))
       throw std::runtime_error("KVM refused MSR " + std::to_string(kMsrs[i].index) + "'s saved value");
-  // The TSC deadline last, whatever order the file has (KVM arms it
-  // against the guest TSC at the write, and only in TSC-deadline mode: after
-  // the TSC and the LAPIC, QEMU's order). Only values that differ from the
+  // The TSC deadline last, whatever order the file has (KVM keeps it only
+  // in TSC-deadline mode: after the LAPIC, QEMU's order; load_vcpus arms it
+  // again against the restored TSC). Only values that differ from the
   // new vCPU's: an MSR the guest never wrote is left as KVM made it.
   for (const bool deadline : {false, true})
     for (const auto& [index, value] : msrs) {
@@ -326,15 +323,13 @@ void KvmVm::load_vcpus(const std::vector<VcpuSnapshot>& vcpus) {
   // The guest's TSC goes on from the saved one (vCPU 0's: KVM keeps them
   // in step), and with it the reference time the core defines from it;
   // the restore sets reference time right after this (snapshot.cpp).
-  const uint64_t saved_tsc = vcpus[0].cpu.tsc;
-  for (size_t i = 0; i < vcpus.size(); ++i)
-    impl_->vcpus[i]->load(vcpus[i], saved_tsc - static_cast<uint64_t>(__rdtsc()));
-  // The loads took time (an ioctl per MSR): the TSC set at their start has
-  // run on since, and reference time, set next, would start behind it by
-  // that much (conformance-time's rate check saw 12 % over its 28 ms
-  // window in the nested stage). So the TSC starts again here, last, and
-  // an armed TSC deadline is written again to be armed against it.
-  const uint64_t offset = saved_tsc - static_cast<uint64_t>(__rdtsc());
+  for (size_t i = 0; i < vcpus.size(); ++i) impl_->vcpus[i]->load(vcpus[i]);
+  // The TSC last, after every load (an ioctl per MSR takes time): set at
+  // their start it ran on meanwhile, and reference time, set next, started
+  // behind it (conformance-time's rate check saw 12 % over its 28 ms window
+  // in the nested stage). A TSC deadline the loads armed against the new
+  // vCPU's TSC is written again, to be armed against this one.
+  const uint64_t offset = vcpus[0].cpu.tsc - static_cast<uint64_t>(__rdtsc());
   for (auto& v : impl_->vcpus) {
     uint64_t deadline = 0;
     const bool armed = sys::get_msr(v->fd(), kMsrTscDeadline, deadline) && deadline != 0;

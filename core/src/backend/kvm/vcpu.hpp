@@ -60,10 +60,10 @@ class KvmVcpu {
   // Snapshots (state.cpp), while this vCPU's thread is not running:
   // KVM's state of it; load throws std::runtime_error naming the ioctl
   // KVM refused, or a malformed saved state.
-  // `tsc_offset` (guest TSC minus host TSC) is set before the LAPIC and
-  // the MSRs, which arm timers against the guest's TSC.
+  // load leaves the guest's TSC to KvmVm::load_vcpus, which sets it after
+  // every vCPU's load.
   VcpuSnapshot save();
-  void load(const VcpuSnapshot& saved, uint64_t tsc_offset);
+  void load(const VcpuSnapshot& saved);
 
  private:
   // Each returns false when the run is over for this vCPU.
