@@ -7,20 +7,26 @@ namespace {
 
 // Optimal string alignment distance: Levenshtein plus adjacent
 // transpositions, because "vpidnex" is the typo people actually make.
+// Three rolling rows (the transposition looks two back), one allocation.
 size_t edit_distance(const std::string& a, const std::string& b) {
   const size_t n = a.size(), m = b.size();
-  std::vector<std::vector<size_t>> d(n + 1, std::vector<size_t>(m + 1));
-  for (size_t i = 0; i <= n; ++i) d[i][0] = i;
-  for (size_t j = 0; j <= m; ++j) d[0][j] = j;
+  std::vector<size_t> rows(3 * (m + 1));
+  size_t* before = rows.data();       // row i - 2
+  size_t* previous = before + m + 1;  // row i - 1
+  size_t* current = previous + m + 1;
+  for (size_t j = 0; j <= m; ++j) previous[j] = j;
   for (size_t i = 1; i <= n; ++i) {
+    current[0] = i;
     for (size_t j = 1; j <= m; ++j) {
       const size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      current[j] = std::min({previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost});
       if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
-        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+        current[j] = std::min(current[j], before[j - 2] + 1);
     }
+    std::swap(before, previous);
+    std::swap(previous, current);
   }
-  return d[n][m];
+  return previous[m];
 }
 
 }  // namespace
@@ -33,6 +39,10 @@ std::string closest_name(const std::string& word, const std::vector<std::string>
   size_t best_distance = limit + 1;
   for (const auto& c : candidates) {
     if (c == word) continue;
+    // The distance is at least the difference in length: a candidate
+    // that far off can neither win nor tie, so skip its table.
+    const size_t length_gap = c.size() > word.size() ? c.size() - word.size() : word.size() - c.size();
+    if (length_gap > best_distance) continue;
     const size_t dist = edit_distance(word, c);
     if (dist < best_distance || (dist == best_distance && c < best)) {
       best = c;

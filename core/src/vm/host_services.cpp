@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
-#include <regex>
 
 namespace enlight {
 namespace {
@@ -160,16 +159,14 @@ struct HostServicesImpl {
       return -1;
     // Names follow enlight_<area>_<what>_<unit>_total so dashboards can rely
     // on them; anything else is a plugin bug reported at create time.
-    static const std::regex valid("enlight_[a-z0-9_]+_total");
-    if (!std::regex_match(name, valid)) {
+    if (!plugin_metric_name_ok(name, "_total")) {
       log(ctx, 0, (std::string("counter name '") + name + "' must match enlight_<area>_<what>_total").c_str());
       return -1;
     }
     // A fixed list of label names (a user's --label is refused for them),
     // and values in the alphabet of --label values.
-    static const std::regex value("[A-Za-z0-9_.:-]{1,64}");
     const bool labelled = *label_name != '\0';
-    if (labelled && (!plugin_label_name_ok(label_name) || !std::regex_match(label_value, value))) {
+    if (labelled && (!plugin_label_name_ok(label_name) || !plugin_label_value_ok(label_value))) {
       log(ctx, 0, (std::string("counter label ") + label_name + "=\"" + label_value +
                    "\": the name must be channel, reason or type, the value 1-64 of [A-Za-z0-9_.:-]").c_str());
       return -1;
@@ -244,8 +241,7 @@ struct HostServicesImpl {
     if (vm.builder_ == nullptr || name == nullptr || out == nullptr || (bound_count > 0 && bounds == nullptr) ||
         bound_count > 32)
       return -1;
-    static const std::regex valid("enlight_[a-z0-9_]+_seconds");
-    if (!std::regex_match(name, valid)) {
+    if (!plugin_metric_name_ok(name, "_seconds")) {
       log(ctx, 0, (std::string("histogram name '") + name + "' must match enlight_<area>_<what>_seconds").c_str());
       return -1;
     }

@@ -56,6 +56,12 @@ void check_metric_labels(const MetricLabels& labels);
 // (enlight_host.counter_register_labelled): a short fixed list, so a
 // user's --label can never collide with one.
 bool plugin_label_name_ok(std::string_view name) noexcept;
+// A plugin counter's label value: 1 to 64 of [A-Za-z0-9_.:-].
+bool plugin_label_value_ok(std::string_view value) noexcept;
+// A plugin metric's name: "enlight_", then [a-z0-9_]+, ending in `suffix`
+// ("_total" for counters, "_seconds" for histograms), so dashboards can
+// rely on the shape.
+bool plugin_metric_name_ok(std::string_view name, std::string_view suffix) noexcept;
 
 #ifdef ENLIGHT_WITH_METRICS
 
