@@ -39,16 +39,20 @@ constexpr uint16_t kTypes[] = {VM_PKT_DATA_INBAND, VM_PKT_COMP, VM_PKT_DATA_USIN
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  // Page contents for GPA_DIRECT, the same for every input.
+  static std::vector<uint8_t> ram = [] {
+    std::vector<uint8_t> r(FakeGuest::kRamBytes);
+    for (size_t i = 0; i < r.size(); i += 251) r[i] = static_cast<uint8_t>(i);
+    return r;
+  }();
   Reader in{data, size};
-  FakeGuest guest;
+  FakeGuest guest{ram};
   Nic nic(NicConfig{BackendKind::Loopback, "", "", "", {0x02, 0, 0, 0, 0, 1}}, guest, guest);
   nic.on_open();
   if (in.byte() & 1) {
     guest.bring_up(nic);
     guest.rndis_up(nic);
   }
-  // Random page contents for GPA_DIRECT.
-  for (size_t i = 0; i < guest.ram.size(); i += 251) guest.ram[i] = static_cast<uint8_t>(i);
   while (in.size > 0) {
     switch (in.byte() % 7) {
       case 0: {  // a guest packet: type, extension, data
