@@ -260,36 +260,22 @@ namespace {
 
 using enlight::direct::DirectVm;
 
-// The four VMs' resolutions (enforce-cpuid x xmm-input), vCPUs set later.
-struct Setup {
-  std::unique_ptr<enlight::Catalog> catalog;
-  std::vector<enlight::Resolution> res;  // [enforce | xmm << 1]
-};
-
-const Setup& setup() {
-  static const Setup* s = [] {
-    auto* out = new Setup;
-    try {
-      const char* env = std::getenv("ENLIGHT_FUZZ_MANIFEST_DIR");
-      out->catalog = std::make_unique<enlight::Catalog>(
-          enlight::Catalog::discover({env && *env ? env : ENLIGHT_FUZZ_MANIFEST_DIR}));
-      for (int i = 0; i < 4; ++i) {
-        std::string y = "name: f\n";
-        if (i & 1) y += "enforce-cpuid: true\n";
-        // The fixture, and the plugins with hypercalls of their own.
-        y += "enlightenments:\n  - hcfuzz\n  - vpindex\n  - synic\n  - tlbflush\n  - tlbflush-ext\n  - ipi\n"
-             "  - spinlocks\n";
-        if (i & 2) y += "  - xmm-input\n";
-        out->res.push_back(enlight::resolve(enlight::parse_profile(y, "<fuzz>"), *out->catalog,
-                                            enlight::direct::capabilities()));
-      }
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "hypercall fuzz: set-up failed: %s\n", e.what());
-      std::abort();
+// The four VMs' resolutions (enforce-cpuid x xmm-input), vCPUs set later:
+// the fixture and the plugins with hypercalls of their own.
+const std::vector<enlight::Resolution>& resolutions() {
+  static const std::vector<enlight::Resolution> res = [] {
+    std::vector<std::string> profiles;
+    for (int i = 0; i < 4; ++i) {
+      std::string y = "name: f\n";
+      if (i & 1) y += "enforce-cpuid: true\n";
+      y += "enlightenments:\n  - hcfuzz\n  - vpindex\n  - synic\n  - tlbflush\n  - tlbflush-ext\n  - ipi\n"
+           "  - spinlocks\n";
+      if (i & 2) y += "  - xmm-input\n";
+      profiles.push_back(y);
     }
-    return out;
+    return enlight::fuzz::resolve_profiles("hypercall", profiles);
   }();
-  return *s;
+  return res;
 }
 
 struct Reader {
@@ -504,12 +490,12 @@ void hypercall_op(DirectVm& d, Reader& r, bool enforce, bool xmm_plugin, bool en
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const Setup& s = setup();
+  const auto& resolved = resolutions();
   if (size < 1) return 0;
   Reader r{data, size};
   const uint8_t config = r.u8();
   const bool enforce = config & 1, xmm_plugin = config & 2;
-  enlight::Resolution res = s.res[(enforce ? 1 : 0) | (xmm_plugin ? 2 : 0)];
+  enlight::Resolution res = resolved[(enforce ? 1 : 0) | (xmm_plugin ? 2 : 0)];
   res.vcpus = (config & 4) ? 2 : 1;
   enlight::VmOptions options;
   options.memory_bytes = kRam;

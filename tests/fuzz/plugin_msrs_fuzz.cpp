@@ -86,31 +86,16 @@ const char* const kSets[] = {
 };
 constexpr uint32_t kSetCount = sizeof kSets / sizeof kSets[0];
 
-struct Setup {
-  std::unique_ptr<enlight::Catalog> catalog;
-  std::vector<enlight::Resolution> res;  // [set * 2 + enforce]
-};
-
-const Setup& setup() {
-  static const Setup* s = [] {
-    auto* out = new Setup;
-    try {
-      const char* env = std::getenv("ENLIGHT_FUZZ_MANIFEST_DIR");
-      out->catalog = std::make_unique<enlight::Catalog>(
-          enlight::Catalog::discover({env && *env ? env : ENLIGHT_FUZZ_MANIFEST_DIR}));
-      for (const char* set : kSets)
-        for (int enforce = 0; enforce < 2; ++enforce) {
-          const std::string y = std::string(enforce ? "enforce-cpuid: true\n" : "") + "enlightenments:\n" + set;
-          out->res.push_back(enlight::resolve(enlight::parse_profile(y, "<fuzz>"), *out->catalog,
-                                              enlight::direct::capabilities()));
-        }
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "plugin_msrs fuzz: set-up failed: %s\n", e.what());
-      std::abort();
-    }
-    return out;
+// [set * 2 + enforce]
+const std::vector<enlight::Resolution>& resolutions() {
+  static const std::vector<enlight::Resolution> res = [] {
+    std::vector<std::string> profiles;
+    for (const char* set : kSets)
+      for (int enforce = 0; enforce < 2; ++enforce)
+        profiles.push_back(std::string(enforce ? "enforce-cpuid: true\n" : "") + "enlightenments:\n" + set);
+    return enlight::fuzz::resolve_profiles("plugin_msrs", profiles);
   }();
-  return *s;
+  return res;
 }
 
 struct Reader {
@@ -160,13 +145,13 @@ constexpr uint32_t kOutside[] = {0x40000004, 0x40000005, 0x4000000F, 0x40000011,
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const Setup& s = setup();
+  const auto& resolved = resolutions();
   if (size < 2) return 0;
   Reader r{data, size};
   const uint32_t set = r.u8() % kSetCount;
   const uint8_t config = r.u8();
   const bool enforce = (config & 0x10) != 0;
-  enlight::Resolution res = s.res[set * 2 + (enforce ? 1 : 0)];
+  enlight::Resolution res = resolved[set * 2 + (enforce ? 1 : 0)];
   res.vcpus = 1 + (config & 3) % 3;
   enlight::VmOptions options;
   options.memory_bytes = kRam;

@@ -145,32 +145,16 @@ namespace {
 using enlight::Access;
 using enlight::direct::DirectVm;
 
-struct Setup {
-  std::unique_ptr<enlight::Catalog> catalog;
-  std::vector<enlight::Resolution> res;  // [echo sint 3 / 2 (VMBus's)]
-};
-
-const Setup& setup() {
-  static const Setup* s = [] {
-    auto* out = new Setup;
-    try {
-      const char* env = std::getenv("ENLIGHT_FUZZ_MANIFEST_DIR");
-      out->catalog = std::make_unique<enlight::Catalog>(
-          enlight::Catalog::discover({env && *env ? env : ENLIGHT_FUZZ_MANIFEST_DIR}));
-      for (int sint : {3, 2}) {
-        const std::string y = "enlightenments:\n  - vpindex\n  - synic: { echo-connection-id: " +
-                              std::to_string(kEchoId) + ", echo-sint: " + std::to_string(sint) +
-                              " }\n  - time\n  - stimer\n  - vmbus\n  - synfuzz\n";
-        out->res.push_back(enlight::resolve(enlight::parse_profile(y, "<fuzz>"), *out->catalog,
-                                            enlight::direct::capabilities()));
-      }
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "synic_messages fuzz: set-up failed: %s\n", e.what());
-      std::abort();
-    }
-    return out;
+// [echo sint 3 / 2 (VMBus's)]
+const std::vector<enlight::Resolution>& resolutions() {
+  static const std::vector<enlight::Resolution> res = [] {
+    std::vector<std::string> profiles;
+    for (int sint : {3, 2})
+      profiles.push_back("enlightenments:\n  - vpindex\n  - synic: { echo-connection-id: " + std::to_string(kEchoId) +
+                         ", echo-sint: " + std::to_string(sint) + " }\n  - time\n  - stimer\n  - vmbus\n  - synfuzz\n");
+    return enlight::fuzz::resolve_profiles("synic_messages", profiles);
   }();
-  return *s;
+  return res;
 }
 
 struct Reader {
@@ -325,11 +309,11 @@ uint64_t page_value(Reader& r) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const Setup& s = setup();
+  const auto& resolved = resolutions();
   if (size < 1) return 0;
   Reader r{data, size};
   const uint8_t config = r.u8();
-  enlight::Resolution res = s.res[(config >> 1) & 1];
+  enlight::Resolution res = resolved[(config >> 1) & 1];
   res.vcpus = (config & 1) ? 2 : 1;
   enlight::VmOptions options;
   options.memory_bytes = kRam;

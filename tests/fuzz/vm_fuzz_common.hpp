@@ -1,5 +1,6 @@
 // What the VM fuzz targets share (hypercall_fuzz.cpp, plugin_msrs_fuzz.cpp,
-// synic_messages_fuzz.cpp): guard pages around guest RAM.
+// synic_messages_fuzz.cpp): their profiles resolved once, and guard pages
+// around guest RAM.
 //
 // Guest RAM is an anonymous mapping (core/src/vm/vm.cpp), which ASan does
 // not track: a write just past either end would land in whatever the
@@ -11,13 +12,42 @@
 // where the address space is free.
 #pragma once
 
+#include <enlight/core/backend/direct.hpp>
+#include <enlight/core/catalog.hpp>
 #include <enlight/core/guest_memory.hpp>
+#include <enlight/core/profile.hpp>
+#include <enlight/core/resolver.hpp>
 
 #include <sys/mman.h>
 
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <string>
+#include <vector>
 
 namespace enlight::fuzz {
+
+// Each profile (YAML) resolved for the direct backend against the shipped
+// manifests (ENLIGHT_FUZZ_MANIFEST_DIR, compiled in; the environment
+// variable of that name overrides it). Called once, from the first
+// input's static initialiser: the catalog the resolutions point into is
+// never freed. A profile that does not resolve is the target's own bug, so
+// it aborts naming the target before any input runs.
+inline std::vector<Resolution> resolve_profiles(const char* target, const std::vector<std::string>& profiles) {
+  try {
+    const char* env = std::getenv("ENLIGHT_FUZZ_MANIFEST_DIR");
+    static const Catalog* catalog = new Catalog(Catalog::discover({env && *env ? env : ENLIGHT_FUZZ_MANIFEST_DIR}));
+    std::vector<Resolution> out;
+    for (const auto& yaml : profiles)
+      out.push_back(resolve(parse_profile(yaml, "<fuzz>"), *catalog, direct::capabilities()));
+    return out;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s fuzz: set-up failed: %s\n", target, e.what());
+    std::abort();
+  }
+}
 
 class RamGuard {
  public:
