@@ -51,21 +51,24 @@ case $target in
   cpu_flags) rss=4096 ;;
 esac
 
-# One process's figures from its log: executions, exec/s, edges, features,
-# corpus, peak RSS.
+# One process's figures from its log: seconds, executions, exec/s, edges,
+# features, corpus, peak RSS. The seconds are libFuzzer's own ("Done N runs
+# in S second(s)"): the processes are waited for in turn, so the time a wait
+# returns is not when that process ended.
 figures() {
   local log=$1
-  local units rate rss_mb done_line
+  local units rate rss_mb done_line secs
+  secs=$(sed -nE 's/^Done [0-9]+ runs in ([0-9]+) second.*/\1/p' "$log" | tail -1)
   units=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
   rss_mb=$(sed -n 's/^stat::peak_rss_mb: *//p' "$log" | tail -1)
   done_line=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -1 || true)
-  [ -n "$units" ] && [ -n "$done_line" ] || return 1
+  [ -n "$secs" ] && [ -n "$units" ] && [ -n "$done_line" ] || return 1
   local cov ft corp
   cov=$(sed -E 's/.* cov: ([0-9]+).*/\1/' <<<"$done_line")
   ft=$(sed -E 's/.* ft: ([0-9]+).*/\1/' <<<"$done_line")
   corp=$(sed -E 's/.* corp: ([0-9]+).*/\1/' <<<"$done_line")
-  echo "$units $rate $cov $ft $corp $rss_mb"
+  echo "$secs $units $rate $cov $ft $corp $rss_mb"
 }
 
 findings() {
@@ -109,9 +112,9 @@ run() {
   for ((i = 0; i < procs; i++)); do
     local seed=$((7 + i)) rc=0
     wait "${pids[i]}" || rc=$?
-    local secs=$(($(date -u +%s) - starts[i])) f
+    local f
     if f=$(figures "$dir/log-$seed"); then
-      echo "$seed $(date -u -d "@${starts[i]}" +%FT%TZ) $secs $f" >>"$ledger"
+      echo "$seed $(date -u -d "@${starts[i]}" +%FT%TZ) $f" >>"$ledger"
     else
       echo "fuzz-campaign: $target seed $seed ended without final statistics (rc=$rc): $dir/log-$seed" >&2
     fi

@@ -15,6 +15,9 @@ ledger=$work/vp_set/ledger
 [ "$(wc -l <"$ledger")" -eq 3 ] || fail "expected 3 ledger lines, got: $(cat "$ledger")"
 awk '{ s += $4 } END { exit s == 8000 ? 0 : 1 }' "$ledger" || fail "the ledger's executions do not add up to 8000"
 awk '$6 < 1 || $8 < 1 { bad = 1 } END { exit bad }' "$ledger" || fail "a ledger line without edges or corpus"
+# The time is libFuzzer's own, from the last chunk's log.
+done_secs=$(sed -nE 's/^Done [0-9]+ runs in ([0-9]+) second.*/\1/p' "$work/vp_set/log-7")
+[ "$(tail -1 "$ledger" | awk '{ print $3 }')" = "$done_secs" ] || fail "the ledger's time is not libFuzzer's ($done_secs s)"
 out=$("$src/tools/fuzz-campaign.sh" report vp_set --work "$work")
 grep -q '^Total: 8000 executions .*time-outs: none\.$' <<<"$out" || fail "report: $out"
 [ "$(grep -c '^| `vp_set` | [78] |' <<<"$out")" -eq 3 ] || fail "report rows: $out"
